@@ -1,0 +1,52 @@
+// meshctl's entry point: builds the command tree and maps every failure to
+// one line naming the problem and the fix, with exit 2 for usage errors and
+// 1 for runtime ones.
+
+import { Command, CommanderError } from 'commander';
+import { EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, isMeshError } from '../lib/errors.ts';
+import { VERSION } from '../control/server.ts';
+import { addServerCommand } from './server.ts';
+import { addTokenCommands } from './token.ts';
+import { addKvCommands } from './kv.ts';
+import { colour } from './output.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('meshctl')
+    .description('A service mesh for VMs and bare metal, driven by one CLI.')
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError('(add --help for usage and examples)')
+    .addHelpText('after', '\nExamples:\n  meshctl server --data-dir /var/lib/meshctl-server\n  meshctl token create --policy read\n  meshctl kv put config/app/level debug\n\nRun meshctl COMMAND --help for each command\'s flags and examples.');
+  addServerCommand(program);
+  addTokenCommands(program);
+  addKvCommands(program);
+  program.exitOverride();
+  for (const command of allCommands(program)) command.exitOverride();
+  return program;
+}
+
+function allCommands(command: Command): Command[] {
+  return command.commands.flatMap((child) => [child, ...allCommands(child)]);
+}
+
+export async function run(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed its message (and the help hint).
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT_OK;
+      if (error.code === 'commander.executeSubCommandAsync') return error.exitCode;
+      return EXIT_USAGE;
+    }
+    if (isMeshError(error)) {
+      process.stderr.write(`${colour.red('error:')} ${error.message}${error.hint ? ` (${error.hint})` : ''}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`${colour.red('error:')} ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT_RUNTIME;
+  }
+}
+
+process.exitCode = await run(process.argv.slice(2));

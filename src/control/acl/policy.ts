@@ -1,0 +1,59 @@
+// ACL decisions, pure. A token carries one of three built-in policies:
+//  - management: everything;
+//  - agent: write its own node and the services it names, read the catalog;
+//  - read: read the catalog, KV and mesh config (dashboards, Prometheus).
+// There is no anonymous access while ACLs are on: a request without a token
+// may only read the server's status, as with Consul's default-deny.
+
+export type PolicyName = 'management' | 'agent' | 'read';
+export const POLICY_NAMES: readonly PolicyName[] = ['management', 'agent', 'read'];
+
+export interface TokenIdentity {
+  readonly accessorId: string;
+  readonly policy: PolicyName;
+  /** For agent tokens: the node it may register. */
+  readonly node?: string;
+  /** For agent tokens: the services it may register. */
+  readonly services?: readonly string[];
+}
+
+export type Permission =
+  | { resource: 'service'; access: 'read' | 'write'; name: string }
+  | { resource: 'node'; access: 'read' | 'write'; name: string }
+  | { resource: 'key'; access: 'read' | 'write'; name: string }
+  | { resource: 'agent'; access: 'read' | 'write' }
+  | { resource: 'acl'; access: 'read' | 'write' }
+  | { resource: 'operator'; access: 'read' | 'write' };
+
+export type Decision = { allowed: true } | { allowed: false; reason: string };
+
+const ALLOW: Decision = { allowed: true };
+
+export function describePermission(p: Permission): string {
+  const name = 'name' in p ? ` on "${p.name}"` : '';
+  return `'${p.resource}:${p.access}'${name}`;
+}
+
+export function authorize(identity: TokenIdentity | undefined, permission: Permission): Decision {
+  const deny = (who: string): Decision => ({
+    allowed: false,
+    reason: `Permission denied: ${who} lacks permission ${describePermission(permission)}`,
+  });
+  if (!identity) return deny('anonymous token');
+  const who = `token with AccessorID '${identity.accessorId}'`;
+  switch (identity.policy) {
+    case 'management':
+      return ALLOW;
+    case 'read':
+      if (permission.access === 'read' && permission.resource !== 'acl') return ALLOW;
+      return deny(who);
+    case 'agent':
+      if (permission.access === 'read') {
+        // Agents discover upstreams and read their own config, but not KV data or tokens.
+        return permission.resource === 'key' || permission.resource === 'acl' ? deny(who) : ALLOW;
+      }
+      if (permission.resource === 'node' && permission.name === identity.node) return ALLOW;
+      if (permission.resource === 'service' && identity.services?.includes(permission.name)) return ALLOW;
+      return deny(who);
+  }
+}

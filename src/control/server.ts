@@ -1,0 +1,211 @@
+// `meshctl server`: the control plane, assembled. Opens the store, makes the
+// server's own node and (on first start) the management token, starts the
+// health monitor and serves the API. Stateless above its store.
+
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { systemClock, systemRandom, type Clock, type Random } from '../lib/clock.ts';
+import { MeshError } from '../lib/errors.ts';
+import { TokenRegistry } from './acl/tokens.ts';
+import { getCheck, upsertCheck, upsertNode } from './catalog/catalog.ts';
+import { HealthMonitor } from './catalog/monitor.ts';
+import { NODE_HEALTH_CHECK_ID, NODE_HEALTH_CHECK_NAME } from './catalog/types.ts';
+import { addAclRoutes } from './api/consul/acl.ts';
+import { addAgentRoutes } from './api/consul/agent.ts';
+import { addCatalogRoutes } from './api/consul/catalog.ts';
+import { addHealthRoutes } from './api/consul/health.ts';
+import { addKvRoutes } from './api/consul/kv.ts';
+import { addStatusRoutes } from './api/consul/status.ts';
+import type { Handler } from './api/context.ts';
+import type { ApiDeps } from './api/deps.ts';
+import { createApiServer } from './api/http-server.ts';
+import { addHeartbeatRoutes } from './api/mesh/heartbeat.ts';
+import { Router } from './api/router.ts';
+import { SqliteStore } from './store/sqlite-store.ts';
+import type { Store } from './store/store.ts';
+
+export const VERSION = '0.1.0';
+
+export interface ServerOptions {
+  dataDir: string;
+  /** host:port; port 0 picks a free one. */
+  httpAddr: string;
+  datacenter: string;
+  nodeName: string;
+  /** The address other hosts reach this server's node at; defaults to the http-addr host. */
+  advertiseAddr?: string;
+  /** No ACLs, state in memory: for demos only. */
+  dev: boolean;
+  reapIntervalMs?: number;
+  clock?: Clock;
+  random?: Random;
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  readonly address: string;
+  readonly store: Store;
+  /** The management token's secret, on the first start only. */
+  readonly bootstrapSecret: string | undefined;
+  readonly managementTokenFile: string | undefined;
+  close(): Promise<void>;
+}
+
+const NODE_ID_KEY = 'server/node-id';
+const BOOTSTRAPPED_KEY = 'acl/bootstrapped';
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? systemRandom;
+  const log = options.log ?? (() => {});
+  const { host, port } = splitHostPort(options.httpAddr);
+
+  let storePath = ':memory:';
+  if (!options.dev) {
+    try {
+      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new MeshError('MESH_E_DATA_DIR', `cannot create the data dir ${options.dataDir}: ${(error as Error).message}`, {
+        hint: 'pick a writable --data-dir',
+        cause: error,
+      });
+    }
+    storePath = join(options.dataDir, 'store.db');
+  }
+  const store = new SqliteStore({ path: storePath });
+  const tokens = new TokenRegistry(store);
+  const monitor = new HealthMonitor({
+    store,
+    clock,
+    nodeName: options.nodeName,
+    ...(options.reapIntervalMs ? { reapIntervalMs: options.reapIntervalMs } : {}),
+    onError: (error) => log(`health monitor: ${(error as Error).message}`),
+  });
+
+  const nodeId = await ensureNodeId(store);
+  const advertiseHost = options.advertiseAddr ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+  await registerSelf(store, options, nodeId, advertiseHost);
+
+  let bootstrapSecret: string | undefined;
+  let managementTokenFile: string | undefined;
+  if (!options.dev && !store.get(BOOTSTRAPPED_KEY)) {
+    const { secret } = await tokens.create({ policy: 'management', description: 'Bootstrap management token' });
+    managementTokenFile = join(options.dataDir, 'management.token');
+    writeFileSync(managementTokenFile, `${secret}\n`, { mode: 0o600 });
+    chmodSync(managementTokenFile, 0o600);
+    await store.transact((txn) => txn.put(BOOTSTRAPPED_KEY, { at: new Date(clock.now()).toISOString() }));
+    bootstrapSecret = secret;
+  }
+
+  const router = new Router<Handler>();
+  let http: Server | undefined;
+  const deps: ApiDeps = {
+    store,
+    monitor,
+    tokens,
+    random,
+    datacenter: options.datacenter,
+    nodeName: options.nodeName,
+    nodeId,
+    get advertise() {
+      return `${advertiseHost}:${(http?.address() as AddressInfo | null)?.port ?? port}`;
+    },
+    version: VERSION,
+  };
+  addAgentRoutes(router, deps);
+  addCatalogRoutes(router, deps);
+  addHealthRoutes(router, deps);
+  addKvRoutes(router, deps);
+  addStatusRoutes(router, deps);
+  addAclRoutes(router, deps);
+  addHeartbeatRoutes(router, deps);
+
+  http = createApiServer({
+    router,
+    aclsEnabled: !options.dev,
+    resolveToken: (secret) => tokens.resolve(secret),
+    onError: (error, req) => log(`error serving ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`),
+  });
+  monitor.start();
+  const server = http;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        new MeshError('MESH_E_USAGE', `cannot listen on ${options.httpAddr}: ${error.code === 'EADDRINUSE' ? 'the address is in use' : error.message}`, {
+          hint: 'choose another --http-addr, or stop what is listening there',
+          cause: error,
+        }),
+      );
+    });
+    server.listen(port, host, () => resolve());
+  }).catch((error) => {
+    monitor.stop();
+    store.close();
+    throw error;
+  });
+  const bound = server.address() as AddressInfo;
+  const address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+
+  return {
+    address,
+    store,
+    bootstrapSecret,
+    managementTokenFile,
+    async close() {
+      monitor.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      store.close();
+    },
+  };
+}
+
+async function ensureNodeId(store: Store): Promise<string> {
+  const existing = store.get<string>(NODE_ID_KEY);
+  if (existing) return existing.value;
+  const id = randomUUID();
+  await store.transact((txn) => txn.put(NODE_ID_KEY, id));
+  return id;
+}
+
+/** The server is a node of its own catalog, always alive while it serves. */
+async function registerSelf(store: Store, options: ServerOptions, nodeId: string, address: string): Promise<void> {
+  await store.transact((txn) => {
+    upsertNode(txn, {
+      ID: nodeId,
+      Node: options.nodeName,
+      Address: address,
+      Datacenter: options.datacenter,
+      TaggedAddresses: {},
+      Meta: { 'meshctl-role': 'server' },
+    });
+    const check = getCheck(txn, options.nodeName, NODE_HEALTH_CHECK_ID);
+    if (!check || check.value.Status !== 'passing' || check.value.Definition.TTL) {
+      upsertCheck(txn, {
+        Node: options.nodeName,
+        CheckID: NODE_HEALTH_CHECK_ID,
+        Name: NODE_HEALTH_CHECK_NAME,
+        Status: 'passing',
+        Notes: '',
+        Output: 'Agent alive and reachable',
+        ServiceID: '',
+        Type: '',
+        Definition: {},
+      });
+    }
+  });
+}
+
+export function splitHostPort(addr: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    throw new MeshError('MESH_E_USAGE', `invalid address "${addr}"`, { hint: 'give host:port, for example 127.0.0.1:8500' });
+  }
+  return { host: match[1] ?? match[2] ?? '127.0.0.1', port };
+}

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { authorize, type Permission, type TokenIdentity } from '../../src/control/acl/policy.ts';
+
+const management: TokenIdentity = { accessorId: 'm', policy: 'management' };
+const reader: TokenIdentity = { accessorId: 'r', policy: 'read' };
+const agent: TokenIdentity = { accessorId: 'a', policy: 'agent', node: 'host-1', services: ['web', 'api'] };
+
+const cases: Array<[string, TokenIdentity | undefined, Permission, boolean]> = [
+  ['anonymous cannot write', undefined, { resource: 'service', access: 'write', name: 'web' }, false],
+  ['anonymous cannot read the catalog', undefined, { resource: 'service', access: 'read', name: 'web' }, false],
+  ['management writes anything', management, { resource: 'key', access: 'write', name: 'x' }, true],
+  ['management manages tokens', management, { resource: 'acl', access: 'write' }, true],
+  ['read reads services', reader, { resource: 'service', access: 'read', name: 'web' }, true],
+  ['read reads KV', reader, { resource: 'key', access: 'read', name: 'x' }, true],
+  ['read cannot write', reader, { resource: 'service', access: 'write', name: 'web' }, false],
+  ['read cannot list tokens', reader, { resource: 'acl', access: 'read' }, false],
+  ['agent registers its node', agent, { resource: 'node', access: 'write', name: 'host-1' }, true],
+  ['agent cannot register another node', agent, { resource: 'node', access: 'write', name: 'host-2' }, false],
+  ['agent registers its named services', agent, { resource: 'service', access: 'write', name: 'api' }, true],
+  ['agent cannot register other services', agent, { resource: 'service', access: 'write', name: 'db' }, false],
+  ['agent reads the catalog to find upstreams', agent, { resource: 'service', access: 'read', name: 'db' }, true],
+  ['agent cannot read KV', agent, { resource: 'key', access: 'read', name: 'secrets/db' }, false],
+  ['agent cannot write KV', agent, { resource: 'key', access: 'write', name: 'x' }, false],
+  ['agent cannot manage tokens', agent, { resource: 'acl', access: 'write' }, false],
+];
+
+for (const [name, identity, permission, allowed] of cases) {
+  test(name, () => {
+    const decision = authorize(identity, permission);
+    assert.equal(decision.allowed, allowed);
+    if (!decision.allowed) assert.match(decision.reason, /^Permission denied: .* lacks permission '/);
+  });
+}
