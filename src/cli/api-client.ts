@@ -1,6 +1,9 @@
 // The CLI's HTTP client for the server API. Errors come back as MeshErrors
-// that say what failed and what to do.
+// that say what failed and what to do. node:http rather than fetch: fetch
+// refuses "bad ports" (6000, 6667, ...) that a server may well listen on.
 
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { MeshError } from '../lib/errors.ts';
 import type { Target } from './target.ts';
 
@@ -20,24 +23,20 @@ export class ApiClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
     const headers: Record<string, string> = {};
     if (this.target.token) headers['X-Consul-Token'] = this.target.token;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    let res: Response;
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    if (payload !== undefined) headers['Content-Type'] = 'application/json';
+    let res: RawResponse;
     try {
-      res = await fetch(this.target.url + path, {
-        method,
-        headers,
-        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(30_000),
-      });
+      res = await send(this.target.url + path, method, headers, payload);
     } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new MeshError('MESH_E_SERVER_UNREACHABLE', `cannot reach the meshctl server at ${this.target.url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new MeshError('MESH_E_SERVER_UNREACHABLE', `cannot reach the meshctl server at ${this.target.url}: ${code ?? (error as Error).message}`, {
         hint: 'check that `meshctl server` runs there, or pass --server ADDR (or set MESHCTL_SERVER)',
       });
     }
-    const text = await res.text();
-    if (!res.ok) {
-      const reason = text.trim() || res.statusText;
+    const text = res.body;
+    if (res.status < 200 || res.status > 299) {
+      const reason = text.trim() || `HTTP ${res.status}`;
       if (res.status === 403) {
         throw new MeshError(reason === 'ACL not found' ? 'MESH_E_ACL_NOT_FOUND' : 'MESH_E_PERMISSION_DENIED', `the server refused the token: ${reason}`, {
           hint: this.target.token ? 'pass a token with the needed policy (--token or MESHCTL_TOKEN)' : 'pass a token with --token or MESHCTL_TOKEN',
@@ -47,7 +46,36 @@ export class ApiClient {
       throw new MeshError(code, `the server answered ${res.status}: ${reason}`);
     }
     let parsed: unknown = text;
-    if ((res.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);
-    return { status: res.status, body: parsed as T, index: Number(res.headers.get('x-consul-index') ?? 0) };
+    if (res.contentType.includes('json') && text !== '') parsed = JSON.parse(text);
+    return { status: res.status, body: parsed as T, index: res.index };
   }
+}
+
+interface RawResponse {
+  status: number;
+  body: string;
+  contentType: string;
+  index: number;
+}
+
+function send(url: string, method: string, headers: Record<string, string>, payload: string | undefined): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = request(url, { method, headers, timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          contentType: String(res.headers['content-type'] ?? ''),
+          index: Number(res.headers['x-consul-index'] ?? 0),
+        }),
+      );
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out after 30s'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(payload);
+  });
 }

@@ -20,7 +20,7 @@ export function addKvCommands(program: Command): void {
     .description('read and write the key-value store')
     .addHelpText('after', '\nExamples:\n  meshctl kv put config/web/level debug\n  meshctl kv get config/web/level\n  meshctl kv get --recurse config/ --json\n  meshctl kv delete config/web/level');
 
-  withTarget(kv.command('get').description('print a value (or, with --recurse, every key under a prefix)').argument('<key>').option('--recurse', 'every key under the prefix').option('--json', 'print JSON')).action(
+  withTarget(kv.command('get').description('print a value (or, with --recurse, every key under a prefix)').argument('<key>').option('--recurse', 'every key under the prefix').option('--json', 'print JSON').addHelpText('after', '\nExamples:\n  meshctl kv get config/web/level\n  meshctl kv get --recurse config/ --json')).action(
     async (key: string, flags: TargetFlags & { recurse?: boolean; json?: boolean }) => {
       const client = clientFor(flags);
       let entries: KvOut[];
@@ -39,7 +39,7 @@ export function addKvCommands(program: Command): void {
     },
   );
 
-  withTarget(kv.command('put').description('write a value').argument('<key>').argument('<value>').option('--cas <index>', 'write only if the key\'s ModifyIndex is this (0: only if absent)')).action(
+  withTarget(kv.command('put').description('write a value').argument('<key>').argument('<value>').option('--cas <index>', 'write only if the key\'s ModifyIndex is this (0: only if absent)').addHelpText('after', '\nExamples:\n  meshctl kv put config/web/level debug\n  meshctl kv put --cas 0 locks/leader host-1')).action(
     async (key: string, value: string, flags: TargetFlags & { cas?: string }) => {
       if (flags.cas !== undefined && !/^\d+$/.test(flags.cas)) throw new MeshError('MESH_E_USAGE', `invalid --cas "${flags.cas}"`, { hint: 'give the ModifyIndex, a whole number' });
       const { body } = await clientFor(flags).request<boolean>('PUT', `${keyPath(key)}${flags.cas !== undefined ? `?cas=${flags.cas}` : ''}`, value);
@@ -48,7 +48,7 @@ export function addKvCommands(program: Command): void {
     },
   );
 
-  withTarget(kv.command('delete').description('delete a key (or, with --recurse, a prefix)').argument('<key>').option('--recurse', 'every key under the prefix')).action(
+  withTarget(kv.command('delete').description('delete a key (or, with --recurse, a prefix)').argument('<key>').option('--recurse', 'every key under the prefix').addHelpText('after', '\nExamples:\n  meshctl kv delete config/web/level\n  meshctl kv delete --recurse config/web/')).action(
     async (key: string, flags: TargetFlags & { recurse?: boolean }) => {
       await clientFor(flags).request<boolean>('DELETE', `${keyPath(key)}${flags.recurse ? '?recurse' : ''}`);
       process.stdout.write(`deleted ${key}${flags.recurse ? ' and everything under it' : ''}\n`);

@@ -55,7 +55,7 @@ export function addTokenCommands(program: Command): void {
     process.stdout.write(colour.dim('The secret is shown only now; the server keeps its hash alone.\n'));
   });
 
-  withTarget(token.command('list').description('list tokens (never their secrets)').option('--json', 'print JSON')).action(
+  withTarget(token.command('list').description('list tokens (never their secrets)').option('--json', 'print JSON').addHelpText('after', '\nExamples:\n  meshctl token list\n  meshctl token list --json')).action(
     async (flags: TargetFlags & { json?: boolean }) => {
       const { body } = await clientFor(flags).request<TokenOut[]>('GET', '/v1/acl/tokens');
       if (flags.json) return printJson(body);
@@ -66,7 +66,7 @@ export function addTokenCommands(program: Command): void {
     },
   );
 
-  withTarget(token.command('revoke').description('revoke a token by its accessor ID').argument('<accessor-id>')).action(
+  withTarget(token.command('revoke').description('revoke a token by its accessor ID').argument('<accessor-id>').addHelpText('after', '\nExamples:\n  meshctl token revoke 6a1f0c2e-1b7d-4c1e-9a51-2f1f5d4e8b90')).action(
     async (accessorId: string, flags: TargetFlags) => {
       const { body } = await clientFor(flags).request<boolean>('DELETE', `/v1/acl/token/${encodeURIComponent(accessorId)}`);
       if (!body) throw new MeshError('MESH_E_NOT_FOUND', `no token with accessor ID ${accessorId}`, { hint: 'see meshctl token list' });

@@ -58,7 +58,7 @@ async function handle(options: HttpApiOptions, req: IncomingMessage, res: Server
   try {
     url = new URL(req.url ?? '/', 'http://localhost');
   } catch {
-    return send(res, req, { status: 400, raw: 'Invalid request URL\n' });
+    return send(res, req, { status: 400, raw: 'Invalid request URL\n' }, options.aclsEnabled);
   }
   try {
     const method = req.method ?? 'GET';
@@ -84,7 +84,7 @@ async function handle(options: HttpApiOptions, req: IncomingMessage, res: Server
       },
     };
     const reply = await match.handler(ctx);
-    send(res, req, reply, url.searchParams.has('pretty'));
+    send(res, req, reply, options.aclsEnabled, url.searchParams.has('pretty'));
   } catch (error) {
     if (!isMeshError(error)) options.onError?.(error, req);
     const mesh = isMeshError(error) ? error : new MeshError('MESH_E_INTERNAL', 'internal error', { cause: error });
@@ -94,7 +94,7 @@ async function handle(options: HttpApiOptions, req: IncomingMessage, res: Server
       status: mesh.status,
       raw: `${mesh.message}\n`,
       headers: { 'X-Mesh-Error-Code': mesh.code, ...(mesh.status === 403 || mesh.status === 404 ? { 'X-Consul-Index': 1 } : {}) },
-    });
+    }, options.aclsEnabled);
   }
 }
 
@@ -131,7 +131,7 @@ function tooLarge(size: number, limit: number): MeshError {
   return new MeshError('MESH_E_BODY_TOO_LARGE', `Request body(${size} bytes) too large, max size: ${limit} bytes`);
 }
 
-function send(res: ServerResponse, req: IncomingMessage, reply: Reply, pretty = false): void {
+function send(res: ServerResponse, req: IncomingMessage, reply: Reply, aclsEnabled: boolean, pretty = false): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string | number> = { ...reply.headers };
   let body: string | Buffer;
@@ -143,7 +143,7 @@ function send(res: ServerResponse, req: IncomingMessage, reply: Reply, pretty = 
     if (reply.json !== undefined) headers['Content-Type'] = 'application/json';
   }
   headers['Content-Length'] = Buffer.byteLength(body);
-  headers['X-Consul-Default-ACL-Policy'] = 'deny';
+  headers['X-Consul-Default-ACL-Policy'] = aclsEnabled ? 'deny' : 'allow';
   res.writeHead(reply.status ?? 200, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
 }
