@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { instancesOf, removeNode, removeService, setCheckStatus, upsertCheck, upsertNode, upsertService } from '../../src/control/catalog/catalog.ts';
+import { instancesInStore, instancesOf, removeNode, removeService, setCheckStatus, upsertCheck, upsertNode, upsertService } from '../../src/control/catalog/catalog.ts';
 import { topics } from '../../src/control/catalog/keys.ts';
 import type { CheckRecord, NodeRecord, ServiceRecord } from '../../src/control/catalog/types.ts';
 import { SqliteStore } from '../../src/control/store/sqlite-store.ts';
@@ -100,4 +100,24 @@ test('instances of a service come from every node, names with slashes included',
   });
   const found = instancesOf(store, 'web').map((i) => `${i.node.value.Node}:${i.service.value.ID}`);
   assert.deepEqual(found.sort(), ['n2:web-2', 'rack/1:web/1']);
+});
+
+test('instancesInStore answers as instancesOf does, and follows every change', async (t) => {
+  const { store } = fixture(t);
+  const ids = () => instancesInStore(store, 'web').map((i) => i.service.value.ID);
+  await store.transact((txn) => {
+    upsertNode(txn, node('n1'));
+    upsertService(txn, 'n1', service('web-1', 'web'));
+  });
+  assert.deepEqual(ids(), ['web-1']);
+  assert.deepEqual(ids(), instancesOf(store, 'web').map((i) => i.service.value.ID));
+  await store.transact((txn) => {
+    upsertNode(txn, node('n2'));
+    upsertService(txn, 'n2', service('web-2', 'web'));
+  });
+  assert.deepEqual(ids(), ['web-1', 'web-2']);
+  await store.transact((txn) => removeService(txn, 'n1', 'web-1'));
+  assert.deepEqual(ids(), ['web-2']);
+  await store.transact((txn) => removeNode(txn, 'n2'));
+  assert.deepEqual(ids(), []);
 });

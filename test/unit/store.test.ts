@@ -97,3 +97,40 @@ test('a second store on the same file is refused with a data-dir error', async (
   t.after(() => first.close());
   assert.throws(() => new SqliteStore({ path }), (error: Error & { code?: string }) => error.code === 'MESH_E_DATA_DIR');
 });
+
+test('list() stays exact across puts, deletes and rolled-back transactions (its per-prefix cache follows every change)', async (t) => {
+  const store = new SqliteStore({ path: ':memory:' });
+  t.after(() => store.close());
+  const keys = (prefix: string) => store.list(prefix).map((e) => e.key);
+  await store.transact((txn) => {
+    txn.put('a/1', 1);
+    txn.put('b/1', 1);
+  });
+  assert.deepEqual(keys('a/'), ['a/1']);
+  assert.deepEqual(keys('b/'), ['b/1']);
+  const mutated = store.list('a/');
+  mutated.pop();
+  assert.deepEqual(keys('a/'), ['a/1'], 'a caller changing its result does not change the next one');
+  await store.transact((txn) => {
+    txn.put('a/0', 0);
+    assert.deepEqual(txn.list('a/').map((e) => e.key), ['a/0', 'a/1'], 'a transaction reads its own writes');
+  });
+  assert.deepEqual(keys('a/'), ['a/0', 'a/1']);
+  await store.transact((txn) => txn.put('a/1', 2));
+  assert.equal(store.list<number>('a/')[1]?.value, 2, 'an update is seen');
+  let inside: string[] = [];
+  await assert.rejects(
+    store.transact((txn) => {
+      txn.delete('a/0');
+      txn.put('a/2', 2);
+      inside = txn.list('a/').map((e) => e.key);
+      throw new Error('rolled back');
+    }),
+    /rolled back/,
+  );
+  assert.deepEqual(inside, ['a/1', 'a/2']);
+  assert.deepEqual(keys('a/'), ['a/0', 'a/1'], 'a rolled-back transaction leaves no trace in list()');
+  await store.transact((txn) => txn.delete('a/0'));
+  assert.deepEqual(keys('a/'), ['a/1']);
+  assert.deepEqual(keys(''), ['a/1', 'b/1']);
+});

@@ -4,7 +4,7 @@
 // cost no disk write and wake no watcher.
 
 import { isDeepStrictEqual } from 'node:util';
-import type { StoredEntry, Txn } from '../store/store.ts';
+import type { Store, StoredEntry, Txn } from '../store/store.ts';
 import {
   CHECK_PREFIX,
   NODE_PREFIX,
@@ -48,6 +48,28 @@ export function instancesOf(r: Reader, name: string): Instance[] {
     if (node) out.push({ node, service });
   }
   return out;
+}
+
+const instancesMemo = new WeakMap<Store, { revision: number; byName: Map<string, Instance[]> }>();
+
+/**
+ * instancesOf read from the store itself (never a Txn, whose state moves under
+ * a fixed revision), remembered until the store's revision moves. One change
+ * wakes every watcher of a service at once and they all ask this of the same
+ * state; each answer costs a pass over every service in the catalog.
+ */
+export function instancesInStore(store: Store, name: string): Instance[] {
+  let memo = instancesMemo.get(store);
+  if (!memo || memo.revision !== store.revision) {
+    memo = { revision: store.revision, byName: new Map() };
+    instancesMemo.set(store, memo);
+  }
+  let found = memo.byName.get(name);
+  if (!found) {
+    found = instancesOf(store, name);
+    memo.byName.set(name, found);
+  }
+  return found.slice();
 }
 
 /** The node part of a service's store key. */

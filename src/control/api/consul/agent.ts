@@ -124,9 +124,12 @@ export function addAgentRoutes(router: Router<Handler>, deps: ApiDeps): void {
     if (current) monitor.track(current.value);
     return {};
   };
-  router.add('PUT', '/v1/agent/check/pass/:id', update('passing'));
-  router.add('PUT', '/v1/agent/check/warn/:id', update('warning'));
-  router.add('PUT', '/v1/agent/check/fail/:id', update('critical'));
+  // Debian's python3-consul (0.7.1) sends these three as GET, as Consul before 1.0
+  // accepted; Consul 1.x answers 405, which that client reads as a silent False.
+  const ttlMethods = ['PUT', 'GET'] as const;
+  router.add(ttlMethods, '/v1/agent/check/pass/:id', update('passing'));
+  router.add(ttlMethods, '/v1/agent/check/warn/:id', update('warning'));
+  router.add(ttlMethods, '/v1/agent/check/fail/:id', update('critical'));
   router.add('PUT', '/v1/agent/check/update/:id', update(undefined));
 
   router.add('GET', '/v1/agent/self', (ctx) => {

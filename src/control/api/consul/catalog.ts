@@ -5,7 +5,7 @@ import {
   getNode,
   getService,
   nodeOfServiceKey,
-  instancesOf,
+  instancesInStore,
   listAllServices,
   listNodes,
   removeCheck,
@@ -153,7 +153,7 @@ export function addCatalogRoutes(router: Router<Handler>, deps: ApiDeps): void {
       ctx.require({ resource: 'service', access: 'read', name });
       const meta = nodeMetaFilter(ctx.query);
       const tags = tagFilter(ctx.query);
-      const out = instancesOf(store, name)
+      const out = instancesInStore(store, name)
         .filter((i) => meta(i.node.value) && tags(i.service.value.Tags))
         .map((i) => catalogServiceOut(i.node, i.service));
       return { json: out };

@@ -3,7 +3,7 @@
 // so a node whose agent stopped heartbeating drops out.
 
 import { badRequest } from '../../../lib/errors.ts';
-import { checksOn, getNode, getService, instancesOf, listAllChecks } from '../../catalog/catalog.ts';
+import { checksOn, getNode, getService, instancesInStore, listAllChecks } from '../../catalog/catalog.ts';
 import { allPassing, checksForInstance } from '../../catalog/health.ts';
 import { topics } from '../../catalog/keys.ts';
 import { HEALTH_STATUSES, type CheckRecord } from '../../catalog/types.ts';
@@ -30,7 +30,7 @@ export function addHealthRoutes(router: Router<Handler>, deps: ApiDeps): void {
       const tags = tagFilter(ctx.query);
       const result = [];
       const checksByNode = new Map<string, StoredEntry<CheckRecord>[]>();
-      for (const { node, service } of instancesOf(store, name)) {
+      for (const { node, service } of instancesInStore(store, name)) {
         if (!meta(node.value) || !tags(service.value.Tags)) continue;
         let nodeChecks = checksByNode.get(node.value.Node);
         if (!nodeChecks) {
@@ -53,7 +53,7 @@ export function addHealthRoutes(router: Router<Handler>, deps: ApiDeps): void {
       ctx.require({ resource: 'service', access: 'read', name });
       const meta = nodeMetaFilter(ctx.query);
       const result = [];
-      for (const { node, service } of instancesOf(store, name)) {
+      for (const { node, service } of instancesInStore(store, name)) {
         if (!meta(node.value)) continue;
         for (const check of checksOn(store, node.value.Node)) if (check.value.ServiceID === service.value.ID) result.push(out(check));
       }
