@@ -8,17 +8,24 @@ import { VERSION } from '../control/server.ts';
 import { addServerCommand } from './server.ts';
 import { addTokenCommands } from './token.ts';
 import { addKvCommands } from './kv.ts';
+import { addJoinCommands } from './join.ts';
+import { addStatusCommands } from './status.ts';
+import { addAgentProcessCommands } from './agent-process.ts';
 import { colour } from './output.ts';
 
 export function buildProgram(): Command {
   const program = new Command('meshctl')
     .description('A service mesh for VMs and bare metal, driven by one CLI.')
     .version(VERSION, '-v, --version')
-    .showHelpAfterError('(add --help for usage and examples)')
-    .addHelpText('after', '\nExamples:\n  meshctl server --data-dir /var/lib/meshctl-server\n  meshctl token create --policy read\n  meshctl kv put config/app/level debug\n\nRun meshctl COMMAND --help for each command\'s flags and examples.');
+    // Commander's errors become one line that names the fix, like ours.
+    .configureOutput({ outputError: (text, write) => write(`${colour.red('error:')}${text.trimEnd().replace(/^error:/, '')} (add --help for usage and examples)\n`) })
+    .addHelpText('after', '\nExamples:\n  meshctl server --data-dir /var/lib/meshctl-server\n  meshctl join 10.0.0.1:8500 --token $TOKEN --service web=8080,check=http://127.0.0.1:8080/health\n  meshctl services\n  meshctl token create --policy read\n  meshctl kv put config/app/level debug\n\nRun meshctl COMMAND --help for each command\'s flags and examples.');
   addServerCommand(program);
+  addJoinCommands(program);
+  addStatusCommands(program);
   addTokenCommands(program);
   addKvCommands(program);
+  addAgentProcessCommands(program);
   program.exitOverride();
   for (const command of allCommands(program)) command.exitOverride();
   return program;
@@ -49,4 +56,9 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
 }
 
+// A reader that goes away (meshctl services | head) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 process.exitCode = await run(process.argv.slice(2));

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeshError } from '../lib/errors.ts';
+import { DEFAULT_CONFIG_DIR } from '../agent/config/agent-config.ts';
 
 export const DEFAULT_SERVER = '127.0.0.1:8500';
-export const DEFAULT_CONFIG_DIR = '/etc/meshctl';
 
 export interface Target {
   /** Base URL, without a trailing slash. */

@@ -3,7 +3,7 @@
 // health monitor and serves the API. Stateless above its store.
 
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -23,11 +23,13 @@ import type { Handler } from './api/context.ts';
 import type { ApiDeps } from './api/deps.ts';
 import { createApiServer } from './api/http-server.ts';
 import { addHeartbeatRoutes } from './api/mesh/heartbeat.ts';
+import { addMeshConfigRoutes } from './api/mesh/config.ts';
 import { Router } from './api/router.ts';
 import { SqliteStore } from './store/sqlite-store.ts';
 import type { Store } from './store/store.ts';
 
-export const VERSION = '0.1.0';
+// dist/control/server.js and src/control/server.ts both sit two levels below package.json.
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface ServerOptions {
   dataDir: string;
@@ -122,6 +124,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   addStatusRoutes(router, deps);
   addAclRoutes(router, deps);
   addHeartbeatRoutes(router, deps);
+  addMeshConfigRoutes(router, deps);
 
   http = createApiServer({
     router,

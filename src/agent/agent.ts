@@ -1,0 +1,143 @@
+// `meshctl agent`: the host agent, assembled. Starts from the last snapshot on
+// disk (so a host restarted while the server is away still serves what it
+// knew), runs the checks, keeps the catalog in step, watches the control
+// plane and serves the admin API. SIGTERM stops it without deregistering:
+// only `meshctl leave` deregisters.
+
+import type { Server } from 'node:http';
+import { systemClock, type Clock } from '../lib/clock.ts';
+import { MeshError } from '../lib/errors.ts';
+import { createAdminServer } from './admin-api.ts';
+import { CheckRunner, type Probe } from './checks.ts';
+import { writeFileAtomic, type AgentConfig } from './config/agent-config.ts';
+import { adminAddrPath } from './admin-addr.ts';
+import { describeCheck } from './config/service-spec.ts';
+import { checkIdOf } from './registration.ts';
+import { ServerClient } from './server-client.ts';
+import { emptySnapshot, loadSnapshot } from './snapshot.ts';
+import { Syncer } from './sync.ts';
+import { Watcher } from './watch.ts';
+
+export interface AgentOptions {
+  config: AgentConfig;
+  version: string;
+  clock?: Clock;
+  probe?: Probe;
+  log?: (line: string) => void;
+}
+
+export class Agent {
+  private config: AgentConfig;
+  private readonly version: string;
+  private readonly log: (line: string) => void;
+  private readonly client: ServerClient;
+  private readonly checks: CheckRunner;
+  private readonly syncer: Syncer;
+  private watcher: Watcher;
+  private admin: Server | undefined;
+  private readonly startedAt = new Date().toISOString();
+  private readonly snapshotSource: 'disk' | 'none';
+
+  constructor(options: AgentOptions) {
+    this.config = options.config;
+    this.version = options.version;
+    this.log = options.log ?? (() => {});
+    const clock = options.clock ?? systemClock;
+    this.client = new ServerClient(this.config.server, this.config.token);
+    this.checks = new CheckRunner({ clock, ...(options.probe ? { probe: options.probe } : {}), onChange: (id, state) => {
+      this.log(`check ${id} is now ${state.status}${state.output ? `: ${state.output.slice(0, 200)}` : ''}`);
+      this.syncer.checkChanged(id);
+    } });
+    this.syncer = new Syncer({ config: this.config, client: this.client, clock, checks: this.checks.states, version: this.version, log: this.log });
+    const saved = loadSnapshot(this.config.dataDir);
+    this.snapshotSource = saved ? 'disk' : 'none';
+    if (saved) this.log(`loaded the last snapshot from disk (saved ${saved.savedAt}, config version ${saved.configIndex})`);
+    this.watcher = new Watcher({ client: this.client, dataDir: this.config.dataDir, snapshot: saved ?? emptySnapshot() });
+  }
+
+  async start(): Promise<void> {
+    const [host, port] = splitAddr(this.config.adminAddr);
+    this.admin = createAdminServer({
+      status: () => this.statusReport(),
+      configDump: () => ({ config: { ...this.config, token: '<redacted>' }, snapshot: this.watcher.snapshot }),
+      ready: () => this.readiness(),
+      updateTtl: (id, status, note) => this.checks.updateTtl(id, status, note),
+    });
+    const admin = this.admin;
+    await new Promise<void>((resolve, reject) => {
+      admin.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new MeshError('MESH_E_USAGE', `the agent cannot listen on ${this.config.adminAddr}: ${error.code ?? error.message}`, { hint: 'another agent may use it: join with --admin-addr HOST:PORT' })),
+      );
+      admin.listen(port, host, () => resolve());
+    });
+    // With port 0 the kernel picks one; status and join find it in the data dir.
+    const bound = admin.address() as { address: string; port: number };
+    writeFileAtomic(adminAddrPath(this.config.dataDir), `${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}\n`, 0o600);
+    this.checks.run(this.config.services);
+    this.syncer.start();
+    this.watcher.start(this.config.upstreams.map((u) => u.name));
+    this.log(`agent for node ${this.config.nodeName} started: server ${this.config.server}, admin API on ${this.config.adminAddr}, ${this.config.services.length} service(s)`);
+  }
+
+  /** Applies a rewritten config (SIGHUP). The admin address is fixed for the life of the process. */
+  reload(config: AgentConfig): void {
+    this.config = config;
+    this.checks.run(config.services);
+    this.syncer.reload(config);
+    this.watcher.stop();
+    this.watcher = new Watcher({ client: this.client, dataDir: config.dataDir, snapshot: this.watcher.snapshot });
+    this.watcher.start(config.upstreams.map((u) => u.name));
+    this.log('config reloaded');
+  }
+
+  async stop(): Promise<void> {
+    this.syncer.stop();
+    this.checks.stop();
+    this.watcher.stop();
+    this.client.close();
+    const admin = this.admin;
+    if (admin) await new Promise<void>((resolve) => {
+      admin.close(() => resolve());
+      admin.closeAllConnections();
+    });
+  }
+
+  private readiness(): { ready: boolean; reason: string } {
+    if (this.syncer.status.registered) return { ready: true, reason: '' };
+    if (this.snapshotSource === 'disk' && !this.syncer.status.serverReachable) return { ready: true, reason: '' };
+    return { ready: false, reason: this.syncer.status.lastError ?? 'registering with the server' };
+  }
+
+  private statusReport() {
+    const snapshot = this.watcher.snapshot;
+    return {
+      node: this.config.nodeName,
+      address: this.config.advertiseAddr,
+      server: this.config.server,
+      version: this.version,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      ready: this.readiness().ready,
+      ...this.syncer.status,
+      configVersion: snapshot.configIndex,
+      snapshot: { savedAt: snapshot.savedAt || undefined, loadedFromDisk: this.snapshotSource === 'disk' },
+      services: this.config.services.map((s) => ({
+        name: s.name,
+        port: s.port,
+        check: s.check ? { description: describeCheck(s.check), ...(this.checks.states.get(checkIdOf(s)) ?? { status: 'critical', output: '' }) } : null,
+      })),
+      upstreams: this.config.upstreams.map((u) => ({
+        name: u.name,
+        localPort: u.localPort,
+        instances: snapshot.upstreams[u.name]?.instances.length ?? 0,
+        passing: snapshot.upstreams[u.name]?.instances.filter((i) => i.status === 'passing').length ?? 0,
+      })),
+      certificates: null,
+    };
+  }
+}
+
+function splitAddr(addr: string): [string, number] {
+  const cut = addr.lastIndexOf(':');
+  return [addr.slice(0, cut).replace(/^\[|\]$/g, ''), Number(addr.slice(cut + 1))];
+}

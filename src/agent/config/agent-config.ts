@@ -1,0 +1,105 @@
+// The agent's config: written by `meshctl join` (0600, token included) as
+// CONFIG_DIR/agent.json, read by the agent at start and on SIGHUP. One zod
+// schema, unknown keys refused, every error reported at once with its path.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, chmodSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { MeshError } from '../../lib/errors.ts';
+
+/** MESHCTL_CONFIG_DIR moves the default, for hosts (and tests) with several agents. */
+export const DEFAULT_CONFIG_DIR = process.env.MESHCTL_CONFIG_DIR || '/etc/meshctl';
+export const DEFAULT_DATA_DIR = '/var/lib/meshctl';
+export const DEFAULT_ADMIN_ADDR = '127.0.0.1:15000';
+export const CONFIG_FILE = 'agent.json';
+
+const checkSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('http'), url: z.string().url(), intervalMs: z.number().int().positive(), timeoutMs: z.number().int().positive() }),
+  z.strictObject({ kind: z.literal('tcp'), address: z.string().min(3), intervalMs: z.number().int().positive(), timeoutMs: z.number().int().positive() }),
+  z.strictObject({ kind: z.literal('ttl'), ttlMs: z.number().int().positive() }),
+]);
+
+const serviceSchema = z.strictObject({
+  name: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  address: z.string(),
+  tags: z.array(z.string()),
+  meta: z.record(z.string(), z.string()),
+  weight: z.number().int().min(1),
+  check: checkSchema.optional(),
+});
+
+export const agentConfigSchema = z.strictObject({
+  version: z.literal(1),
+  server: z.string().url(),
+  token: z.string(),
+  nodeName: z.string().min(1),
+  advertiseAddr: z.string().min(1),
+  services: z.array(serviceSchema),
+  upstreams: z.array(z.strictObject({ name: z.string().min(1), localPort: z.number().int().min(1).max(65535) })),
+  configDir: z.string().min(1),
+  dataDir: z.string().min(1),
+  adminAddr: z.string().min(3),
+  heartbeatIntervalMs: z.number().int().min(100),
+  syncIntervalMs: z.number().int().min(100),
+});
+
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+export const configPath = (configDir: string): string => join(configDir, CONFIG_FILE);
+
+/** Formats zod issues as "path: message" lines, all of them. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+}
+
+export function parseAgentConfig(value: unknown, source: string): AgentConfig {
+  const result = agentConfigSchema.safeParse(value);
+  if (!result.success) {
+    throw new MeshError('MESH_E_USAGE', `invalid agent config ${source}: ${describeIssues(result.error)}`, { hint: 'run meshctl join again to rewrite it' });
+  }
+  return Object.freeze(result.data);
+}
+
+export function readAgentConfigFile(configDir: string): AgentConfig | undefined {
+  const path = configPath(configDir);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new MeshError('MESH_E_DATA_DIR', `cannot read ${path}: ${(error as Error).message}`, { hint: 'run as root, or pass --config-dir' });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new MeshError('MESH_E_USAGE', `${path} is not valid JSON: ${(error as Error).message}`, { hint: 'run meshctl join again to rewrite it' });
+  }
+  return parseAgentConfig(parsed, path);
+}
+
+/** Writes a file atomically (temp file, fsync, rename) with the given mode. */
+export function writeFileAtomic(path: string, content: string, mode: number): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(temp, content, { mode });
+  chmodSync(temp, mode);
+  const fd = openSync(temp, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, path);
+}
+
+export function writeAgentConfig(config: AgentConfig): void {
+  writeFileAtomic(configPath(config.configDir), `${JSON.stringify(config, null, 2)}\n`, 0o600);
+}
+
+/** A short digest of a config, so join can tell when the agent has synced exactly the one it wrote. */
+export function configDigest(config: AgentConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+}

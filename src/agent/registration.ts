@@ -1,0 +1,99 @@
+// What the agent registers, built from its config and its checks' current
+// states: pure, so anti-entropy can compare it with the catalog's view.
+
+import { formatGoDuration } from '../lib/duration.ts';
+import type { HealthStatus } from '../lib/probes.ts';
+import type { AgentConfig } from './config/agent-config.ts';
+import type { CheckSpec, ServiceSpec } from './config/service-spec.ts';
+import type { CatalogNodeService } from './server-client.ts';
+
+export const AGENT_META_KEY = 'meshctl-agent';
+
+export interface CheckState {
+  status: HealthStatus;
+  output: string;
+}
+
+/** One service instance per host, so the service name is its ID on the node. */
+export const serviceIdOf = (spec: ServiceSpec): string => spec.name;
+export const checkIdOf = (spec: ServiceSpec): string => `service:${spec.name}`;
+
+function definitionOf(check: CheckSpec): Record<string, string> {
+  if (check.kind === 'ttl') return { TTL: formatGoDuration(check.ttlMs) };
+  const timing = { Interval: formatGoDuration(check.intervalMs), Timeout: formatGoDuration(check.timeoutMs) };
+  return check.kind === 'http' ? { HTTP: check.url, ...timing } : { TCP: check.address, ...timing };
+}
+
+export function checkBody(config: AgentConfig, spec: ServiceSpec, state: CheckState) {
+  const check = spec.check as CheckSpec;
+  return {
+    Node: config.nodeName,
+    CheckID: checkIdOf(spec),
+    Name: `Service '${spec.name}' check`,
+    Status: state.status,
+    Output: state.output,
+    ServiceID: serviceIdOf(spec),
+    Type: check.kind,
+    Definition: definitionOf(check),
+  };
+}
+
+export function serviceBody(spec: ServiceSpec) {
+  return {
+    ID: serviceIdOf(spec),
+    Service: spec.name,
+    Tags: spec.tags,
+    Meta: spec.meta,
+    Address: spec.address,
+    Port: spec.port,
+    Weights: { Passing: spec.weight, Warning: 1 },
+  };
+}
+
+/** One catalog registration per service: the node, the service and its check. */
+export function registrations(config: AgentConfig, checks: ReadonlyMap<string, CheckState>, version: string) {
+  const node = { Node: config.nodeName, Address: config.advertiseAddr, NodeMeta: { [AGENT_META_KEY]: version } };
+  if (config.services.length === 0) return [node];
+  return config.services.map((spec) => ({
+    ...node,
+    Service: serviceBody(spec),
+    ...(spec.check ? { Check: checkBody(config, spec, checks.get(checkIdOf(spec)) ?? { status: 'critical', output: '' }) } : {}),
+  }));
+}
+
+export interface CatalogView {
+  address: string;
+  services: Record<string, CatalogNodeService>;
+  checks: Array<{ CheckID: string; Status: string; ServiceID: string }>;
+}
+
+/** What anti-entropy must do to make the catalog match this host. */
+export function reconcile(config: AgentConfig, checks: ReadonlyMap<string, CheckState>, view: CatalogView | undefined) {
+  if (!view) return { registerAll: true, deregister: [] as string[] };
+  const wanted = new Map(config.services.map((s) => [serviceIdOf(s), s]));
+  const deregister = Object.keys(view.services).filter((id) => !wanted.has(id));
+  let registerAll = view.address !== config.advertiseAddr;
+  for (const [id, spec] of wanted) {
+    const actual = view.services[id];
+    const body = serviceBody(spec);
+    if (
+      !actual ||
+      actual.Service !== body.Service ||
+      actual.Port !== body.Port ||
+      actual.Address !== body.Address ||
+      JSON.stringify(actual.Tags) !== JSON.stringify(body.Tags) ||
+      JSON.stringify(actual.Meta) !== JSON.stringify(body.Meta) ||
+      actual.Weights?.Passing !== body.Weights.Passing
+    ) {
+      registerAll = true;
+    }
+    if (spec.check) {
+      const check = view.checks.find((c) => c.CheckID === checkIdOf(spec));
+      const state = checks.get(checkIdOf(spec));
+      if (!check || (state && check.Status !== state.status)) registerAll = true;
+    }
+  }
+  const wantedChecks = new Set(config.services.filter((s) => s.check).map(checkIdOf));
+  if (view.checks.some((c) => c.ServiceID !== '' && !wantedChecks.has(c.CheckID))) registerAll = true;
+  return { registerAll, deregister };
+}

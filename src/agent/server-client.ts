@@ -1,0 +1,131 @@
+// The agent's line to the control plane, over the npm `consul` client.
+// Its typed helpers (catalog.register and friends) drop fields meshctl needs
+// (a service's Weights, a check's Output), so registration bodies go through
+// the same client's request pipeline (_get/_put) with Consul's full shapes;
+// the client still does the transport, the token, JSON and the errors.
+
+import Consul from 'consul';
+import { MeshError } from '../lib/errors.ts';
+
+export interface RawResult<T> {
+  status: number;
+  index: number;
+  body: T;
+}
+
+interface PapiRequest {
+  err?: Error & { statusCode?: number };
+  res?: { statusCode: number; headers: Record<string, string | undefined>; body: unknown };
+}
+type Next = (stop: boolean, err?: Error, value?: unknown) => void;
+
+const withResponse = (request: PapiRequest, next: Next) => {
+  const res = request.res;
+  if (request.err && !(res && res.statusCode === 404)) {
+    // The server's plain-text reason says more than papi's generic message.
+    const reason = typeof res?.body === 'string' && res.body.trim() ? res.body.trim() : Buffer.isBuffer(res?.body) ? res.body.toString('utf8').trim() : '';
+    if (reason) request.err.message = reason;
+    return next(false, request.err);
+  }
+  next(false, undefined, { status: res?.statusCode ?? 0, index: Number(res?.headers['x-consul-index'] ?? 0), body: res?.body });
+};
+
+interface ConsulTransport {
+  _get(req: object, mw: typeof withResponse): Promise<unknown>;
+  _put(req: object, mw: typeof withResponse): Promise<unknown>;
+}
+
+export class ServerClient {
+  readonly consul: Consul;
+  private readonly transport: ConsulTransport;
+
+  constructor(serverUrl: string, token: string) {
+    const url = new URL(serverUrl);
+    this.consul = new Consul({
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+      secure: url.protocol === 'https:',
+      defaults: token ? { token } : {},
+    });
+    this.transport = this.consul as unknown as ConsulTransport;
+  }
+
+  private async call<T>(method: '_get' | '_put', path: string, options: { body?: unknown; query?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RawResult<T>> {
+    const req: Record<string, unknown> = {
+      name: `meshctl${path}`,
+      path,
+      query: options.query ?? {},
+      headers: this.consulToken() ? { 'x-consul-token': this.consulToken() } : {},
+      type: 'json',
+      timeout: options.timeoutMs ?? 10_000,
+    };
+    if (options.body !== undefined) req.body = options.body;
+    if (options.signal) {
+      // papi aborts a request when its ctx emits 'cancel'.
+      const { EventEmitter } = await import('node:events');
+      const ctx = new EventEmitter();
+      options.signal.addEventListener('abort', () => ctx.emit('cancel'), { once: true });
+      req.ctx = ctx;
+    }
+    try {
+      return (await this.transport[method](req, withResponse)) as RawResult<T>;
+    } catch (error) {
+      throw toMeshError(error as Error & { statusCode?: number; code?: string });
+    }
+  }
+
+  private consulToken(): string | undefined {
+    return (this.consul as unknown as { _defaults?: { token?: string } })._defaults?.token;
+  }
+
+  async register(body: unknown): Promise<void> {
+    await this.call('_put', '/catalog/register', { body });
+  }
+
+  async deregister(body: { Node: string; ServiceID?: string; CheckID?: string }): Promise<void> {
+    await this.call('_put', '/catalog/deregister', { body });
+  }
+
+  /** The node's catalog entry, or undefined when the catalog does not know it. */
+  async node(node: string): Promise<{ Node: { Address: string }; Services: Record<string, CatalogNodeService> } | undefined> {
+    const result = await this.call<{ Node: { Address: string }; Services: Record<string, CatalogNodeService> } | null>('_get', `/catalog/node/${encodeURIComponent(node)}`);
+    return result.body ?? undefined;
+  }
+
+  async nodeChecks(node: string): Promise<Array<{ CheckID: string; Status: string; ServiceID: string }>> {
+    return (await this.call<Array<{ CheckID: string; Status: string; ServiceID: string }>>('_get', `/health/node/${encodeURIComponent(node)}`)).body;
+  }
+
+  /** 'unknown-node' when the server has lost the node (a wiped catalog): re-register. */
+  async heartbeat(node: string, ttlMs: number): Promise<'ok' | 'unknown-node'> {
+    const result = await this.call('_put', `/mesh/heartbeat/${encodeURIComponent(node)}`, { query: { ttl: `${ttlMs}ms` } });
+    return result.status === 404 ? 'unknown-node' : 'ok';
+  }
+
+  /** A blocking read: answers when the index passes `index` or wait runs out. */
+  blockingGet<T>(path: string, index: number, waitMs: number, signal: AbortSignal): Promise<RawResult<T>> {
+    return this.call<T>('_get', path, { query: { index: String(index), wait: `${waitMs}ms` }, timeoutMs: waitMs + waitMs / 16 + 5000, signal });
+  }
+
+  close(): void {
+    this.consul.destroy();
+  }
+}
+
+export interface CatalogNodeService {
+  ID: string;
+  Service: string;
+  Port: number;
+  Address: string;
+  Tags: string[];
+  Meta: Record<string, string>;
+  Weights: { Passing: number; Warning: number };
+}
+
+function toMeshError(error: Error & { statusCode?: number; code?: string }): MeshError {
+  if (error.statusCode === 403) {
+    return new MeshError('MESH_E_PERMISSION_DENIED', `the server refused the agent's token: ${error.message}`, { hint: 'join again with a token whose policy covers this node and its services' });
+  }
+  if (error.statusCode !== undefined) return new MeshError('MESH_E_BAD_REQUEST', `the server answered ${error.statusCode}: ${error.message}`, { cause: error });
+  return new MeshError('MESH_E_SERVER_UNREACHABLE', `cannot reach the server: ${error.code ?? error.message}`, { cause: error });
+}

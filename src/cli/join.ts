@@ -1,0 +1,337 @@
+// `meshctl join` and `meshctl leave`: one command puts a host in the mesh,
+// one takes it out and leaves no trace.
+
+import { createSocket } from 'node:dgram';
+import { existsSync, realpathSync, rmSync, readdirSync, rmdirSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
+import { dirname, join as joinPath, resolve } from 'node:path';
+import type { Command } from 'commander';
+import {
+  DEFAULT_ADMIN_ADDR,
+  DEFAULT_CONFIG_DIR,
+  DEFAULT_DATA_DIR,
+  configDigest,
+  configPath,
+  parseAgentConfig,
+  readAgentConfigFile,
+  writeAgentConfig,
+  type AgentConfig,
+} from '../agent/config/agent-config.ts';
+import { checkUnique, describeCheck, parseServiceFlag, parseUpstreamFlag, validateName, type ServiceSpec, type UpstreamSpec } from '../agent/config/service-spec.ts';
+import { readServicesFile } from '../agent/config/services-file.ts';
+import { Agent } from '../agent/agent.ts';
+import {
+  builtinSupervisorPid,
+  readInstallRecord,
+  reloadBuiltinSupervisor,
+  startBuiltinSupervisor,
+  stopBuiltinSupervisor,
+  writeInstallRecord,
+  firstMissingAncestor,
+  type InstallRecord,
+} from '../agent/supervisor/install.ts';
+import { logsDir } from '../agent/supervisor/builtin.ts';
+import { execaRunner, installUnit, isSystemdPid1, removeUnit, renderUnit, unitNameFor } from '../agent/supervisor/systemd.ts';
+import { parseGoDuration } from '../lib/duration.ts';
+import { MeshError } from '../lib/errors.ts';
+import { VERSION } from '../control/server.ts';
+import { ApiClient } from './api-client.ts';
+import { serverUrl } from './target.ts';
+import { colour } from './output.ts';
+import { fetchAdmin } from './admin-client.ts';
+import { resolveAdminAddr } from '../agent/admin-addr.ts';
+
+interface JoinFlags {
+  token?: string;
+  nodeName?: string;
+  advertiseAddr?: string;
+  service: string[];
+  servicesFile?: string;
+  upstream: string[];
+  dataDir: string;
+  configDir: string;
+  adminAddr: string;
+  foreground?: boolean;
+  supervisor: string;
+  heartbeatInterval: string;
+  syncInterval: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function addJoinCommands(program: Command): void {
+  program
+    .command('join')
+    .description("put this host in the mesh: register its services and install a supervised agent")
+    .argument('<server>', 'the meshctl server, host:port or URL')
+    .option('--token <secret>', 'an agent token for this node and its services (or MESHCTL_TOKEN)')
+    .option('--node-name <name>', 'this node\'s name (default: the hostname)')
+    .option('--advertise-addr <ip>', 'the address other hosts reach this one at (default: the address that routes to the server)')
+    .option('--service <spec>', 'a service on this host: NAME=PORT[,check=SPEC][,interval=10s][,timeout=5s][,tags=a|b][,meta=k:v][,weight=N] (repeatable)', collect, [])
+    .option('--services-file <file>', 'services and upstreams in YAML or JSON')
+    .option('--upstream <name:localport>', 'make 127.0.0.1:LOCALPORT reach service NAME (repeatable)', collect, [])
+    .option('--data-dir <dir>', 'agent state: snapshot, pid files, logs', DEFAULT_DATA_DIR)
+    .option('--config-dir <dir>', 'where agent.json (0600, with the token) is written', DEFAULT_CONFIG_DIR)
+    .option('--admin-addr <host:port>', 'the agent admin API (several agents on one machine need different ones)', DEFAULT_ADMIN_ADDR)
+    .option('--foreground', 'run the agent in this terminal instead of installing supervision')
+    .option('--supervisor <kind>', 'auto (systemd where it is PID 1, else built-in), systemd or builtin', 'auto')
+    .option('--heartbeat-interval <duration>', 'how often the agent tells the server it is alive', '10s')
+    .option('--sync-interval <duration>', 'how often anti-entropy compares the catalog with this host', '30s')
+    .addHelpText(
+      'after',
+      `
+Check SPECs: http://127.0.0.1:8080/health (2xx passing, 429 warning, else critical;
+redirects are not followed), tcp:127.0.0.1:5432, ttl:15s (the app refreshes it
+with PUT http://127.0.0.1:15000/v1/agent/check/pass/service:NAME). Checks run
+every 10s with a 5s timeout unless interval= and timeout= say otherwise.
+
+Examples:
+  meshctl join 10.0.0.1:8500 --token $TOKEN --service web=8080,check=http://127.0.0.1:8080/health
+  meshctl join 10.0.0.1:8500 --token $TOKEN --service db=5432,check=tcp:127.0.0.1:5432,tags=primary --upstream web:9191
+  meshctl join 10.0.0.1:8500 --token $TOKEN --services-file /etc/meshctl/services.yaml
+
+Running join again with other flags updates the registration in place.`,
+    )
+    .action(async (server: string, flags: JoinFlags) => join(server, flags));
+
+  program
+    .command('leave')
+    .description('take this host out of the mesh: deregister, stop and remove the agent and everything join installed')
+    .option('--data-dir <dir>', 'the data dir given to join', DEFAULT_DATA_DIR)
+    .option('--config-dir <dir>', 'the config dir given to join', DEFAULT_CONFIG_DIR)
+    .option('--force', 'remove local state even when the server cannot be reached to deregister')
+    .addHelpText('after', '\nExamples:\n  meshctl leave\n  meshctl leave --data-dir /var/lib/meshctl-b --config-dir /etc/meshctl-b\n\nRunning it again when there is nothing left to remove does nothing.')
+    .action(async (flags: { dataDir: string; configDir: string; force?: boolean }) => leave(flags));
+}
+
+function chooseSupervision(kind: string): 'systemd' | 'builtin' {
+  if (kind === 'systemd' || kind === 'builtin') return kind;
+  if (kind !== 'auto') throw new MeshError('MESH_E_USAGE', `unknown --supervisor "${kind}"`, { hint: 'use --supervisor auto, systemd or builtin' });
+  return isSystemdPid1() ? 'systemd' : 'builtin';
+}
+
+/** The launcher of this build (bin/meshctl), which finds the runtime afresh at each start. */
+function launcherPath(): string {
+  const main = process.argv[1] ?? '';
+  return realpathSync(joinPath(dirname(main), '..', '..', 'bin', 'meshctl'));
+}
+
+function duration(text: string, flag: string): number {
+  const ms = parseGoDuration(text);
+  if (ms === undefined || ms < 100) throw new MeshError('MESH_E_USAGE', `${flag} "${text}" is not a duration of at least 100ms`, { hint: `use ${flag} 10s` });
+  return ms;
+}
+
+/** Everything join can check before it touches the host. */
+function buildConfig(server: string, flags: JoinFlags, token: string, advertiseAddr: string): AgentConfig {
+  let services: ServiceSpec[] = flags.service.map(parseServiceFlag);
+  let upstreams: UpstreamSpec[] = flags.upstream.map(parseUpstreamFlag);
+  if (flags.servicesFile) {
+    const file = readServicesFile(flags.servicesFile);
+    services = [...services, ...file.services];
+    upstreams = [...upstreams, ...file.upstreams];
+  }
+  checkUnique(services, upstreams);
+  const config = {
+    version: 1 as const,
+    server: serverUrl(server),
+    token,
+    nodeName: validateName(flags.nodeName ?? hostname().split('.')[0] ?? 'node', '--node-name'),
+    advertiseAddr,
+    services,
+    upstreams,
+    configDir: resolve(flags.configDir),
+    dataDir: resolve(flags.dataDir),
+    adminAddr: flags.adminAddr,
+    heartbeatIntervalMs: duration(flags.heartbeatInterval, '--heartbeat-interval'),
+    syncIntervalMs: duration(flags.syncInterval, '--sync-interval'),
+  };
+  return parseAgentConfig(config, 'from the join flags');
+}
+
+async function join(server: string, flags: JoinFlags): Promise<void> {
+  const token = flags.token ?? process.env.MESHCTL_TOKEN ?? '';
+  // Parse everything first: a usage error must leave the host untouched.
+  const draft = buildConfig(server, flags, token, flags.advertiseAddr ?? '0.0.0.0');
+  const client = new ApiClient({ url: draft.server, token: token || undefined, source: 'flag' });
+  await client.request('GET', '/v1/agent/self');
+  const advertiseAddr = flags.advertiseAddr ?? (await routeAddressTo(draft.server));
+  const config = parseAgentConfig({ ...draft, advertiseAddr }, 'from the join flags');
+
+  const supervision: InstallRecord['supervision'] = flags.foreground ? 'foreground' : chooseSupervision(flags.supervisor);
+  const previous = readInstallRecord(config.dataDir);
+  if (previous && previous.supervision !== 'foreground' && supervision !== 'foreground' && previous.supervision !== supervision) {
+    throw new MeshError('MESH_E_USAGE', `this host joined with ${previous.supervision} supervision; join again with the same kind`, { hint: `pass --supervisor ${previous.supervision}, or run meshctl leave first` });
+  }
+  const unitName = supervision === 'systemd' ? unitNameFor(config.configDir) : undefined;
+  const unitText = unitName ? renderUnit({ exec: [launcherPath(), 'agent', '--config-dir', config.configDir], configDir: config.configDir, dataDir: config.dataDir, unitName }) : undefined;
+  const record: InstallRecord = previous ? { ...previous, supervision, ...(unitName ? { unitName } : {}) } : {
+    supervision,
+    ...(unitName ? { unitName } : {}),
+    createdConfigDir: !existsSync(config.configDir),
+    createdDataDir: !existsSync(config.dataDir),
+    createdRoots: [firstMissingAncestor(config.configDir), firstMissingAncestor(config.dataDir)].filter((p): p is string => p !== undefined),
+    joinedAt: new Date().toISOString(),
+  };
+  try {
+    writeAgentConfig(config);
+    writeInstallRecord(config.dataDir, record);
+  } catch (error) {
+    rollback(config, record, !previous);
+    throw new MeshError('MESH_E_DATA_DIR', `cannot write the agent's config or state: ${(error as Error).message}`, { hint: 'run as root, or choose --config-dir and --data-dir you can write' });
+  }
+
+  if (flags.foreground) {
+    process.stdout.write(`joined ${config.server} as node ${config.nodeName}; running the agent in the foreground (Ctrl-C stops it; services stay registered)\n`);
+    const agent = new Agent({ config, version: VERSION, log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`) });
+    await agent.start();
+    await new Promise<void>((done) => {
+      const stop = () => agent.stop().then(done, done);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return;
+  }
+
+  let action: string;
+  try {
+    if (unitName && unitText) {
+      const existed = previous !== undefined;
+      const { changed } = await installUnit(unitText, unitName);
+      if (existed) await execaRunner('systemctl', [changed ? 'restart' : 'reload', unitName]);
+      action = existed ? `${changed ? 'restarted' : 'reloaded'} ${unitName}` : `installed, enabled and started ${unitName}`;
+    } else if (builtinSupervisorPid(config.dataDir)) {
+      reloadBuiltinSupervisor(config.dataDir);
+      action = 'updated the running agent';
+    } else {
+      const pid = await startBuiltinSupervisor(config.configDir, config.dataDir);
+      action = `started the built-in supervisor (pid ${pid})`;
+    }
+    await waitForRegistration(config);
+  } catch (error) {
+    if (!previous) {
+      if (unitName) await removeUnit(unitName).catch(() => undefined);
+      else await stopBuiltinSupervisor(config.dataDir).catch(() => undefined);
+      rollback(config, record, true);
+    }
+    throw error;
+  }
+
+  const out = process.stdout;
+  out.write(`${colour.green('joined')} ${config.server} as node ${config.nodeName} (${config.advertiseAddr})\n`);
+  for (const s of config.services) out.write(`  service ${s.name} on port ${s.port}: ${describeCheck(s.check)}\n`);
+  for (const u of config.upstreams) out.write(`  upstream ${u.name} on 127.0.0.1:${u.localPort}\n`);
+  out.write(`  ${action}; logs ${unitName ? `in journalctl -u ${unitName}` : `in ${logsDir(config.dataDir)}`}\n  config ${configPath(config.configDir)} (0600), state ${config.dataDir}, admin API ${config.adminAddr}\n`);
+}
+
+/** Waits until the agent has registered this config, or reports why it could not. */
+async function waitForRegistration(config: AgentConfig): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  const wanted = configDigest(config);
+  let last = 'the agent did not answer';
+  while (Date.now() < deadline) {
+    const status = await fetchAdmin<{ syncedConfig?: string; lastError?: string }>(resolveAdminAddr(config), '/v1/status').catch(() => undefined);
+    if (status?.syncedConfig === wanted) return;
+    if (status?.lastError) {
+      last = status.lastError;
+      if (/refused|Permission denied|ACL not found/.test(last)) break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new MeshError('MESH_E_INTERNAL', `the agent could not register: ${last}`, { hint: `see ${logsDir(config.dataDir)}/agent.log; nothing was left installed` });
+}
+
+function rollback(config: AgentConfig, record: InstallRecord, fresh: boolean): void {
+  if (!fresh) return;
+  if (record.createdDataDir) rmSync(config.dataDir, { recursive: true, force: true });
+  rmSync(configPath(config.configDir), { force: true });
+  if (record.createdConfigDir) rmSync(config.configDir, { recursive: true, force: true });
+  removeEmptyRoots(record);
+}
+
+/** Removes the parent dirs join created, when nothing else has been put in them. */
+function removeEmptyRoots(record: InstallRecord): void {
+  for (const root of record.createdRoots ?? []) {
+    if (existsSync(root) && isEmptyTree(root)) rmSync(root, { recursive: true, force: true });
+  }
+}
+
+function isEmptyTree(dir: string): boolean {
+  return readdirSync(dir, { withFileTypes: true }).every((entry) => entry.isDirectory() && isEmptyTree(joinPath(dir, entry.name)));
+}
+
+/** The local address the kernel would use to reach the server: what other hosts can reach too. */
+function routeAddressTo(server: string): Promise<string> {
+  const url = new URL(server);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((resolveAddr) => {
+    const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    socket.on('error', () => {
+      socket.close();
+      resolveAddr(firstIpv4());
+    });
+    socket.connect(Number(url.port || 8500), host, () => {
+      const address = socket.address().address;
+      socket.close();
+      resolveAddr(address);
+    });
+  });
+}
+
+function firstIpv4(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const item of list ?? []) if (item.family === 'IPv4' && !item.internal) return item.address;
+  }
+  return '127.0.0.1';
+}
+
+async function leave(flags: { dataDir: string; configDir: string; force?: boolean }): Promise<void> {
+  const configDir = resolve(flags.configDir);
+  const dataDir = resolve(flags.dataDir);
+  const config = readAgentConfigFile(configDir);
+  const record = readInstallRecord(dataDir);
+  if (!config && !record) {
+    process.stdout.write(`nothing to do: this host has not joined (no ${configPath(configDir)}, no state in ${dataDir})\n`);
+    return;
+  }
+  const done: string[] = [];
+  let client: ApiClient | undefined;
+  if (config) {
+    client = new ApiClient({ url: config.server, token: config.token || undefined, source: 'agent-config' });
+    try {
+      await client.request('GET', '/v1/status/leader');
+    } catch (error) {
+      if (!flags.force) {
+        throw new MeshError('MESH_E_SERVER_UNREACHABLE', `cannot reach the server ${config.server} to deregister node ${config.nodeName}; nothing was removed`, {
+          hint: 'run meshctl leave again when the server is back, or pass --force to remove local state and leave the catalog entry to expire',
+        });
+      }
+      client = undefined;
+    }
+  }
+  // Stop the agent first, so its anti-entropy cannot register the node again.
+  if (record?.unitName) {
+    if ((await removeUnit(record.unitName)).removed) done.push(`stopped, disabled and removed ${record.unitName}`);
+  }
+  if (await stopBuiltinSupervisor(dataDir)) done.push('stopped the agent and its supervisor');
+  if (config && client) {
+    await client.request('PUT', '/v1/catalog/deregister', { Node: config.nodeName });
+    done.push(`deregistered node ${config.nodeName} and its services`);
+  } else if (config) {
+    done.push(`did NOT deregister node ${config.nodeName} (server unreachable, --force)`);
+  }
+  if (existsSync(configPath(configDir))) {
+    rmSync(configPath(configDir), { force: true });
+    done.push(`removed ${configPath(configDir)}`);
+  }
+  if (record?.createdConfigDir && existsSync(configDir) && readdirSync(configDir).length === 0) rmdirSync(configDir);
+  if (existsSync(dataDir) && (record?.createdDataDir ?? true)) {
+    rmSync(dataDir, { recursive: true, force: true });
+    done.push(`removed ${dataDir}`);
+  } else if (existsSync(dataDir)) {
+    for (const file of ['install.json', 'snapshot.json', 'supervisor.pid', 'agent.pid', 'logs']) rmSync(`${dataDir}/${file}`, { recursive: true, force: true });
+    done.push(`removed meshctl's files from ${dataDir}`);
+  }
+  if (record) removeEmptyRoots(record);
+  process.stdout.write(`${colour.green('left')} the mesh:\n${done.map((line) => `  ${line}\n`).join('')}`);
+}
