@@ -17,6 +17,9 @@ import { ServerClient } from './server-client.ts';
 import { emptySnapshot, loadSnapshot } from './snapshot.ts';
 import { Syncer } from './sync.ts';
 import { Watcher } from './watch.ts';
+import { Proxy, type ProxyConfig } from '../proxy/proxy.ts';
+import type { Snapshot } from './snapshot.ts';
+import { systemRandom } from '../lib/clock.ts';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -34,6 +37,7 @@ export class Agent {
   private readonly checks: CheckRunner;
   private readonly syncer: Syncer;
   private watcher: Watcher;
+  private readonly proxy: Proxy;
   private admin: Server | undefined;
   private readonly startedAt = new Date().toISOString();
   private readonly snapshotSource: 'disk' | 'none';
@@ -52,7 +56,37 @@ export class Agent {
     const saved = loadSnapshot(this.config.dataDir);
     this.snapshotSource = saved ? 'disk' : 'none';
     if (saved) this.log(`loaded the last snapshot from disk (saved ${saved.savedAt}, config version ${saved.configIndex})`);
-    this.watcher = new Watcher({ client: this.client, dataDir: this.config.dataDir, snapshot: saved ?? emptySnapshot() });
+    const [inboundHost, inboundPort] = splitAddr(this.config.inboundAddr);
+    this.proxy = new Proxy({ inboundHost, inboundPort, clock, random: systemRandom, log: this.log });
+    this.watcher = this.makeWatcher(saved ?? emptySnapshot());
+  }
+
+  private makeWatcher(snapshot: Snapshot): Watcher {
+    return new Watcher({ client: this.client, dataDir: this.config.dataDir, snapshot, onChange: (next) => this.applyProxy(next) });
+  }
+
+  /** What the proxy should do, from the config and the latest snapshot. */
+  private proxyConfig(snapshot: Snapshot): ProxyConfig {
+    const serviceDefaults = new Map<string, unknown>();
+    for (const entry of snapshot.config as Array<{ Kind?: string; Name?: string; Config?: unknown }>) {
+      if (entry.Kind === 'service-defaults' && entry.Name) serviceDefaults.set(entry.Name, entry.Config);
+    }
+    const instances = new Map(
+      this.config.upstreams.map((u) => [
+        u.name,
+        (snapshot.upstreams[u.name]?.instances ?? []).filter((i) => i.status === 'passing').map((i) => ({ node: i.node, id: i.id, address: i.address, port: i.port, weight: i.weight, inboundPort: i.inboundPort })),
+      ]),
+    );
+    return {
+      upstreams: this.config.upstreams.map((u) => ({ service: u.name, localPort: u.localPort })),
+      instances,
+      serviceDefaults,
+      local: this.config.services.map((s) => ({ id: s.id, name: s.name, port: s.port })),
+    };
+  }
+
+  private applyProxy(snapshot: Snapshot): void {
+    this.proxy.apply(this.proxyConfig(snapshot)).catch((error) => this.log(`proxy: could not apply the new config, keeping the last one: ${(error as Error).message}`));
   }
 
   async start(): Promise<void> {
@@ -73,6 +107,10 @@ export class Agent {
     // With port 0 the kernel picks one; status and join find it in the data dir.
     const bound = admin.address() as { address: string; port: number };
     writeFileAtomic(adminAddrPath(this.config.dataDir), `${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}\n`, 0o600);
+    await this.proxy.start().catch((error: NodeJS.ErrnoException) => {
+      throw new MeshError('MESH_E_USAGE', `the proxy cannot listen on ${this.config.inboundAddr}: ${error.code ?? error.message}`, { hint: 'another agent may use it: join with --inbound-addr HOST:PORT' });
+    });
+    await this.proxy.apply(this.proxyConfig(this.watcher.snapshot));
     this.checks.run(this.config.services);
     this.syncer.start();
     this.watcher.start(this.config.upstreams.map((u) => u.name));
@@ -85,7 +123,8 @@ export class Agent {
     this.checks.run(config.services);
     this.syncer.reload(config);
     this.watcher.stop();
-    this.watcher = new Watcher({ client: this.client, dataDir: config.dataDir, snapshot: this.watcher.snapshot });
+    this.watcher = this.makeWatcher(this.watcher.snapshot);
+    this.applyProxy(this.watcher.snapshot);
     this.watcher.start(config.upstreams.map((u) => u.name));
     this.log('config reloaded');
   }
@@ -94,6 +133,7 @@ export class Agent {
     this.syncer.stop();
     this.checks.stop();
     this.watcher.stop();
+    await this.proxy.stop();
     this.client.close();
     const admin = this.admin;
     if (admin) await new Promise<void>((resolve) => {
@@ -122,6 +162,7 @@ export class Agent {
       configVersion: snapshot.configIndex,
       snapshot: { savedAt: snapshot.savedAt || undefined, loadedFromDisk: this.snapshotSource === 'disk' },
       services: this.config.services.map((s) => ({
+        id: s.id,
         name: s.name,
         port: s.port,
         check: s.check ? { description: describeCheck(s.check), ...(this.checks.states.get(checkIdOf(s)) ?? { status: 'critical', output: '' }) } : null,

@@ -14,9 +14,10 @@ export interface CheckState {
   output: string;
 }
 
-/** One service instance per host, so the service name is its ID on the node. */
-export const serviceIdOf = (spec: ServiceSpec): string => spec.name;
-export const checkIdOf = (spec: ServiceSpec): string => `service:${spec.name}`;
+export const serviceIdOf = (spec: ServiceSpec): string => spec.id;
+export const checkIdOf = (spec: ServiceSpec): string => `service:${spec.id}`;
+/** Where other hosts' proxies reach this host's proxy, carried in the node's meta. */
+export const INBOUND_PORT_META = 'meshctl-inbound-port';
 
 function definitionOf(check: CheckSpec): Record<string, string> {
   if (check.kind === 'ttl') return { TTL: formatGoDuration(check.ttlMs) };
@@ -29,7 +30,7 @@ export function checkBody(config: AgentConfig, spec: ServiceSpec, state: CheckSt
   return {
     Node: config.nodeName,
     CheckID: checkIdOf(spec),
-    Name: `Service '${spec.name}' check`,
+    Name: `Service '${spec.id}' check`,
     Status: state.status,
     Output: state.output,
     ServiceID: serviceIdOf(spec),
@@ -52,7 +53,8 @@ export function serviceBody(spec: ServiceSpec) {
 
 /** One catalog registration per service: the node, the service and its check. */
 export function registrations(config: AgentConfig, checks: ReadonlyMap<string, CheckState>, version: string) {
-  const node = { Node: config.nodeName, Address: config.advertiseAddr, NodeMeta: { [AGENT_META_KEY]: version } };
+  const inboundPort = config.inboundAddr.slice(config.inboundAddr.lastIndexOf(':') + 1);
+  const node = { Node: config.nodeName, Address: config.advertiseAddr, NodeMeta: { [AGENT_META_KEY]: version, [INBOUND_PORT_META]: inboundPort } };
   if (config.services.length === 0) return [node];
   return config.services.map((spec) => ({
     ...node,

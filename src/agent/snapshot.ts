@@ -14,6 +14,8 @@ export interface UpstreamInstance {
   meta: Record<string, string>;
   weight: number;
   status: 'passing' | 'warning' | 'critical';
+  /** The port of the proxy in front of it, on the same address (node meta meshctl-inbound-port). */
+  inboundPort: number;
 }
 
 export interface Snapshot {

@@ -112,12 +112,12 @@ export class Syncer {
     const bodies = registrations(this.config, this.checks, this.version);
     this.pendingChecks.clear();
     for (const body of bodies) await this.client.register(body);
-    const wanted = new Set(this.config.services.map((s) => s.name));
+    const wanted = new Set(this.config.services.map((s) => s.id));
     for (const id of Object.keys(node?.Services ?? {})) {
       if (!wanted.has(id)) await this.client.deregister({ Node: this.config.nodeName, ServiceID: id });
     }
     // A check dropped from a service that stays (join run again without it) goes too.
-    const wantedChecks = new Set(this.config.services.filter((s) => s.check).map((s) => `service:${s.name}`));
+    const wantedChecks = new Set(this.config.services.filter((s) => s.check).map((s) => `service:${s.id}`));
     for (const check of node ? await this.client.nodeChecks(this.config.nodeName) : []) {
       if (check.ServiceID !== '' && wanted.has(check.ServiceID) && !wantedChecks.has(check.CheckID)) {
         await this.client.deregister({ Node: this.config.nodeName, CheckID: check.CheckID });
@@ -133,7 +133,7 @@ export class Syncer {
   private async pushChecks(): Promise<void> {
     for (const checkId of [...this.pendingChecks]) {
       this.pendingChecks.delete(checkId);
-      const spec = this.config.services.find((s) => `service:${s.name}` === checkId);
+      const spec = this.config.services.find((s) => `service:${s.id}` === checkId);
       const state = this.checks.get(checkId);
       if (!spec?.check || !state) continue;
       await this.client.register({ Node: this.config.nodeName, Address: this.config.advertiseAddr, SkipNodeUpdate: true, Check: checkBody(this.config, spec, state) });

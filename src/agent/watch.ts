@@ -3,13 +3,15 @@
 // malformed answer is dropped and the last good one kept. A watch that fails
 // retries with capped backoff and never clears what the host already knows.
 
+import { DEFAULT_INBOUND_PORT } from './config/agent-config.ts';
+import { INBOUND_PORT_META } from './registration.ts';
 import { saveSnapshot, type Snapshot, type UpstreamInstance } from './snapshot.ts';
 import type { ServerClient } from './server-client.ts';
 
 export const WATCH_WAIT_MS = 60_000;
 
 interface HealthEntry {
-  Node: { Node: string; Address: string };
+  Node: { Node: string; Address: string; Meta?: Record<string, string> };
   Service: { ID: string; Address: string; Port: number; Tags: string[]; Meta: Record<string, string>; Weights?: { Passing: number } };
   Checks: Array<{ Status: string }>;
 }
@@ -27,6 +29,7 @@ export function instancesFrom(entries: HealthEntry[]): UpstreamInstance[] {
       meta: e.Service.Meta,
       weight: e.Service.Weights?.Passing ?? 1,
       status,
+      inboundPort: Number(e.Node.Meta?.[INBOUND_PORT_META] ?? DEFAULT_INBOUND_PORT) || DEFAULT_INBOUND_PORT,
     };
   });
 }

@@ -8,6 +8,7 @@ import { dirname, join as joinPath, resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
   DEFAULT_ADMIN_ADDR,
+  DEFAULT_INBOUND_PORT,
   DEFAULT_CONFIG_DIR,
   DEFAULT_DATA_DIR,
   configDigest,
@@ -51,6 +52,7 @@ interface JoinFlags {
   dataDir: string;
   configDir: string;
   adminAddr: string;
+  inboundAddr: string;
   foreground?: boolean;
   supervisor: string;
   heartbeatInterval: string;
@@ -73,6 +75,7 @@ export function addJoinCommands(program: Command): void {
     .option('--data-dir <dir>', 'agent state: snapshot, pid files, logs', DEFAULT_DATA_DIR)
     .option('--config-dir <dir>', 'where agent.json (0600, with the token) is written', DEFAULT_CONFIG_DIR)
     .option('--admin-addr <host:port>', 'the agent admin API (several agents on one machine need different ones)', DEFAULT_ADMIN_ADDR)
+    .option('--inbound-addr <host:port>', "the proxy's inbound listener, which other hosts' proxies connect to", `0.0.0.0:${DEFAULT_INBOUND_PORT}`)
     .option('--foreground', 'run the agent in this terminal instead of installing supervision')
     .option('--supervisor <kind>', 'auto (systemd where it is PID 1, else built-in), systemd or builtin', 'auto')
     .option('--heartbeat-interval <duration>', 'how often the agent tells the server it is alive', '10s')
@@ -143,6 +146,7 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
     configDir: resolve(flags.configDir),
     dataDir: resolve(flags.dataDir),
     adminAddr: flags.adminAddr,
+    inboundAddr: flags.inboundAddr,
     heartbeatIntervalMs: duration(flags.heartbeatInterval, '--heartbeat-interval'),
     syncIntervalMs: duration(flags.syncInterval, '--sync-interval'),
   };
@@ -219,7 +223,7 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
 
   const out = process.stdout;
   out.write(`${colour.green('joined')} ${config.server} as node ${config.nodeName} (${config.advertiseAddr})\n`);
-  for (const s of config.services) out.write(`  service ${s.name} on port ${s.port}: ${describeCheck(s.check)}\n`);
+  for (const s of config.services) out.write(`  service ${s.name}${s.id !== s.name ? ` (id ${s.id})` : ''} on port ${s.port}: ${describeCheck(s.check)}\n`);
   for (const u of config.upstreams) out.write(`  upstream ${u.name} on 127.0.0.1:${u.localPort}\n`);
   out.write(`  ${action}; logs ${unitName ? `in journalctl -u ${unitName}` : `in ${logsDir(config.dataDir)}`}\n  config ${configPath(config.configDir)} (0600), state ${config.dataDir}, admin API ${config.adminAddr}\n`);
 }

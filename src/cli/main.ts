@@ -8,6 +8,7 @@ import { VERSION } from '../control/server.ts';
 import { addServerCommand } from './server.ts';
 import { addTokenCommands } from './token.ts';
 import { addKvCommands } from './kv.ts';
+import { addConfigCommands } from './config.ts';
 import { addJoinCommands } from './join.ts';
 import { addStatusCommands } from './status.ts';
 import { addAgentProcessCommands } from './agent-process.ts';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   addServerCommand(program);
   addJoinCommands(program);
   addStatusCommands(program);
+  addConfigCommands(program);
   addTokenCommands(program);
   addKvCommands(program);
   addAgentProcessCommands(program);

@@ -24,6 +24,7 @@ import type { ApiDeps } from './api/deps.ts';
 import { createApiServer } from './api/http-server.ts';
 import { addHeartbeatRoutes } from './api/mesh/heartbeat.ts';
 import { addMeshConfigRoutes } from './api/mesh/config.ts';
+import { addServiceDefaultsRoutes } from './api/mesh/service-defaults.ts';
 import { Router } from './api/router.ts';
 import { SqliteStore } from './store/sqlite-store.ts';
 import type { Store } from './store/store.ts';
@@ -125,6 +126,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   addAclRoutes(router, deps);
   addHeartbeatRoutes(router, deps);
   addMeshConfigRoutes(router, deps);
+  addServiceDefaultsRoutes(router, deps);
 
   http = createApiServer({
     router,

@@ -31,7 +31,7 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const dirs = (name: string) => ['--data-dir', join(root, name, 'data'), '--config-dir', join(root, name, 'conf'), '--admin-addr', '127.0.0.1:0'];
+const dirs = (name: string) => ['--data-dir', join(root, name, 'data'), '--config-dir', join(root, name, 'conf'), '--admin-addr', '127.0.0.1:0', '--inbound-addr', '127.0.0.1:0'];
 function meshctl(args: string[]) {
   const r = spawnSync(MESHCTL, args, { encoding: 'utf8', timeout: 40_000, env: { PATH: process.env.PATH ?? '' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

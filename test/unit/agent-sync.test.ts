@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/server.ts';
 
 const config = (services: string[]): AgentConfig => ({
   version: 1, server: 'http://127.0.0.1:8500', token: 't', nodeName: 'host-1', advertiseAddr: '10.0.0.1',
-  services: services.map(parseServiceFlag), upstreams: [], configDir: '/c', dataDir: '/d', adminAddr: '127.0.0.1:15000',
+  services: services.map(parseServiceFlag), upstreams: [], configDir: '/c', dataDir: '/d', adminAddr: '127.0.0.1:15000', inboundAddr: '0.0.0.0:15006',
   heartbeatIntervalMs: 10_000, syncIntervalMs: 30_000,
 });
 

@@ -4,6 +4,7 @@ import { checkUnique, parseServiceFlag, parseUpstreamFlag } from '../../src/agen
 
 test('--service parses every option', () => {
   assert.deepEqual(parseServiceFlag('web=8080,check=http://127.0.0.1:8080/health,interval=2s,timeout=1s,tags=v1|canary,meta=version:2|team:web,weight=3'), {
+    id: 'web',
     name: 'web',
     port: 8080,
     address: '',
@@ -52,5 +53,6 @@ test('--upstream and uniqueness', () => {
   assert.throws(() => parseUpstreamFlag('web'), /expected NAME:LOCALPORT/);
   assert.throws(() => parseUpstreamFlag('web:0'), /not a port/);
   assert.throws(() => checkUnique([parseServiceFlag('a=1'), parseServiceFlag('a=2')], []), /given twice/);
+  assert.doesNotThrow(() => checkUnique([parseServiceFlag('a=1'), parseServiceFlag('a=2,id=a-2')], []), 'two instances with their own ids');
   assert.throws(() => checkUnique([], [parseUpstreamFlag('a:9'), parseUpstreamFlag('b:9')]), /two upstreams/);
 });

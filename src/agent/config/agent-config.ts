@@ -12,6 +12,7 @@ import { MeshError } from '../../lib/errors.ts';
 export const DEFAULT_CONFIG_DIR = process.env.MESHCTL_CONFIG_DIR || '/etc/meshctl';
 export const DEFAULT_DATA_DIR = '/var/lib/meshctl';
 export const DEFAULT_ADMIN_ADDR = '127.0.0.1:15000';
+export const DEFAULT_INBOUND_PORT = 15006;
 export const CONFIG_FILE = 'agent.json';
 
 const checkSchema = z.discriminatedUnion('kind', [
@@ -21,6 +22,7 @@ const checkSchema = z.discriminatedUnion('kind', [
 ]);
 
 const serviceSchema = z.strictObject({
+  id: z.string().min(1),
   name: z.string().min(1),
   port: z.number().int().min(1).max(65535),
   address: z.string(),
@@ -41,6 +43,8 @@ export const agentConfigSchema = z.strictObject({
   configDir: z.string().min(1),
   dataDir: z.string().min(1),
   adminAddr: z.string().min(3),
+  /** The proxy's inbound listener, which other hosts' proxies connect to. */
+  inboundAddr: z.string().min(3),
   heartbeatIntervalMs: z.number().int().min(100),
   syncIntervalMs: z.number().int().min(100),
 });

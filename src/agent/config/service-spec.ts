@@ -2,7 +2,7 @@
 // shapes a --services-file holds. Pure; errors name the flag, the bad part and
 // the form that would work.
 //
-//   --service NAME=PORT[,check=SPEC][,interval=D][,timeout=D][,tags=a|b][,meta=k:v][,weight=N][,address=IP]
+//   --service NAME=PORT[,id=ID][,check=SPEC][,interval=D][,timeout=D][,tags=a|b][,meta=k:v][,weight=N][,address=IP]
 //   SPEC: http://127.0.0.1:8080/health | https://… | tcp:127.0.0.1:5432 | ttl:15s
 //   --upstream NAME:LOCALPORT
 
@@ -15,6 +15,8 @@ export type CheckSpec =
   | { kind: 'ttl'; ttlMs: number };
 
 export interface ServiceSpec {
+  /** The instance's ID on this node: the name, unless the host runs several instances of it. */
+  id: string;
   name: string;
   port: number;
   /** '' means the node's address. */
@@ -35,7 +37,7 @@ export const DEFAULT_CHECK_INTERVAL_MS = 10_000;
 export const DEFAULT_CHECK_TIMEOUT_MS = 5_000;
 
 const NAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}[a-zA-Z0-9])?$/;
-const SERVICE_FORM = 'NAME=PORT[,check=SPEC][,interval=10s][,timeout=5s][,tags=a|b][,meta=k:v][,weight=N]';
+const SERVICE_FORM = 'NAME=PORT[,id=ID][,check=SPEC][,interval=10s][,timeout=5s][,tags=a|b][,meta=k:v][,weight=N]';
 
 function usage(message: string, hint: string): MeshError {
   return new MeshError('MESH_E_USAGE', message, { hint });
@@ -88,7 +90,7 @@ export function parseServiceFlag(flag: string): ServiceSpec {
   if (eq <= 0) throw usage(`--service "${flag}": expected NAME=PORT first`, `use --service ${SERVICE_FORM}`);
   const name = validateName(head.slice(0, eq), `--service "${flag}"`);
   const port = parsePort(head.slice(eq + 1), `--service "${flag}"`, `use --service ${SERVICE_FORM}`);
-  const spec: ServiceSpec = { name, port, address: '', tags: [], meta: {}, weight: 1, check: undefined };
+  const spec: ServiceSpec = { id: name, name, port, address: '', tags: [], meta: {}, weight: 1, check: undefined };
   let checkText: string | undefined;
   let intervalMs: number | undefined;
   let timeoutMs: number | undefined;
@@ -126,6 +128,9 @@ export function parseServiceFlag(flag: string): ServiceSpec {
       case 'address':
         spec.address = value;
         break;
+      case 'id':
+        spec.id = validateName(value, `--service "${flag}" id`);
+        break;
       default:
         throw usage(`--service "${flag}": unknown option "${key}"`, `use --service ${SERVICE_FORM}`);
     }
@@ -144,12 +149,14 @@ export function parseUpstreamFlag(flag: string): UpstreamSpec {
   return { name: validateName(flag.slice(0, cut), `--upstream "${flag}"`), localPort: parsePort(flag.slice(cut + 1), `--upstream "${flag}"`, hint) };
 }
 
-/** Refuses two services with one name, and two upstreams on one local port. */
+/** Refuses two instances with one ID, and two upstreams on one local port. */
 export function checkUnique(services: readonly ServiceSpec[], upstreams: readonly UpstreamSpec[]): void {
-  const names = new Set<string>();
+  const ids = new Set<string>();
   for (const s of services) {
-    if (names.has(s.name)) throw usage(`service "${s.name}" is given twice`, 'give each service once');
-    names.add(s.name);
+    if (ids.has(s.id)) {
+      throw usage(`service instance "${s.id}" is given twice`, `give each instance of a service on this host its own id, such as --service ${s.name}=PORT,id=${s.name}-2`);
+    }
+    ids.add(s.id);
   }
   const ports = new Set<number>();
   for (const u of upstreams) {

@@ -3,6 +3,7 @@
 //
 //   services:
 //     - name: web
+//       id: web-1          # optional: several instances on one host need their own
 //       port: 8080
 //       check: http://127.0.0.1:8080/health   # or tcp:HOST:PORT, ttl:15s
 //       interval: 10s
@@ -27,6 +28,7 @@ const fileSchema = z.strictObject({
   services: z
     .array(
       z.strictObject({
+        id: z.string().optional(),
         name: z.string(),
         port: z.number().int().min(1).max(65535),
         address: z.string().optional(),
@@ -64,6 +66,7 @@ export function readServicesFile(path: string): { services: ServiceSpec[]; upstr
     const intervalMs = s.interval ? parseGoDuration(s.interval) : undefined;
     const timeoutMs = s.timeout ? parseGoDuration(s.timeout) : undefined;
     return {
+      id: validateName(s.id ?? s.name, `${where}.id`),
       name: validateName(s.name, where),
       port: s.port,
       address: s.address ?? '',

@@ -1,0 +1,57 @@
+// Reads a request body far enough to know whether it can be replayed: up to
+// maxBytes is buffered; a longer body is streamed once and never retried.
+
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+
+export type RequestBody =
+  | { kind: 'none' }
+  | { kind: 'buffered'; data: Buffer }
+  /** Too long to replay: the bytes read so far, then the rest of the request. */
+  | { kind: 'stream'; stream: Readable };
+
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<RequestBody> {
+  if (!hasBody(req)) {
+    req.resume();
+    return Promise.resolve({ kind: 'none' });
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        req.pause();
+        const prefix = Buffer.concat(chunks);
+        async function* rest() {
+          yield prefix;
+          for await (const more of req) yield more as Buffer;
+        }
+        resolve({ kind: 'stream', stream: Readable.from(rest(), { objectMode: false }) });
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve({ kind: 'buffered', data: Buffer.concat(chunks) });
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}

@@ -1,0 +1,27 @@
+// Header handling shared by both HTTP hops: hop-by-hop headers are not
+// forwarded (RFC 9110 §7.6.1), including any named in Connection.
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect', 'http2-settings']);
+
+/** rawHeaders ([name, value, name, value…]) without hop-by-hop headers, as a flat list Node accepts. */
+export function forwardableHeaders(raw: readonly string[], extraDrop: readonly string[] = []): string[] {
+  const drop = new Set(HOP_BY_HOP);
+  for (const name of extraDrop) drop.add(name);
+  for (let i = 0; i < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() === 'connection') {
+      for (const token of (raw[i + 1] as string).split(',')) drop.add(token.trim().toLowerCase());
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!drop.has((raw[i] as string).toLowerCase())) out.push(raw[i] as string, raw[i + 1] as string);
+  }
+  return out;
+}
+
+/** The value of a header in a raw list (first occurrence), case-insensitively. */
+export function rawHeader(raw: readonly string[], name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === wanted) return raw[i + 1];
+  return undefined;
+}

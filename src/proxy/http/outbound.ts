@@ -1,0 +1,159 @@
+// The outbound HTTP/1.1 stage: a request from a local app, on an upstream
+// listener, to a service in the mesh. In order: circuit-breaking limits,
+// body buffering (to know whether a retry may replay it), then attempts
+// (balancer pick → hop to the peer proxy → classify), with retries decided by
+// the retry policy and the retry budget, and every outcome fed to the
+// balancer and the outlier detector. What the proxy answers on its own names
+// its cause (src/proxy/mesh-error.ts).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Random } from '../../lib/clock.ts';
+import type { Cluster, ClusterEndpoint } from '../cluster.ts';
+import { HEADER, bodyText, headerValue, statusFor, type MeshFailure } from '../mesh-error.ts';
+import { backoffDelay, canReplay, decideRetry } from '../resilience/retry-policy.ts';
+import { attempt, type AttemptResult } from './attempt.ts';
+import { readBody } from './body.ts';
+import { forwardableHeaders, rawHeader } from './headers.ts';
+import type { HopAgent } from './hop-agent.ts';
+
+export const MAX_REPLAY_BYTES = 64 * 1024;
+
+export interface OutboundDeps {
+  random: Random;
+  agentFor(cluster: Cluster, endpoint: ClusterEndpoint): HopAgent;
+  /** Called once per request when it ends, for metrics and access logs. */
+  onRequestEnd?(event: { service: string; endpoint?: string; status: number; attempts: number; durationMs: number; failure?: MeshFailure }): void;
+}
+
+export async function handleOutbound(req: IncomingMessage, res: ServerResponse, cluster: Cluster | undefined, service: string, deps: OutboundDeps): Promise<void> {
+  const started = performance.now();
+  if (!cluster || cluster.endpoints.size === 0) {
+    req.resume();
+    return fail(res, { cause: cluster ? 'no_healthy_endpoints' : 'unknown_service', hop: 'outbound', service, detail: cluster ? 'no passing instance in the catalog' : 'the catalog has no instance of it' }, deps, started, 0);
+  }
+  const d = cluster.defaults;
+  if (!cluster.limits.tryAcquire('request')) {
+    req.resume();
+    return fail(res, { cause: 'circuit_breaker', hop: 'outbound', service, policy: `max_requests=${d.circuitBreaker.maxRequests}` }, deps, started, 0);
+  }
+  cluster.budget.recordRequest();
+  let requestTimer: NodeJS.Timeout | undefined;
+  let current: AttemptResult | undefined;
+  try {
+    const body = await readBody(req, MAX_REPLAY_BYTES);
+    const bodyBytes = body.kind === 'none' ? 0 : body.kind === 'buffered' ? body.data.length : undefined;
+    const replayable = canReplay(req.method ?? 'GET', bodyBytes, MAX_REPLAY_BYTES);
+    const headers = forwardableHeaders(req.rawHeaders);
+    const hashHeader = d.loadBalancer.hashOn.header;
+    const hashKey = d.loadBalancer.policy !== 'ring_hash' ? undefined : hashHeader ? rawHeader(req.rawHeaders, hashHeader) : req.socket.remoteAddress;
+    const tried = new Set<string>();
+    let timedOut = false;
+    if (d.timeouts.requestMs > 0) {
+      requestTimer = setTimeout(() => {
+        timedOut = true;
+        if (current && 'abort' in current) current.abort();
+      }, d.timeouts.requestMs);
+    }
+    for (let attemptNo = 1; ; attemptNo++) {
+      const endpoint = cluster.pick(hashKey, tried);
+      if (!endpoint) return fail(res, { cause: 'no_healthy_endpoints', hop: 'outbound', service, policy: `${cluster.outlier.effectiveExclusions().size} ejected`, detail: 'every instance is ejected or failing' }, deps, started, attemptNo - 1);
+      tried.add(endpoint.id);
+      const t0 = performance.now();
+      cluster.balancer.onStart(endpoint.id);
+      current = await attempt({
+        agent: deps.agentFor(cluster, endpoint),
+        method: req.method ?? 'GET',
+        path: req.url ?? '/',
+        headers,
+        body: body.kind === 'none' ? undefined : body.kind === 'buffered' ? body.data : body.stream,
+        perTryTimeoutMs: d.retries.perTryTimeoutMs,
+      });
+      const ok = current.outcome.kind === 'response' && current.outcome.status < 500;
+      cluster.balancer.onEnd(endpoint.id, performance.now() - t0, ok);
+      cluster.outlier.record(endpoint.id, current.outcome);
+      if (timedOut) {
+        if ('abort' in current) current.abort();
+        return fail(res, { cause: 'request_timeout', hop: 'outbound', service, endpoint: endpoint.id, policy: `request_timeout=${d.timeouts.requestMs}ms` }, deps, started, attemptNo);
+      }
+      const decision = decideRetry({
+        outcome: current.outcome,
+        attempt: attemptNo,
+        policy: retryPolicyOf(cluster),
+        replayable,
+        budgetAllows: () => cluster.budget.tryWithdraw(),
+      });
+      if (!decision.retry) {
+        if ('response' in current) return relay(res, current.response, service, endpoint, deps, started, attemptNo);
+        return fail(res, failureOf(current, service, endpoint, attemptNo, decision.reason, d.retries.perTryTimeoutMs), deps, started, attemptNo);
+      }
+      if ('response' in current) current.response.resume();
+      await new Promise((resolve) => setTimeout(resolve, backoffDelay(attemptNo, retryPolicyOf(cluster), deps.random)));
+    }
+  } catch (error) {
+    return fail(res, { cause: 'bad_request', hop: 'outbound', service, detail: (error as Error).message }, deps, started, 0);
+  } finally {
+    if (requestTimer) clearTimeout(requestTimer);
+    cluster.limits.release('request');
+  }
+}
+
+export function retryPolicyOf(cluster: Cluster) {
+  const r = cluster.defaults.retries;
+  return {
+    numRetries: r.numRetries,
+    perTryTimeoutMs: r.perTryTimeoutMs,
+    retryOn: r.retryOn,
+    retriableStatusCodes: r.retriableStatusCodes,
+    backoffBaseMs: r.backoffBaseMs,
+    backoffMaxMs: r.backoffMaxMs,
+  };
+}
+
+function failureOf(result: AttemptResult, service: string, endpoint: ClusterEndpoint, attempts: number, reason: string, perTryMs: number | undefined): MeshFailure {
+  const detail = 'detail' in result ? result.detail : '';
+  const policy = `attempts=${attempts}; ${reason}`;
+  switch (result.outcome.kind) {
+    case 'connect-failure':
+      return { cause: 'connect_failure', hop: 'outbound', service, endpoint: endpoint.id, policy, detail };
+    case 'timeout':
+      return { cause: 'upstream_timeout', hop: 'outbound', service, endpoint: endpoint.id, policy: `per_try_timeout=${perTryMs}ms; ${policy}`, detail };
+    default:
+      return { cause: 'upstream_reset', hop: 'outbound', service, endpoint: endpoint.id, policy, detail };
+  }
+}
+
+function relay(res: ServerResponse, upstream: IncomingMessage, service: string, endpoint: ClusterEndpoint, deps: OutboundDeps, started: number, attempts: number): Promise<void> {
+  return new Promise((resolve) => {
+    const status = upstream.statusCode ?? 502;
+    res.writeHead(status, upstream.statusMessage, forwardableHeaders(upstream.rawHeaders));
+    upstream.pipe(res);
+    const done = () => {
+      deps.onRequestEnd?.({ service, endpoint: endpoint.id, status, attempts, durationMs: performance.now() - started });
+      resolve();
+    };
+    upstream.once('end', done);
+    upstream.once('error', () => {
+      res.destroy();
+      done();
+    });
+    res.once('close', () => {
+      if (!upstream.complete) upstream.destroy();
+    });
+  });
+}
+
+function fail(res: ServerResponse, failure: MeshFailure, deps: OutboundDeps, started: number, attempts: number): void {
+  const status = statusFor(failure.cause);
+  deps.onRequestEnd?.({ service: failure.service, ...(failure.endpoint ? { endpoint: failure.endpoint } : {}), status, attempts, durationMs: performance.now() - started, failure });
+  sendMeshError(res, failure);
+}
+
+export function sendMeshError(res: ServerResponse, failure: MeshFailure): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = bodyText(failure);
+  res.writeHead(statusFor(failure.cause), { [HEADER]: headerValue(failure), 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

@@ -1,0 +1,292 @@
+// The host's proxy, assembled. Listeners → route → cluster → endpoint, for
+// TCP and HTTP alike:
+//  - an upstream listener per --upstream (127.0.0.1:LOCALPORT → service);
+//  - one inbound listener (0.0.0.0:15006) that peer proxies connect to; the
+//    hop preamble names the service instance and the protocol.
+// The routing table (clusters, protocols, local instances) is replaced whole
+// by apply(): a connection or request reads it once, so it sees the old table
+// or the new one, never a mix. It runs inside the agent process: one process
+// to supervise, and no IPC on the config path.
+
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import type { Clock, Random } from '../lib/clock.ts';
+import { resolveServiceDefaults, type ResolvedServiceDefaults } from '../config/service-defaults.ts';
+import { Cluster, type ClusterEndpoint, type EndpointSource } from './cluster.ts';
+import { parseHop, type HopProtocol } from './hop.ts';
+import { HopAgent, connectHop } from './http/hop-agent.ts';
+import { connectLocal, relayUpgrade } from './http/upgrade.ts';
+import { closeLocalPools, handleInbound, type LocalTarget } from './http/inbound.ts';
+import { handleOutbound, sendMeshError } from './http/outbound.ts';
+import { forwardTcpInbound, forwardTcpOutbound } from './tcp/forward.ts';
+
+export interface ProxyUpstream {
+  service: string;
+  localPort: number;
+}
+
+export interface ProxyLocalService {
+  id: string;
+  name: string;
+  port: number;
+}
+
+export interface ProxyConfig {
+  /** The upstream services and the instances of each (passing ones only). */
+  upstreams: readonly ProxyUpstream[];
+  instances: ReadonlyMap<string, readonly EndpointSource[]>;
+  /** service-defaults entries by service name, as stored. */
+  serviceDefaults: ReadonlyMap<string, unknown>;
+  local: readonly ProxyLocalService[];
+}
+
+interface Table {
+  readonly clusters: ReadonlyMap<string, Cluster>;
+  readonly local: readonly ProxyLocalService[];
+  readonly defaults: (service: string) => ResolvedServiceDefaults;
+}
+
+const SERVICE_OF = Symbol('meshctl.service');
+const TARGET_OF = Symbol('meshctl.target');
+type Tagged = Socket & { [SERVICE_OF]?: string; [TARGET_OF]?: LocalTarget };
+
+export interface ProxyOptions {
+  inboundHost: string;
+  inboundPort: number;
+  clock: Clock;
+  random: Random;
+  log: (line: string) => void;
+}
+
+export class Proxy {
+  private readonly options: ProxyOptions;
+  private table: Table = { clusters: new Map(), local: [], defaults: () => resolveServiceDefaults(undefined) };
+  private readonly clusters = new Map<string, Cluster>();
+  private readonly listeners = new Map<number, { service: string; server: Server }>();
+  private readonly agents = new Map<string, HopAgent>();
+  private inbound: Server | undefined;
+  /** Every accepted connection, so stop() can close them: the HTTP servers here never listen, and so do not track their own. */
+  private readonly sockets = new Set<Socket>();
+  private readonly outboundHttp: HttpServer;
+  private readonly inboundHttp: HttpServer;
+
+  constructor(options: ProxyOptions) {
+    this.options = options;
+    // Host is checked by refuseHostless, so the refusal carries the mesh header like every other one.
+    const httpOptions = { insecureHTTPParser: false, requireHostHeader: false, keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 };
+    this.outboundHttp = createHttpServer(httpOptions, (req, res) => {
+      if (refuseHostless(req, res, 'outbound')) return;
+      const service = (req.socket as Tagged)[SERVICE_OF] ?? '';
+      void handleOutbound(req, res, this.table.clusters.get(service), service, {
+        random: this.options.random,
+        agentFor: (cluster, endpoint) => this.agentFor(cluster, endpoint),
+      });
+    });
+    this.inboundHttp = createHttpServer(httpOptions, (req, res) => {
+      if (refuseHostless(req, res, 'inbound')) return;
+      const target = (req.socket as Tagged)[TARGET_OF];
+      if (target) handleInbound(req, res, target);
+      else sendMeshError(res, { cause: 'bad_hop', hop: 'inbound', service: '' });
+    });
+    this.outboundHttp.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const service = (socket as Tagged)[SERVICE_OF] ?? '';
+      const cluster = this.table.clusters.get(service);
+      const endpoint = cluster?.pick(undefined, new Set());
+      if (!cluster || !endpoint) {
+        socket.end(`HTTP/1.1 503 Service Unavailable\r\nx-mesh-error: no_healthy_endpoints; hop=outbound; service=${service}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+        return;
+      }
+      const upstream = connectHop({ host: endpoint.hopHost, port: endpoint.hopPort, service, instanceId: endpoint.instanceId, protocol: 'http' }, cluster.defaults.timeouts.connectMs);
+      relayUpgrade(req, socket, head, upstream, cluster.defaults.timeouts.idleMs);
+    });
+    this.inboundHttp.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const target = (socket as Tagged)[TARGET_OF];
+      if (!target) return socket.destroy();
+      relayUpgrade(req, socket, head, connectLocal(target.port), this.table.defaults(target.service).timeouts.idleMs);
+    });
+    for (const server of [this.outboundHttp, this.inboundHttp]) {
+      server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => refuseMalformed(error, socket, server === this.outboundHttp ? 'outbound' : 'inbound'));
+    }
+  }
+
+  async start(): Promise<void> {
+    this.inbound = createNetServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.acceptInbound(socket));
+    await listen(this.inbound, this.options.inboundPort, this.options.inboundHost);
+  }
+
+  get inboundAddress(): string {
+    const a = this.inbound?.address();
+    return a && typeof a === 'object' ? `${a.address}:${a.port}` : '';
+  }
+
+  /** Replaces the routing table atomically, opening and closing upstream listeners as needed. */
+  async apply(config: ProxyConfig): Promise<void> {
+    const defaultsOf = memoDefaults(config.serviceDefaults);
+    const clusters = new Map<string, Cluster>();
+    for (const up of config.upstreams) {
+      const defaults = defaultsOf(up.service);
+      let cluster = this.clusters.get(up.service);
+      if (!cluster) {
+        cluster = new Cluster(up.service, defaults, { clock: this.options.clock, random: this.options.random });
+        this.clusters.set(up.service, cluster);
+      }
+      cluster.update(config.instances.get(up.service) ?? [], defaults);
+      clusters.set(up.service, cluster);
+    }
+    this.table = { clusters, local: config.local, defaults: defaultsOf };
+    const wanted = new Map(config.upstreams.map((u) => [u.localPort, u.service]));
+    for (const [port, listener] of this.listeners) {
+      if (wanted.get(port) !== listener.service) {
+        listener.server.close();
+        this.listeners.delete(port);
+      }
+    }
+    for (const [port, service] of wanted) {
+      if (this.listeners.has(port)) continue;
+      const server = createNetServer({ allowHalfOpen: true }, (socket) => this.acceptUpstream(socket, service));
+      try {
+        await listen(server, port, '127.0.0.1');
+        this.listeners.set(port, { service, server });
+      } catch (error) {
+        this.options.log(`upstream ${service}: cannot listen on 127.0.0.1:${port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      }
+    }
+    for (const [key, agent] of this.agents) {
+      const [service, endpoint] = key.split('|') as [string, string];
+      if (!clusters.get(service)?.endpoints.has(endpoint) && agent.idle()) {
+        agent.destroy();
+        this.agents.delete(key);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const { server } of this.listeners.values()) server.close();
+    this.listeners.clear();
+    this.inbound?.close();
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
+    closeLocalPools();
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  private acceptUpstream(socket: Socket, service: string): void {
+    this.track(socket);
+    const table = this.table;
+    const protocol = table.defaults(service).protocol;
+    if (protocol === 'tcp') {
+      void forwardTcpOutbound(socket, table.clusters.get(service), service, this.options.log);
+      return;
+    }
+    (socket as Tagged)[SERVICE_OF] = service;
+    this.outboundHttp.emit('connection', socket);
+  }
+
+  private acceptInbound(socket: Socket): void {
+    this.track(socket);
+    let buffered = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), 10_000);
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const parsed = parseHop(buffered);
+      if (parsed.state === 'incomplete') return;
+      socket.off('data', onData);
+      clearTimeout(timer);
+      if (parsed.state === 'invalid') {
+        this.options.log(`inbound: ${parsed.reason} from ${socket.remoteAddress}; closing`);
+        socket.destroy();
+        return;
+      }
+      socket.pause();
+      if (parsed.rest.length > 0) socket.unshift(parsed.rest);
+      this.routeInbound(socket, parsed.header.service, parsed.header.protocol, parsed.header.instance);
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+  }
+
+  private routeInbound(socket: Socket, service: string, protocol: HopProtocol, instanceId: string | undefined): void {
+    const local = this.table.local.find((l) => l.name === service && (instanceId === undefined || l.id === instanceId)) ?? this.table.local.find((l) => l.name === service);
+    if (!local) {
+      this.options.log(`inbound: no local instance of ${service}${instanceId ? ` (${instanceId})` : ''}; closing`);
+      if (protocol === 'http') {
+        socket.resume();
+        socket.end(`HTTP/1.1 503 Service Unavailable\r\nx-mesh-error: unknown_service; hop=inbound; service=${service}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      } else socket.destroy();
+      return;
+    }
+    if (protocol === 'tcp') {
+      // Stays paused until spliced to the app: bytes sent before that must not be dropped.
+      forwardTcpInbound(socket, local.port, this.table.defaults(service).timeouts.idleMs);
+      return;
+    }
+    (socket as Tagged)[TARGET_OF] = { service, instanceId: local.id, port: local.port };
+    this.inboundHttp.emit('connection', socket);
+    socket.resume();
+  }
+
+  private agentFor(cluster: Cluster, endpoint: ClusterEndpoint): HopAgent {
+    const key = `${cluster.service}|${endpoint.id}`;
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = new HopAgent(
+        { host: endpoint.hopHost, port: endpoint.hopPort, service: cluster.service, instanceId: endpoint.instanceId, protocol: 'http' },
+        cluster.defaults.timeouts.connectMs,
+        { maxSockets: cluster.defaults.circuitBreaker.maxConnections },
+      );
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+}
+
+function memoDefaults(stored: ReadonlyMap<string, unknown>): (service: string) => ResolvedServiceDefaults {
+  const cache = new Map<string, ResolvedServiceDefaults>();
+  return (service) => {
+    let resolved = cache.get(service);
+    if (!resolved) {
+      resolved = resolveServiceDefaults(stored.get(service) as never);
+      cache.set(service, resolved);
+    }
+    return resolved;
+  };
+}
+
+/** Malformed HTTP (smuggling attempts among it) gets a 400 that says so, and the connection is closed. */
+function refuseMalformed(error: NodeJS.ErrnoException, socket: Socket, hop: 'outbound' | 'inbound'): void {
+  if (!socket.writable || (error.code === 'ECONNRESET')) {
+    socket.destroy();
+    return;
+  }
+  const reason = (error.code ?? 'HPE_INVALID').replace(/[^A-Z_]/g, '');
+  const body = `meshctl: malformed request refused (${reason})\n`;
+  socket.end(`HTTP/1.1 400 Bad Request\r\nx-mesh-error: bad_request; hop=${hop}; policy=strict_http; detail=${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+  socket.destroySoon();
+}
+
+/** HTTP/1.1 requires exactly one Host (RFC 9112 §3.2). */
+function refuseHostless(req: IncomingMessage, res: ServerResponse, hop: 'outbound' | 'inbound'): boolean {
+  const hosts = req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]?.toLowerCase() === 'host').length;
+  if (req.httpVersion === '1.1' ? hosts === 1 : hosts <= 1) return false;
+  res.shouldKeepAlive = false;
+  sendMeshError(res, { cause: 'bad_request', hop, service: '', policy: 'strict_http', detail: hosts === 0 ? 'HTTP/1.1 needs a Host header' : 'more than one Host header' });
+  req.socket.destroySoon();
+  return true;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+

@@ -1,0 +1,85 @@
+// TCP: opaque bytes, both directions, with half-close kept (a FIN from one
+// side becomes a FIN to the other, and the other direction stays open).
+// Outbound connections pick an endpoint by the balancer (least_request counts
+// connections), retry connect failures on other endpoints, and respect the
+// max_connections limit. An idle timeout closes both sides.
+
+import { connect, type Socket } from 'node:net';
+import type { Cluster } from '../cluster.ts';
+import { connectHop } from '../http/hop-agent.ts';
+
+/** Joins two sockets; resolves when both are closed. */
+export function splice(a: Socket, b: Socket, idleTimeoutMs: number): Promise<{ sent: number; received: number }> {
+  return new Promise((resolve) => {
+    a.pipe(b);
+    b.pipe(a);
+    if (idleTimeoutMs > 0) {
+      a.setTimeout(idleTimeoutMs, () => {
+        a.destroy();
+        b.destroy();
+      });
+    }
+    let closed = 0;
+    const onClose = () => {
+      // One side fully closed (both directions done, or destroyed): the other has nothing left to do.
+      a.destroy();
+      b.destroy();
+      if (++closed === 2) resolve({ sent: a.bytesRead, received: b.bytesRead });
+    };
+    a.once('close', onClose);
+    b.once('close', onClose);
+    // An error on one side ends the other: there is no way to carry on half a conversation.
+    a.on('error', () => b.destroy());
+    b.on('error', () => a.destroy());
+  });
+}
+
+export async function forwardTcpOutbound(client: Socket, cluster: Cluster | undefined, service: string, log: (line: string) => void): Promise<void> {
+  if (!cluster || cluster.endpoints.size === 0) {
+    log(`tcp ${service}: no instance to send to (${cluster ? 'no_healthy_endpoints' : 'unknown_service'}); closing`);
+    client.destroy();
+    return;
+  }
+  if (!cluster.limits.tryAcquire('connection')) {
+    log(`tcp ${service}: circuit_breaker max_connections=${cluster.defaults.circuitBreaker.maxConnections}; closing`);
+    client.destroy();
+    return;
+  }
+  client.pause();
+  const tried = new Set<string>();
+  try {
+    for (let attemptNo = 1; attemptNo <= cluster.defaults.retries.numRetries + 1; attemptNo++) {
+      const endpoint = cluster.pick(undefined, tried);
+      if (!endpoint) break;
+      tried.add(endpoint.id);
+      cluster.balancer.onStart(endpoint.id);
+      const t0 = performance.now();
+      const upstream = connectHop({ host: endpoint.hopHost, port: endpoint.hopPort, service, instanceId: endpoint.instanceId, protocol: 'tcp' }, cluster.defaults.timeouts.connectMs);
+      const connected = await new Promise<boolean>((resolve) => {
+        upstream.once('connect', () => resolve(true));
+        upstream.once('error', () => resolve(false));
+      });
+      if (!connected) {
+        cluster.balancer.onEnd(endpoint.id, performance.now() - t0, false);
+        cluster.outlier.record(endpoint.id, { kind: 'connect-failure' });
+        upstream.destroy();
+        continue;
+      }
+      cluster.outlier.record(endpoint.id, { kind: 'response', status: 200 });
+      await splice(client, upstream, cluster.defaults.timeouts.idleMs);
+      cluster.balancer.onEnd(endpoint.id, performance.now() - t0, true);
+      return;
+    }
+    log(`tcp ${service}: connect_failure to every endpoint tried (${[...tried].join(', ') || 'none'}); closing`);
+    client.destroy();
+  } finally {
+    cluster.limits.release('connection');
+  }
+}
+
+/** Inbound: the peer proxy's connection, spliced to the local app. */
+export function forwardTcpInbound(socket: Socket, port: number, idleTimeoutMs: number): void {
+  const local = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  local.once('error', () => socket.destroy());
+  local.once('connect', () => void splice(socket, local, idleTimeoutMs));
+}

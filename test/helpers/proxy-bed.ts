@@ -1,0 +1,49 @@
+// An in-process proxy wired to itself on loopback: its upstream listener
+// (127.0.0.1:<port>) reaches a service whose instances are apps on loopback,
+// each behind this same proxy's inbound listener. The full path is taken
+// (upstream listener → balancer → hop → inbound listener → app), with no agent
+// and no server, so proxy behaviour is tested on its own.
+
+import { createServer as createNetServer } from 'node:net';
+import { systemClock, systemRandom } from '../../src/lib/clock.ts';
+import { Proxy } from '../../src/proxy/proxy.ts';
+
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface BedInstance {
+  id: string;
+  port: number;
+  weight?: number;
+}
+
+export interface ProxyBed {
+  proxy: Proxy;
+  upstreamPort: number;
+  inboundPort: number;
+  /** Re-applies the table with other instances or service defaults. */
+  set(instances: BedInstance[], serviceDefaults?: Record<string, unknown>): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startProxyBed(service: string, instances: BedInstance[], serviceDefaults?: Record<string, unknown>): Promise<ProxyBed> {
+  const proxy = new Proxy({ inboundHost: '127.0.0.1', inboundPort: 0, clock: systemClock, random: systemRandom, log: () => {} });
+  await proxy.start();
+  const inboundPort = Number(proxy.inboundAddress.split(':').pop());
+  const upstreamPort = await freePort();
+  const set = async (list: BedInstance[], defaults?: Record<string, unknown>) => {
+    await proxy.apply({
+      upstreams: [{ service, localPort: upstreamPort }],
+      instances: new Map([[service, list.map((i) => ({ node: 'local', id: i.id, address: '127.0.0.1', port: i.port, weight: i.weight ?? 1, inboundPort }))]]),
+      serviceDefaults: new Map(defaults ? [[service, defaults]] : []),
+      local: list.map((i) => ({ id: i.id, name: service, port: i.port })),
+    });
+  };
+  await set(instances, serviceDefaults);
+  return { proxy, upstreamPort, inboundPort, set, close: () => proxy.stop() };
+}
