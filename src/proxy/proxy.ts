@@ -19,6 +19,9 @@ import { connectLocal, relayUpgrade } from './http/upgrade.ts';
 import { closeLocalPools, handleInbound, type LocalTarget } from './http/inbound.ts';
 import { handleOutbound, sendMeshError } from './http/outbound.ts';
 import { forwardTcpInbound, forwardTcpOutbound } from './tcp/forward.ts';
+import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { SessionPool, openSession, relay, respondFailure } from './h2/relay.ts';
+import { prepend } from './h2/prepend.ts';
 
 export interface ProxyUpstream {
   service: string;
@@ -69,6 +72,9 @@ export class Proxy {
   private readonly sockets = new Set<Socket>();
   private readonly outboundHttp: HttpServer;
   private readonly inboundHttp: HttpServer;
+  /** One HTTP/2 server per upstream service and per local instance: a stream's handler knows its route without socket tags, which HTTP/2 sessions hide. */
+  private readonly h2Servers = new Map<string, Http2Server>();
+  private readonly h2Sessions = new SessionPool();
 
   constructor(options: ProxyOptions) {
     this.options = options;
@@ -107,6 +113,7 @@ export class Proxy {
     for (const server of [this.outboundHttp, this.inboundHttp]) {
       server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => refuseMalformed(error, socket, server === this.outboundHttp ? 'outbound' : 'inbound'));
     }
+
   }
 
   async start(): Promise<void> {
@@ -167,6 +174,9 @@ export class Proxy {
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
     closeLocalPools();
+    this.h2Sessions.close();
+    for (const server of this.h2Servers.values()) server.close();
+    this.h2Servers.clear();
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
   }
@@ -185,7 +195,62 @@ export class Proxy {
       return;
     }
     (socket as Tagged)[SERVICE_OF] = service;
-    this.outboundHttp.emit('connection', socket);
+    if (protocol === 'http2' || protocol === 'grpc') this.h2Server(`out|${service}`, (stream, headers) => this.outboundStream(service, stream, headers)).emit('connection', socket);
+    else this.outboundHttp.emit('connection', socket);
+  }
+
+  /** One HTTP/2 (or gRPC) stream from a local app to a mesh service. */
+  private h2Server(key: string, onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => Promise<void>): Http2Server {
+    let server = this.h2Servers.get(key);
+    if (!server) {
+      server = createH2Server();
+      server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void onStream(stream, headers));
+      server.on('sessionError', () => {});
+      this.h2Servers.set(key, server);
+    }
+    return server;
+  }
+
+  private async outboundStream(service: string, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+    const cluster = this.table.clusters.get(service);
+    const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
+    if (!cluster || cluster.endpoints.size === 0) {
+      return respondFailure(stream, { cause: cluster ? 'no_healthy_endpoints' : 'unknown_service', hop: 'outbound', service }, grpc);
+    }
+    if (!cluster.limits.tryAcquire('request')) {
+      return respondFailure(stream, { cause: 'circuit_breaker', hop: 'outbound', service, policy: `max_requests=${cluster.defaults.circuitBreaker.maxRequests}` }, grpc);
+    }
+    try {
+      // One attempt: the request stream is consumed as it is relayed, so it cannot be replayed.
+      // gRPC clients retry UNAVAILABLE themselves (their retry policy, their budget).
+      const endpoint = cluster.pick(undefined, new Set());
+      if (!endpoint) return respondFailure(stream, { cause: 'no_healthy_endpoints', hop: 'outbound', service, detail: 'every instance is ejected' }, grpc);
+      const session = this.h2Sessions.get(`${service}|${endpoint.id}`, () =>
+        openSession(`http://${endpoint.hopHost}:${endpoint.hopPort}`, () =>
+          connectHop({ host: endpoint.hopHost, port: endpoint.hopPort, service, instanceId: endpoint.instanceId, protocol: cluster.defaults.protocol === 'grpc' ? 'grpc' : 'http2' }, cluster.defaults.timeouts.connectMs),
+        ),
+      );
+      const t0 = performance.now();
+      cluster.balancer.onStart(endpoint.id);
+      let failed: string | undefined;
+      const status = await relay(stream, headers, session, (detail) => {
+        failed = detail;
+        respondFailure(stream, { cause: 'upstream_reset', hop: 'outbound', service, endpoint: endpoint.id, detail }, grpc);
+      });
+      cluster.balancer.onEnd(endpoint.id, performance.now() - t0, failed === undefined && status < 500);
+      cluster.outlier.record(endpoint.id, failed === undefined ? { kind: 'response', status } : { kind: 'reset' });
+    } finally {
+      cluster.limits.release('request');
+    }
+  }
+
+  /** One HTTP/2 stream from a peer proxy to a local app, over a pooled h2c session. */
+  private async inboundStream(target: LocalTarget, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+    const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
+    const session = this.h2Sessions.get(`local|${target.port}`, () => openSession(`http://127.0.0.1:${target.port}`));
+    await relay(stream, headers, session, (detail) =>
+      respondFailure(stream, { cause: 'local_app_unreachable', hop: 'inbound', service: target.service, endpoint: `127.0.0.1:${target.port}`, detail }, grpc),
+    );
   }
 
   private acceptInbound(socket: Socket): void {
@@ -226,7 +291,13 @@ export class Proxy {
       forwardTcpInbound(socket, local.port, this.table.defaults(service).timeouts.idleMs);
       return;
     }
-    (socket as Tagged)[TARGET_OF] = { service, instanceId: local.id, port: local.port };
+    const target = { service, instanceId: local.id, port: local.port };
+    if (protocol === 'http2' || protocol === 'grpc') {
+      const rest = socket.read() as Buffer | null;
+      this.h2Server(`in|${local.id}|${local.port}`, (stream, headers) => this.inboundStream(target, stream, headers)).emit('connection', prepend(socket, rest ?? Buffer.alloc(0)));
+      return;
+    }
+    (socket as Tagged)[TARGET_OF] = target;
     this.inboundHttp.emit('connection', socket);
     socket.resume();
   }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { MESHCTL, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
+import { MESHCTL, ROOT, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
 import { createTestbed, type Testbed, type TestbedHost } from '../helpers/testbed.ts';
 
 const NODE = process.execPath;
@@ -80,17 +80,18 @@ before(async () => {
   h3.spawn(NODE, ['-e', APP('w3', 8081)]);
   h2.spawn(NODE, ['-e', APP('a1', 9081)]);
   h3.spawn(NODE, ['-e', APP('a2', 9081)]);
+  h3.spawn(NODE, [join(ROOT, 'test/fixtures/grpc-echo-server.ts'), 'g3', '50051']);
   h3.spawn('redis-server', ['--port', '6379', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
   for (const [h, port] of [[h2, 8081], [h2, 8082], [h3, 8081]] as const) {
     await waitFor(async () => (await h.exec('curl', ['-sf', `http://127.0.0.1:${port}/health`])).code === 0, 10_000, 'the apps');
   }
   const common = ['--token', server.token, '--heartbeat-interval', '1s'];
   await meshctl(h2, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-2', '--service', 'web=8081,id=w1,check=http://127.0.0.1:8081/health,interval=1s', '--service', 'web=8082,id=w2,check=http://127.0.0.1:8082/health,interval=1s', '--service', 'api=9081,weight=3', ...dirs(h2)]);
-  await meshctl(h3, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-3', '--service', 'web=8081,id=w3,check=http://127.0.0.1:8081/health,interval=1s', '--service', 'api=9081,weight=1', '--service', 'redis=6379,check=tcp:127.0.0.1:6379,interval=1s', ...dirs(h3)]);
-  await meshctl(h1, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-1', '--upstream', 'web:9191', '--upstream', 'api:9292', '--upstream', 'redis:16379', ...dirs(h1)]);
+  await meshctl(h3, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-3', '--service', 'web=8081,id=w3,check=http://127.0.0.1:8081/health,interval=1s', '--service', 'api=9081,weight=1', '--service', 'redis=6379,check=tcp:127.0.0.1:6379,interval=1s', '--service', 'echo=50051,check=tcp:127.0.0.1:50051,interval=1s', ...dirs(h3)]);
+  await meshctl(h1, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-1', '--upstream', 'web:9191', '--upstream', 'api:9292', '--upstream', 'redis:16379', '--upstream', 'echo:15051', ...dirs(h1)]);
   await waitFor(async () => {
     const ups = (JSON.parse(await meshctl(h1, ['status', '--json'])) as { upstreams: Array<{ name: string; passing: number }> }).upstreams;
-    return ups.find((u) => u.name === 'web')?.passing === 3 && ups.find((u) => u.name === 'api')?.passing === 2 && ups.find((u) => u.name === 'redis')?.passing === 1;
+    return ups.find((u) => u.name === 'web')?.passing === 3 && ups.find((u) => u.name === 'api')?.passing === 2 && ups.find((u) => u.name === 'redis')?.passing === 1 && ups.find((u) => u.name === 'echo')?.passing === 1;
   }, 20_000, 'host 1 to see every instance');
 });
 
@@ -156,6 +157,15 @@ test('a TCP service (Redis from Debian) works through the mesh', async () => {
   const big = 'x'.repeat(256 * 1024);
   assert.equal((await h1.exec('redis-cli', ['-h', '127.0.0.1', '-p', '16379', '-x', 'SET', 'big'], { input: big })).stdout.trim(), 'OK');
   assert.equal((await cli('STRLEN', 'big')).stdout.trim(), String(big.length), 'a 256 KiB value crossed both hops intact');
+});
+
+test('a gRPC service with streaming (@grpc/grpc-js) works through the mesh', async () => {
+  const v = await configVersion();
+  await setDefaults('echo', 'protocol=grpc');
+  await applied(v);
+  const r = await h1.exec(NODE, [join(ROOT, 'test/fixtures/grpc-echo-client.ts'), '15051', '20', '200'], { timeoutMs: 30_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { servedBy: { g3: 20 }, echoed: 200, inOrder: true });
 });
 
 test('killing an instance mid-load loses no idempotent request', async () => {

@@ -66,8 +66,10 @@ export async function forwardTcpOutbound(client: Socket, cluster: Cluster | unde
         continue;
       }
       cluster.outlier.record(endpoint.id, { kind: 'response', status: 200 });
+      // The latency a balancer learns from is the connect time; a connection's lifetime says nothing of the endpoint.
+      const connectMs = performance.now() - t0;
       await splice(client, upstream, cluster.defaults.timeouts.idleMs);
-      cluster.balancer.onEnd(endpoint.id, performance.now() - t0, true);
+      cluster.balancer.onEnd(endpoint.id, connectMs, true);
       return;
     }
     log(`tcp ${service}: connect_failure to every endpoint tried (${[...tried].join(', ') || 'none'}); closing`);

@@ -1,0 +1,93 @@
+// HTTP/2 and gRPC: one stream relayed onto a client session, both ways, with
+// trailers carried (gRPC puts its status there). Sessions are multiplexed:
+// one per peer, reused until it fails. Failures before the upstream answers
+// become a response that names the cause; for gRPC that is a grpc-status
+// (14 UNAVAILABLE, 4 DEADLINE_EXCEEDED) so clients see a proper gRPC error.
+
+import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import { HEADER, headerValue, statusFor, type MeshFailure } from '../mesh-error.ts';
+
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
+
+export function forwardableH2Headers(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || CONNECTION_SPECIFIC.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** A pool of one multiplexed session per key, replaced when it closes or errors. */
+export class SessionPool {
+  private readonly sessions = new Map<string, ClientHttp2Session>();
+
+  get(key: string, open: () => ClientHttp2Session): ClientHttp2Session {
+    const existing = this.sessions.get(key);
+    if (existing && !existing.closed && !existing.destroyed) return existing;
+    const session = open();
+    session.on('error', () => {});
+    session.once('close', () => {
+      if (this.sessions.get(key) === session) this.sessions.delete(key);
+    });
+    // An idle pooled session must not keep the process alive.
+    (session.socket as Socket | undefined)?.unref?.();
+    this.sessions.set(key, session);
+    return session;
+  }
+
+  close(): void {
+    for (const session of this.sessions.values()) session.destroy();
+    this.sessions.clear();
+  }
+}
+
+/** h2c to an address, or over a socket made by createConnection (the hop). */
+export function openSession(authority: string, createConnection?: () => Socket): ClientHttp2Session {
+  return connect(authority, createConnection ? { createConnection } : {});
+}
+
+export function respondFailure(stream: ServerHttp2Stream, failure: MeshFailure, grpc: boolean): void {
+  if (stream.destroyed || stream.closed) return;
+  if (stream.headersSent) {
+    stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  const code = failure.cause === 'upstream_timeout' || failure.cause === 'request_timeout' ? '4' : '14';
+  const headers: OutgoingHttpHeaders = grpc
+    ? { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': code, 'grpc-message': encodeURIComponent(`meshctl: ${failure.cause}`), [HEADER]: headerValue(failure) }
+    : { ':status': statusFor(failure.cause), 'content-type': 'text/plain; charset=utf-8', [HEADER]: headerValue(failure) };
+  stream.respond(headers, { endStream: true });
+}
+
+/** Relays one stream; resolves with the upstream :status (0 when none came). */
+export function relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ClientHttp2Session, onFailure: (detail: string) => void): Promise<number> {
+  return new Promise((resolve) => {
+    let trailers: OutgoingHttpHeaders | undefined;
+    let status = 0;
+    const upstream = session.request(forwardableH2Headers(headers), { endStream: false });
+    upstream.on('response', (responseHeaders, flags: number) => {
+      status = Number(responseHeaders[':status'] ?? 0);
+      if (stream.destroyed) return;
+      // A trailers-only answer (gRPC's way to fail at once) stays one HEADERS frame that ends the stream.
+      if (flags & constants.NGHTTP2_FLAG_END_STREAM) {
+        stream.respond(forwardableH2Headers(responseHeaders), { endStream: true });
+        return;
+      }
+      stream.respond(forwardableH2Headers(responseHeaders), { waitForTrailers: true });
+      upstream.pipe(stream);
+    });
+    upstream.on('trailers', (t) => (trailers = forwardableH2Headers(t)));
+    stream.on('wantTrailers', () => stream.sendTrailers(trailers ?? {}));
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      if (status === 0) onFailure(error.code ?? error.message);
+      else stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    });
+    upstream.on('close', () => resolve(status));
+    stream.on('close', () => {
+      if (!upstream.closed) upstream.close(constants.NGHTTP2_CANCEL);
+    });
+    stream.pipe(upstream);
+  });
+}
