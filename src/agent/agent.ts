@@ -18,6 +18,8 @@ import { emptySnapshot, loadSnapshot } from './snapshot.ts';
 import { Syncer } from './sync.ts';
 import { Watcher } from './watch.ts';
 import { Proxy, type ProxyConfig } from '../proxy/proxy.ts';
+import { serviceDefaultsSchema } from '../config/service-defaults.ts';
+import { describeZodIssues } from '../config/describe.ts';
 import type { Snapshot } from './snapshot.ts';
 import { systemRandom } from '../lib/clock.ts';
 
@@ -38,6 +40,7 @@ export class Agent {
   private readonly syncer: Syncer;
   private watcher: Watcher;
   private readonly proxy: Proxy;
+  private readonly goodDefaults = new Map<string, unknown>();
   private admin: Server | undefined;
   private readonly startedAt = new Date().toISOString();
   private readonly snapshotSource: 'disk' | 'none';
@@ -57,7 +60,7 @@ export class Agent {
     this.snapshotSource = saved ? 'disk' : 'none';
     if (saved) this.log(`loaded the last snapshot from disk (saved ${saved.savedAt}, config version ${saved.configIndex})`);
     const [inboundHost, inboundPort] = splitAddr(this.config.inboundAddr);
-    this.proxy = new Proxy({ inboundHost, inboundPort, clock, random: systemRandom, log: this.log });
+    this.proxy = new Proxy({ inboundHost, inboundPort, clock, random: systemRandom, log: this.log, onMeshError: (line) => this.log(`mesh error ${line}`) });
     this.watcher = this.makeWatcher(saved ?? emptySnapshot());
   }
 
@@ -69,7 +72,16 @@ export class Agent {
   private proxyConfig(snapshot: Snapshot): ProxyConfig {
     const serviceDefaults = new Map<string, unknown>();
     for (const entry of snapshot.config as Array<{ Kind?: string; Name?: string; Config?: unknown }>) {
-      if (entry.Kind === 'service-defaults' && entry.Name) serviceDefaults.set(entry.Name, entry.Config);
+      if (entry.Kind !== 'service-defaults' || !entry.Name) continue;
+      // The server validates too; an entry this build cannot read keeps the last good one for that service.
+      const parsed = serviceDefaultsSchema.safeParse(entry.Config ?? {});
+      if (parsed.success) {
+        serviceDefaults.set(entry.Name, parsed.data);
+        this.goodDefaults.set(entry.Name, parsed.data);
+      } else {
+        this.log(`service-defaults ${entry.Name} rejected, keeping the last good one: ${describeZodIssues(parsed.error)}`);
+        if (this.goodDefaults.has(entry.Name)) serviceDefaults.set(entry.Name, this.goodDefaults.get(entry.Name));
+      }
     }
     const instances = new Map(
       this.config.upstreams.map((u) => [

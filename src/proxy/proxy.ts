@@ -59,6 +59,8 @@ export interface ProxyOptions {
   clock: Clock;
   random: Random;
   log: (line: string) => void;
+  /** Every answer the proxy made on its own, as one JSON line (cause, hop, policy, endpoint). */
+  onMeshError?: (line: string) => void;
 }
 
 export class Proxy {
@@ -67,6 +69,8 @@ export class Proxy {
   private readonly clusters = new Map<string, Cluster>();
   private readonly listeners = new Map<number, { service: string; server: Server }>();
   private readonly agents = new Map<string, HopAgent>();
+  /** Pools replaced by a config change, closed once idle. */
+  private readonly retiring = new Set<HopAgent>();
   private inbound: Server | undefined;
   /** Every accepted connection, so stop() can close them: the HTTP servers here never listen, and so do not track their own. */
   private readonly sockets = new Set<Socket>();
@@ -86,6 +90,9 @@ export class Proxy {
       void handleOutbound(req, res, this.table.clusters.get(service), service, {
         random: this.options.random,
         agentFor: (cluster, endpoint) => this.agentFor(cluster, endpoint),
+        onRequestEnd: (event) => {
+          if (event.failure) this.options.onMeshError?.(JSON.stringify({ method: req.method, path: req.url, status: event.status, attempts: event.attempts, durationMs: Math.round(event.durationMs), ...event.failure }));
+        },
       });
     });
     this.inboundHttp = createHttpServer(httpOptions, (req, res) => {
@@ -158,6 +165,12 @@ export class Proxy {
         this.options.log(`upstream ${service}: cannot listen on 127.0.0.1:${port}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
       }
     }
+    for (const agent of this.retiring) {
+      if (agent.idle()) {
+        agent.destroy();
+        this.retiring.delete(agent);
+      }
+    }
     for (const [key, agent] of this.agents) {
       const [service, endpoint] = key.split('|') as [string, string];
       if (!clusters.get(service)?.endpoints.has(endpoint) && agent.idle()) {
@@ -171,8 +184,9 @@ export class Proxy {
     for (const { server } of this.listeners.values()) server.close();
     this.listeners.clear();
     this.inbound?.close();
-    for (const agent of this.agents.values()) agent.destroy();
+    for (const agent of [...this.agents.values(), ...this.retiring]) agent.destroy();
     this.agents.clear();
+    this.retiring.clear();
     closeLocalPools();
     this.h2Sessions.close();
     for (const server of this.h2Servers.values()) server.close();
@@ -305,6 +319,11 @@ export class Proxy {
   private agentFor(cluster: Cluster, endpoint: ClusterEndpoint): HopAgent {
     const key = `${cluster.service}|${endpoint.id}`;
     let agent = this.agents.get(key);
+    // New limits or timeouts make a new pool; the old one finishes its requests and goes.
+    if (agent && (agent.maxSockets !== cluster.defaults.circuitBreaker.maxConnections || agent.connectTimeoutMs !== cluster.defaults.timeouts.connectMs)) {
+      this.retiring.add(agent);
+      agent = undefined;
+    }
     if (!agent) {
       agent = new HopAgent(
         { host: endpoint.hopHost, port: endpoint.hopPort, service: cluster.service, instanceId: endpoint.instanceId, protocol: 'http' },

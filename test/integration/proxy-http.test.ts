@@ -7,6 +7,7 @@ import { createServer, request, type IncomingMessage, type Server } from 'node:h
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startProxyBed, type ProxyBed } from '../helpers/proxy-bed.ts';
+import { waitFor } from '../helpers/server.ts';
 
 interface App {
   id: string;
@@ -198,6 +199,18 @@ describe('resilience', () => {
     const overflow = results.filter((r) => r.status === 503);
     assert.equal(overflow.length, 3);
     assert.match(String(overflow[0]!.headers['x-mesh-error']), /^circuit_breaker; hop=outbound; service=web; policy=max_requests=2$/);
+  });
+
+  test('requests that would wait for a full pool beyond max_pending_requests get a 503 naming it', async () => {
+    await reset();
+    apps[0]!.mode = 'slow';
+    await bed.set([{ id: apps[0]!.id, port: apps[0]!.port }], { ...http, circuit_breaker: { max_connections: 1, max_pending_requests: 1 } });
+    const first = get(bed.upstreamPort);
+    await waitFor(() => apps[0]!.hits === 1, 2000, 'the first request to hold the one connection');
+    const results = await Promise.all([first, get(bed.upstreamPort), get(bed.upstreamPort)]);
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 200, 503]);
+    assert.match(String(results.find((r) => r.status === 503)!.headers['x-mesh-error']), /^circuit_breaker; hop=outbound; service=web; policy=max_pending_requests=1; endpoint=local\/a$/);
+    await reset();
   });
 
   test('no instance at all is a 503 naming it, not a bare error', async () => {

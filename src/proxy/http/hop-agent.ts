@@ -33,7 +33,7 @@ export function connectHop(target: HopTarget, connectTimeoutMs: number): Socket 
 
 export class HopAgent extends Agent {
   readonly target: HopTarget;
-  private readonly connectTimeoutMs: number;
+  readonly connectTimeoutMs: number;
 
   constructor(target: HopTarget, connectTimeoutMs: number, options: AgentOptions = {}) {
     super({ keepAlive: true, scheduling: 'lifo', ...options });
@@ -43,6 +43,13 @@ export class HopAgent extends Agent {
 
   override createConnection(): Duplex {
     return connectHop(this.target, this.connectTimeoutMs);
+  }
+
+  /** Whether every connection the pool may open is open and busy, so a new request would queue. */
+  saturated(): boolean {
+    const busy = Object.values(this.sockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+    const free = Object.values(this.freeSockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+    return free === 0 && busy >= this.maxSockets;
   }
 
   /** Whether no request is using or waiting for a connection of this pool. */

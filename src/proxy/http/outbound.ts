@@ -58,16 +58,23 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
       const endpoint = cluster.pick(hashKey, tried);
       if (!endpoint) return fail(res, { cause: 'no_healthy_endpoints', hop: 'outbound', service, policy: `${cluster.outlier.effectiveExclusions().size} ejected`, detail: 'every instance is ejected or failing' }, deps, started, attemptNo - 1);
       tried.add(endpoint.id);
+      const agent = deps.agentFor(cluster, endpoint);
+      // A request that finds its endpoint's pool full waits for a connection: that is what max_pending_requests bounds.
+      const pending = agent.saturated();
+      if (pending && !cluster.limits.tryAcquire('pending')) {
+        return fail(res, { cause: 'circuit_breaker', hop: 'outbound', service, endpoint: endpoint.id, policy: `max_pending_requests=${d.circuitBreaker.maxPendingRequests}` }, deps, started, attemptNo - 1);
+      }
       const t0 = performance.now();
       cluster.balancer.onStart(endpoint.id);
       current = await attempt({
-        agent: deps.agentFor(cluster, endpoint),
+        agent,
         method: req.method ?? 'GET',
         path: req.url ?? '/',
         headers,
         body: body.kind === 'none' ? undefined : body.kind === 'buffered' ? body.data : body.stream,
         perTryTimeoutMs: d.retries.perTryTimeoutMs,
       });
+      if (pending) cluster.limits.release('pending');
       const ok = current.outcome.kind === 'response' && current.outcome.status < 500;
       cluster.balancer.onEnd(endpoint.id, performance.now() - t0, ok);
       cluster.outlier.record(endpoint.id, current.outcome);
