@@ -8,7 +8,7 @@
 // or the new one, never a mix. It runs inside the agent process: one process
 // to supervise, and no IPC on the config path.
 
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import type { Clock, Random } from '../lib/clock.ts';
 import { resolveServiceDefaults, type ResolvedServiceDefaults } from '../config/service-defaults.ts';
@@ -20,7 +20,9 @@ import { closeLocalPools, handleInbound, type LocalTarget } from './http/inbound
 import { handleOutbound, sendMeshError } from './http/outbound.ts';
 import { forwardTcpInbound, forwardTcpOutbound } from './tcp/forward.ts';
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { SessionPool, openSession, relay, respondFailure } from './h2/relay.ts';
+import { SessionPool } from './h2/relay.ts';
+import { h2Inbound, h2Outbound } from './h2/stages.ts';
+import { refuseHostless, refuseMalformed } from './http/strict.ts';
 import { prepend } from './h2/prepend.ts';
 
 export interface ProxyUpstream {
@@ -209,11 +211,10 @@ export class Proxy {
       return;
     }
     (socket as Tagged)[SERVICE_OF] = service;
-    if (protocol === 'http2' || protocol === 'grpc') this.h2Server(`out|${service}`, (stream, headers) => this.outboundStream(service, stream, headers)).emit('connection', socket);
+    if (protocol === 'http2' || protocol === 'grpc') this.h2Server(`out|${service}`, (stream, headers) => h2Outbound(service, this.table.clusters.get(service), stream, headers, this.h2Sessions)).emit('connection', socket);
     else this.outboundHttp.emit('connection', socket);
   }
 
-  /** One HTTP/2 (or gRPC) stream from a local app to a mesh service. */
   private h2Server(key: string, onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => Promise<void>): Http2Server {
     let server = this.h2Servers.get(key);
     if (!server) {
@@ -223,48 +224,6 @@ export class Proxy {
       this.h2Servers.set(key, server);
     }
     return server;
-  }
-
-  private async outboundStream(service: string, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
-    const cluster = this.table.clusters.get(service);
-    const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
-    if (!cluster || cluster.endpoints.size === 0) {
-      return respondFailure(stream, { cause: cluster ? 'no_healthy_endpoints' : 'unknown_service', hop: 'outbound', service }, grpc);
-    }
-    if (!cluster.limits.tryAcquire('request')) {
-      return respondFailure(stream, { cause: 'circuit_breaker', hop: 'outbound', service, policy: `max_requests=${cluster.defaults.circuitBreaker.maxRequests}` }, grpc);
-    }
-    try {
-      // One attempt: the request stream is consumed as it is relayed, so it cannot be replayed.
-      // gRPC clients retry UNAVAILABLE themselves (their retry policy, their budget).
-      const endpoint = cluster.pick(undefined, new Set());
-      if (!endpoint) return respondFailure(stream, { cause: 'no_healthy_endpoints', hop: 'outbound', service, detail: 'every instance is ejected' }, grpc);
-      const session = this.h2Sessions.get(`${service}|${endpoint.id}`, () =>
-        openSession(`http://${endpoint.hopHost}:${endpoint.hopPort}`, () =>
-          connectHop({ host: endpoint.hopHost, port: endpoint.hopPort, service, instanceId: endpoint.instanceId, protocol: cluster.defaults.protocol === 'grpc' ? 'grpc' : 'http2' }, cluster.defaults.timeouts.connectMs),
-        ),
-      );
-      const t0 = performance.now();
-      cluster.balancer.onStart(endpoint.id);
-      let failed: string | undefined;
-      const status = await relay(stream, headers, session, (detail) => {
-        failed = detail;
-        respondFailure(stream, { cause: 'upstream_reset', hop: 'outbound', service, endpoint: endpoint.id, detail }, grpc);
-      });
-      cluster.balancer.onEnd(endpoint.id, performance.now() - t0, failed === undefined && status < 500);
-      cluster.outlier.record(endpoint.id, failed === undefined ? { kind: 'response', status } : { kind: 'reset' });
-    } finally {
-      cluster.limits.release('request');
-    }
-  }
-
-  /** One HTTP/2 stream from a peer proxy to a local app, over a pooled h2c session. */
-  private async inboundStream(target: LocalTarget, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
-    const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
-    const session = this.h2Sessions.get(`local|${target.port}`, () => openSession(`http://127.0.0.1:${target.port}`));
-    await relay(stream, headers, session, (detail) =>
-      respondFailure(stream, { cause: 'local_app_unreachable', hop: 'inbound', service: target.service, endpoint: `127.0.0.1:${target.port}`, detail }, grpc),
-    );
   }
 
   private acceptInbound(socket: Socket): void {
@@ -308,7 +267,7 @@ export class Proxy {
     const target = { service, instanceId: local.id, port: local.port };
     if (protocol === 'http2' || protocol === 'grpc') {
       const rest = socket.read() as Buffer | null;
-      this.h2Server(`in|${local.id}|${local.port}`, (stream, headers) => this.inboundStream(target, stream, headers)).emit('connection', prepend(socket, rest ?? Buffer.alloc(0)));
+      this.h2Server(`in|${local.id}|${local.port}`, (stream, headers) => h2Inbound(target, stream, headers, this.h2Sessions)).emit('connection', prepend(socket, rest ?? Buffer.alloc(0)));
       return;
     }
     (socket as Tagged)[TARGET_OF] = target;
@@ -346,28 +305,6 @@ function memoDefaults(stored: ReadonlyMap<string, unknown>): (service: string) =
     }
     return resolved;
   };
-}
-
-/** Malformed HTTP (smuggling attempts among it) gets a 400 that says so, and the connection is closed. */
-function refuseMalformed(error: NodeJS.ErrnoException, socket: Socket, hop: 'outbound' | 'inbound'): void {
-  if (!socket.writable || (error.code === 'ECONNRESET')) {
-    socket.destroy();
-    return;
-  }
-  const reason = (error.code ?? 'HPE_INVALID').replace(/[^A-Z_]/g, '');
-  const body = `meshctl: malformed request refused (${reason})\n`;
-  socket.end(`HTTP/1.1 400 Bad Request\r\nx-mesh-error: bad_request; hop=${hop}; policy=strict_http; detail=${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
-  socket.destroySoon();
-}
-
-/** HTTP/1.1 requires exactly one Host (RFC 9112 §3.2). */
-function refuseHostless(req: IncomingMessage, res: ServerResponse, hop: 'outbound' | 'inbound'): boolean {
-  const hosts = req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]?.toLowerCase() === 'host').length;
-  if (req.httpVersion === '1.1' ? hosts === 1 : hosts <= 1) return false;
-  res.shouldKeepAlive = false;
-  sendMeshError(res, { cause: 'bad_request', hop, service: '', policy: 'strict_http', detail: hosts === 0 ? 'HTTP/1.1 needs a Host header' : 'more than one Host header' });
-  req.socket.destroySoon();
-  return true;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

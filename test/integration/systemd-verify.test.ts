@@ -6,32 +6,26 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { renderUnit, unitNameFor, type UnitOptions } from '../../src/agent/supervisor/systemd.ts';
-import { MESHCTL, ROOT } from '../helpers/server.ts';
+import { MESHCTL } from '../helpers/server.ts';
 
-// Not os.tmpdir(): the unit's PrivateTmp=yes hides /tmp from the agent, so
-// renderUnit refuses dirs there. The checkout's tmp/ is git-ignored.
-const TMP_ROOT = join(ROOT, 'tmp');
-let createdTmpRoot = false;
+// Not os.tmpdir(), nor the checkout (which may itself lie under /tmp or
+// /home): the unit's PrivateTmp=yes and ProtectHome=yes hide those, so
+// renderUnit refuses paths there. A dir under /var/lib holds the config and
+// data dirs and a link to the launcher; it is removed in teardown.
 let base: string;
+let launcher: string;
 
 before(() => {
-  createdTmpRoot = !existsSync(TMP_ROOT);
-  mkdirSync(TMP_ROOT, { recursive: true });
-  base = mkdtempSync(join(TMP_ROOT, 'systemd-verify-'));
+  base = mkdtempSync('/var/lib/meshctl-verify-');
+  launcher = join(base, 'meshctl');
+  symlinkSync(MESHCTL, launcher);
 });
 after(() => {
   if (base) rmSync(base, { recursive: true, force: true });
-  if (createdTmpRoot) {
-    try {
-      rmdirSync(TMP_ROOT);
-    } catch {
-      // something else is using it now
-    }
-  }
 });
 
 function analyze(unitPath: string, logLevel: string) {
@@ -66,7 +60,7 @@ function makeDirs(label: string, configName: string): { configDir: string; dataD
 
 test('systemd-analyze verify accepts the agent unit and says nothing about it', () => {
   const dirs = makeDirs('plain', 'conf');
-  const { path, name } = writeUnit('plain', { exec: [MESHCTL, 'agent', '--config-dir', dirs.configDir], ...dirs });
+  const { path, name } = writeUnit('plain', { exec: [launcher, 'agent', '--config-dir', dirs.configDir], ...dirs });
   const result = analyze(path, 'info');
   // When systemd is not PID 1, verify still loads the machine's own units
   // (the dependencies of ours) and may complain about them, or about missing
@@ -130,7 +124,7 @@ const substituteVariables = (word: string): string =>
 
 test('systemd reads ExecStart, ReadWritePaths and Description back as the values given', () => {
   const dirs = makeDirs('odd', 'conf 100% $x');
-  const exec = [MESHCTL, 'agent', '--config-dir', dirs.configDir, '', 'a b', 'say "hi"', 'back\\slash\\', "it's", '100%', '%n', '$HOME', '${HOME}', '$$', ';', 'tab\tnew\nline', 'é', '\x01'];
+  const exec = [launcher, 'agent', '--config-dir', dirs.configDir, '', 'a b', 'say "hi"', 'back\\slash\\', "it's", '100%', '%n', '$HOME', '${HOME}', '$$', ';', 'tab\tnew\nline', 'é', '\x01'];
   const description = 'agent with 100% odd $dirs';
   const { path, name } = writeUnit('odd', { exec, ...dirs, description });
   assert.equal(analyze(path, 'info').code, 0);
