@@ -9,6 +9,7 @@ import { addServerCommand } from './server.ts';
 import { addTokenCommands } from './token.ts';
 import { addKvCommands } from './kv.ts';
 import { addConfigCommands } from './config.ts';
+import { addCaCommands } from './ca.ts';
 import { addJoinCommands } from './join.ts';
 import { addStatusCommands } from './status.ts';
 import { addAgentProcessCommands } from './agent-process.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   addJoinCommands(program);
   addStatusCommands(program);
   addConfigCommands(program);
+  addCaCommands(program);
   addTokenCommands(program);
   addKvCommands(program);
   addAgentProcessCommands(program);

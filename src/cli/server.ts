@@ -16,6 +16,8 @@ interface ServerFlags {
   advertiseAddr?: string;
   dev?: boolean;
   reapInterval?: string;
+  trustDomain?: string;
+  leafTtl: string;
 }
 
 export function addServerCommand(program: Command): void {
@@ -28,6 +30,8 @@ export function addServerCommand(program: Command): void {
     .option('--node-name <name>', "the server's own node name", hostname())
     .option('--advertise-addr <ip>', "address other hosts reach the server's node at (default: the --http-addr host)")
     .option('--dev', 'no ACLs and state in memory: for demos only')
+    .option('--trust-domain <domain>', 'the SPIFFE trust domain, fixed at first start (default <cluster-id>.mesh)')
+    .option('--leaf-ttl <duration>', 'lifetime of service certificates, at least 5m', '24h')
     .addOption(new Option('--reap-interval <duration>', 'how often critical services are reaped').default('30s').hideHelp())
     .addHelpText(
       'after',
@@ -52,6 +56,10 @@ mode 0600, to DATA_DIR/management.token. Use it to make scoped tokens:
       if (reapIntervalMs === undefined || reapIntervalMs <= 0) {
         throw new MeshError('MESH_E_USAGE', `invalid --reap-interval "${flags.reapInterval}"`, { hint: 'give a duration such as 30s' });
       }
+      const leafTtlMs = parseGoDuration(flags.leafTtl);
+      if (leafTtlMs === undefined || leafTtlMs < 5 * 60_000) {
+        throw new MeshError('MESH_E_USAGE', `invalid --leaf-ttl "${flags.leafTtl}": at least 5m`, { hint: 'give a duration such as 24h, 1h or 5m' });
+      }
       const dataDir = flags.dataDir ? resolve(flags.dataDir) : '';
       const server = await startServer({
         dataDir,
@@ -60,12 +68,15 @@ mode 0600, to DATA_DIR/management.token. Use it to make scoped tokens:
         nodeName: flags.nodeName,
         dev: flags.dev === true,
         reapIntervalMs,
+        leafTtlMs,
+        ...(flags.trustDomain ? { trustDomain: flags.trustDomain } : {}),
         ...(flags.advertiseAddr ? { advertiseAddr: flags.advertiseAddr } : {}),
         log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
       });
       const out = process.stdout;
       out.write(`meshctl server: serving on http://${server.address} (datacenter ${flags.datacenter}, node ${flags.nodeName})\n`);
       out.write(flags.dev ? `${colour.yellow('dev mode: ACLs off, state in memory; do not use in production')}\n` : `data dir: ${dataDir}\n`);
+      if (server.caCreated) out.write(`CA created for trust domain ${server.trustDomain}; pin it on hosts with --ca-hash ${server.caHash}\n`);
       if (server.bootstrapSecret) {
         out.write(`\nManagement token (shown once; also in ${server.managementTokenFile}, mode 0600):\n  ${colour.bold(server.bootstrapSecret)}\n\n`);
       }

@@ -25,6 +25,9 @@ import { createApiServer } from './api/http-server.ts';
 import { addHeartbeatRoutes } from './api/mesh/heartbeat.ts';
 import { addMeshConfigRoutes } from './api/mesh/config.ts';
 import { addServiceDefaultsRoutes } from './api/mesh/service-defaults.ts';
+import { addCaRoutes } from './api/mesh/ca.ts';
+import { Authority } from './ca/authority.ts';
+import { certificateHash } from './ca/x509.ts';
 import { Router } from './api/router.ts';
 import { SqliteStore } from './store/sqlite-store.ts';
 import type { Store } from './store/store.ts';
@@ -43,6 +46,9 @@ export interface ServerOptions {
   /** No ACLs, state in memory: for demos only. */
   dev: boolean;
   reapIntervalMs?: number;
+  /** The SPIFFE trust domain; default <cluster-id>.mesh, fixed at first start. */
+  trustDomain?: string;
+  leafTtlMs?: number;
   clock?: Clock;
   random?: Random;
   log?: (line: string) => void;
@@ -54,6 +60,11 @@ export interface RunningServer {
   /** The management token's secret, on the first start only. */
   readonly bootstrapSecret: string | undefined;
   readonly managementTokenFile: string | undefined;
+  /** sha256 of the active CA root's DER, for join --ca-hash. */
+  readonly caHash: string;
+  readonly trustDomain: string;
+  /** Whether this start made the CA (the first one). */
+  readonly caCreated: boolean;
   close(): Promise<void>;
 }
 
@@ -103,6 +114,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     bootstrapSecret = secret;
   }
 
+  const authority = new Authority(store, clock, options.datacenter);
+  const caCreated = !store.get('ca/state');
+  const ca = await authority.ensure({
+    ...(options.trustDomain ? { trustDomain: options.trustDomain } : {}),
+    ...(options.leafTtlMs ? { leafTtlMs: options.leafTtlMs } : {}),
+  });
+
   const router = new Router<Handler>();
   let http: Server | undefined;
   const deps: ApiDeps = {
@@ -127,6 +145,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   addHeartbeatRoutes(router, deps);
   addMeshConfigRoutes(router, deps);
   addServiceDefaultsRoutes(router, deps);
+  addCaRoutes(router, deps, authority);
 
   http = createApiServer({
     router,
@@ -159,6 +178,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     store,
     bootstrapSecret,
     managementTokenFile,
+    caHash: certificateHash(authority.activeRoot().certPem),
+    trustDomain: ca.trustDomain,
+    caCreated,
     async close() {
       monitor.stop();
       await new Promise<void>((resolve) => {

@@ -37,11 +37,11 @@ describe('help', () => {
   test('meshctl --help lists every command', () => {
     const { code, stdout } = meshctl(['--help']);
     assert.equal(code, 0);
-    for (const command of ['server', 'join', 'leave', 'status', 'services', 'nodes', 'config', 'token', 'kv', 'agent', 'supervise']) assert.match(stdout, new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['server', 'join', 'leave', 'status', 'services', 'nodes', 'config', 'ca', 'token', 'kv', 'agent', 'supervise']) assert.match(stdout, new RegExp(`^  ${command}\\b`, 'm'));
   });
 
   test('every command and subcommand has examples in its --help', () => {
-    const leaves = [['server'], ['config'], ['config', 'set'], ['config', 'get'], ['config', 'list'], ['config', 'delete'], ['join'], ['leave'], ['status'], ['services'], ['nodes'], ['agent'], ['supervise'], ['token'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['kv'], ['kv', 'get'], ['kv', 'put'], ['kv', 'delete']];
+    const leaves = [['server'], ['ca'], ['ca', 'show'], ['config'], ['config', 'set'], ['config', 'get'], ['config', 'list'], ['config', 'delete'], ['join'], ['leave'], ['status'], ['services'], ['nodes'], ['agent'], ['supervise'], ['token'], ['token', 'create'], ['token', 'list'], ['token', 'revoke'], ['kv'], ['kv', 'get'], ['kv', 'put'], ['kv', 'delete']];
     for (const path of leaves) {
       const { code, stdout } = meshctl([...path, '--help']);
       assert.equal(code, 0, path.join(' '));

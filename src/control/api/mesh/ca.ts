@@ -1,0 +1,36 @@
+// The CA's API. GET /v1/connect/ca/roots in Consul's shape (public: roots are
+// what every host must trust); POST /v1/mesh/ca/sign turns a CSR into a leaf
+// for a service the caller's token may register.
+
+import { badRequest } from '../../../lib/errors.ts';
+import type { Authority } from '../../ca/authority.ts';
+import type { Handler } from '../context.ts';
+import type { ApiDeps } from '../deps.ts';
+import type { Router } from '../router.ts';
+import { decodeStruct, parseJsonBody } from '../consul/decode.ts';
+
+export function addCaRoutes(router: Router<Handler>, deps: ApiDeps, authority: Authority): void {
+  router.add('GET', '/v1/connect/ca/roots', () => {
+    const state = authority.state();
+    return {
+      json: {
+        ActiveRootID: state.roots[0]?.id ?? '',
+        TrustDomain: state.trustDomain,
+        ClusterID: state.clusterId,
+        LeafCertTTL: `${Math.round(state.leafTtlMs / 1000)}s`,
+        Roots: state.roots.map((root, i) => ({ ID: root.id, Name: `meshctl CA ${state.trustDomain}`, RootCert: root.certPem, Active: i === 0, NotBefore: root.notBefore, NotAfter: root.notAfter })),
+      },
+    };
+  });
+
+  router.add('POST', '/v1/mesh/ca/sign', async (ctx) => {
+    const body = decodeStruct({ CSR: 'string' }, parseJsonBody(await ctx.body(64 * 1024)), '');
+    const csr = body.CSR as string | undefined;
+    if (!csr) throw badRequest('Missing CSR: give {"CSR": "-----BEGIN CERTIFICATE REQUEST-----..."}');
+    const leaf = authority.sign(csr, (service) => ctx.can({ resource: 'service', access: 'write', name: service }));
+    return {
+      json: { CertPEM: leaf.certPem, SpiffeID: leaf.spiffeId, Service: leaf.identity.service, ValidAfter: leaf.validAfter, ValidBefore: leaf.validBefore, RootID: leaf.rootId },
+    };
+  });
+  void deps;
+}

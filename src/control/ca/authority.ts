@@ -1,0 +1,106 @@
+// The mesh CA's state in the store: the cluster ID, the trust domain
+// (<cluster-id>.mesh unless set), the leaf TTL, and the roots (the active
+// one first). Made at the server's first start; the root key stays in the
+// server's data dir (the store), never in an API answer.
+
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../lib/clock.ts';
+import { MeshError } from '../../lib/errors.ts';
+import type { Store } from '../store/store.ts';
+import { certificateHash, checkCsr, createRoot, generateKeyPair, signLeaf } from './x509.ts';
+import { spiffeIdOf, type ServiceIdentity } from './spiffe.ts';
+
+export const CA_KEY = 'ca/state';
+export const DEFAULT_LEAF_TTL_MS = 24 * 3_600_000;
+export const MIN_LEAF_TTL_MS = 5 * 60_000;
+const ROOT_TTL_MS = 10 * 365 * 86_400_000;
+
+export interface CaRoot {
+  id: string;
+  certPem: string;
+  keyPem: string;
+  notBefore: string;
+  notAfter: string;
+}
+
+export interface CaState {
+  clusterId: string;
+  trustDomain: string;
+  leafTtlMs: number;
+  roots: CaRoot[];
+}
+
+export interface SignedLeaf {
+  certPem: string;
+  spiffeId: string;
+  identity: ServiceIdentity;
+  validAfter: string;
+  validBefore: string;
+  rootId: string;
+}
+
+export class Authority {
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly datacenter: string;
+
+  constructor(store: Store, clock: Clock, datacenter: string) {
+    this.store = store;
+    this.clock = clock;
+    this.datacenter = datacenter;
+  }
+
+  /** Makes the CA on first start; later starts keep it, and a new --leaf-ttl applies to new leaves. */
+  async ensure(options: { trustDomain?: string; leafTtlMs?: number } = {}): Promise<CaState> {
+    const leafTtlMs = options.leafTtlMs ?? DEFAULT_LEAF_TTL_MS;
+    if (leafTtlMs < MIN_LEAF_TTL_MS) throw new MeshError('MESH_E_USAGE', `leaf TTL ${leafTtlMs} ms is under the 5 minute minimum`, { hint: 'give --leaf-ttl 5m or more' });
+    const existing = this.store.get<CaState>(CA_KEY)?.value;
+    if (existing) {
+      if (existing.leafTtlMs !== leafTtlMs) await this.store.transact((txn) => txn.put(CA_KEY, { ...existing, leafTtlMs }));
+      return this.state();
+    }
+    const clusterId = randomUUID();
+    const trustDomain = options.trustDomain ?? `${clusterId}.mesh`;
+    const root = this.makeRoot(trustDomain);
+    const state: CaState = { clusterId, trustDomain, leafTtlMs, roots: [root] };
+    await this.store.transact((txn) => {
+      // Two servers starting on one store: the first CA wins.
+      if (!txn.get(CA_KEY)) txn.put(CA_KEY, state);
+    });
+    return this.state();
+  }
+
+  state(): CaState {
+    const state = this.store.get<CaState>(CA_KEY)?.value;
+    if (!state) throw new MeshError('MESH_E_UNAVAILABLE', 'the CA is not initialised yet');
+    return state;
+  }
+
+  activeRoot(): CaRoot {
+    return this.state().roots[0] as CaRoot;
+  }
+
+  /** Signs a CSR after checking it; `may(service)` says whether the caller may have that identity. */
+  sign(csrPem: string, may: (service: string) => boolean): SignedLeaf {
+    const state = this.state();
+    const check = checkCsr(csrPem, { trustDomain: state.trustDomain, datacenter: this.datacenter });
+    if (!check.ok) throw new MeshError('MESH_E_BAD_REQUEST', `certificate request refused: ${check.reason}`);
+    if (!may(check.identity.service)) {
+      throw new MeshError('MESH_E_PERMISSION_DENIED', `Permission denied: the token may not register service "${check.identity.service}", so it may not have its certificate`);
+    }
+    const root = this.activeRoot();
+    // Backdated a minute: a peer whose clock is slightly behind still accepts it.
+    const notBefore = new Date(this.clock.now() - 60_000);
+    const notAfter = new Date(this.clock.now() + state.leafTtlMs);
+    const certPem = signLeaf({ publicKeyPem: check.publicKeyPem, identity: check.identity, rootCertPem: root.certPem, rootKeyPem: root.keyPem, notBefore, notAfter });
+    return { certPem, spiffeId: spiffeIdOf(check.identity), identity: check.identity, validAfter: notBefore.toISOString(), validBefore: notAfter.toISOString(), rootId: root.id };
+  }
+
+  private makeRoot(trustDomain: string): CaRoot {
+    const keys = generateKeyPair();
+    const notBefore = new Date(this.clock.now() - 60_000);
+    const notAfter = new Date(this.clock.now() + ROOT_TTL_MS);
+    const certPem = createRoot({ keys, trustDomain, notBefore, notAfter });
+    return { id: certificateHash(certPem), certPem, keyPem: keys.privateKeyPem, notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() };
+  }
+}
