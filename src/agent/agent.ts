@@ -17,6 +17,7 @@ import { ServerClient } from './server-client.ts';
 import { emptySnapshot, loadSnapshot } from './snapshot.ts';
 import { Syncer } from './sync.ts';
 import { Watcher } from './watch.ts';
+import { CertManager } from './certs/manager.ts';
 import { Proxy, type ProxyConfig } from '../proxy/proxy.ts';
 import { serviceDefaultsSchema } from '../config/service-defaults.ts';
 import { describeZodIssues } from '../config/describe.ts';
@@ -41,6 +42,7 @@ export class Agent {
   private watcher: Watcher;
   private readonly proxy: Proxy;
   private readonly goodDefaults = new Map<string, unknown>();
+  private readonly certs: CertManager;
   private admin: Server | undefined;
   private readonly startedAt = new Date().toISOString();
   private readonly snapshotSource: 'disk' | 'none';
@@ -62,6 +64,13 @@ export class Agent {
     const [inboundHost, inboundPort] = splitAddr(this.config.inboundAddr);
     this.proxy = new Proxy({ inboundHost, inboundPort, clock, random: systemRandom, log: this.log, onMeshError: (line) => this.log(`mesh error ${line}`) });
     this.watcher = this.makeWatcher(saved ?? emptySnapshot());
+    this.certs = new CertManager({
+      dataDir: this.config.dataDir,
+      client: { roots: () => this.client.caRoots(), sign: (csr) => this.client.signCsr(csr) },
+      clock,
+      random: systemRandom,
+      log: this.log,
+    });
   }
 
   private makeWatcher(snapshot: Snapshot): Watcher {
@@ -124,6 +133,7 @@ export class Agent {
     });
     await this.proxy.apply(this.proxyConfig(this.watcher.snapshot));
     this.checks.run(this.config.services);
+    this.certs.start(this.config.services.map((s) => s.name));
     this.syncer.start();
     this.watcher.start(this.config.upstreams.map((u) => u.name));
     this.log(`agent for node ${this.config.nodeName} started: server ${this.config.server}, admin API on ${this.config.adminAddr}, ${this.config.services.length} service(s)`);
@@ -133,6 +143,7 @@ export class Agent {
   reload(config: AgentConfig): void {
     this.config = config;
     this.checks.run(config.services);
+    this.certs.start(config.services.map((s) => s.name));
     this.syncer.reload(config);
     this.watcher.stop();
     this.watcher = this.makeWatcher(this.watcher.snapshot);
@@ -145,6 +156,7 @@ export class Agent {
     this.syncer.stop();
     this.checks.stop();
     this.watcher.stop();
+    this.certs.stop();
     await this.proxy.stop();
     this.client.close();
     const admin = this.admin;
@@ -185,7 +197,7 @@ export class Agent {
         instances: snapshot.upstreams[u.name]?.instances.length ?? 0,
         passing: snapshot.upstreams[u.name]?.instances.filter((i) => i.status === 'passing').length ?? 0,
       })),
-      certificates: null,
+      certificates: this.certs.status(),
     };
   }
 }

@@ -33,6 +33,7 @@ const withResponse = (request: PapiRequest, next: Next) => {
 interface ConsulTransport {
   _get(req: object, mw: typeof withResponse): Promise<unknown>;
   _put(req: object, mw: typeof withResponse): Promise<unknown>;
+  _post(req: object, mw: typeof withResponse): Promise<unknown>;
 }
 
 export class ServerClient {
@@ -50,7 +51,7 @@ export class ServerClient {
     this.transport = this.consul as unknown as ConsulTransport;
   }
 
-  private async call<T>(method: '_get' | '_put', path: string, options: { body?: unknown; query?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RawResult<T>> {
+  private async call<T>(method: '_get' | '_put' | '_post', path: string, options: { body?: unknown; query?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RawResult<T>> {
     const req: Record<string, unknown> = {
       name: `meshctl${path}`,
       path,
@@ -105,6 +106,19 @@ export class ServerClient {
   /** A blocking read: answers when the index passes `index` or wait runs out. */
   blockingGet<T>(path: string, index: number, waitMs: number, signal: AbortSignal): Promise<RawResult<T>> {
     return this.call<T>('_get', path, { query: { index: String(index), wait: `${waitMs}ms` }, timeoutMs: waitMs + waitMs / 16 + 5000, signal });
+  }
+
+  /** The CA's roots and trust domain. */
+  async caRoots(): Promise<{ trustDomain: string; datacenter: string; rootsPem: string[] }> {
+    const { body } = await this.call<{ TrustDomain: string; Roots: Array<{ RootCert: string }> }>('_get', '/connect/ca/roots');
+    const self = await this.call<{ Config: { Datacenter: string } }>('_get', '/agent/self');
+    return { trustDomain: body.TrustDomain, datacenter: self.body.Config.Datacenter, rootsPem: body.Roots.map((r) => r.RootCert) };
+  }
+
+  /** A leaf for a CSR made on this host. */
+  async signCsr(csrPem: string): Promise<{ certPem: string }> {
+    const { body } = await this.call<{ CertPEM: string }>('_post', '/mesh/ca/sign', { body: { CSR: csrPem } });
+    return { certPem: body.CertPEM };
   }
 
   close(): void {

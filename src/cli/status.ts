@@ -22,7 +22,7 @@ interface AgentStatus {
   pid: number;
   services: Array<{ name: string; port: number; check: { description: string; status: string; output: string } | null }>;
   upstreams: Array<{ name: string; localPort: number; instances: number; passing: number }>;
-  certificates: null | { expires: string };
+  certificates: Array<{ service: string; spiffeId: string; notAfter: string; valid: boolean }>;
 }
 
 const paint = (status: string) => (status === 'passing' ? colour.green(status) : status === 'warning' ? colour.yellow(status) : colour.red(status));
@@ -49,7 +49,8 @@ export function addStatusCommands(program: Command): void {
       out.write(`agent:   ${colour.green('up')} (pid ${status.pid}), node ${status.node} (${status.address})\n`);
       out.write(`server:  ${status.server} ${status.serverReachable ? colour.green('reachable') : colour.red('unreachable')}${status.lastError ? ` (${status.lastError})` : ''}\n`);
       out.write(`synced:  ${status.lastSyncAt ?? 'never'}; config version ${status.configVersion}\n`);
-      out.write(`certs:   ${status.certificates ? `expire ${status.certificates.expires}` : 'none yet (mTLS not enabled)'}\n`);
+      if (status.certificates.length === 0) out.write('certs:   none (no local services)\n');
+      for (const c of status.certificates) out.write(`cert:    ${c.service} ${c.valid ? `valid until ${c.notAfter}` : colour.red(c.notAfter ? `EXPIRED ${c.notAfter}` : 'not issued yet')} ${c.spiffeId}\n`);
       if (status.services.length) {
         printTable(['SERVICE', 'PORT', 'CHECK', 'STATUS', 'OUTPUT'], status.services.map((s) => [s.name, String(s.port), s.check?.description ?? 'none', s.check ? paint(s.check.status) : '-', (s.check?.output ?? '').slice(0, 60)]));
       }

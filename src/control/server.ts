@@ -27,7 +27,7 @@ import { addMeshConfigRoutes } from './api/mesh/config.ts';
 import { addServiceDefaultsRoutes } from './api/mesh/service-defaults.ts';
 import { addCaRoutes } from './api/mesh/ca.ts';
 import { Authority } from './ca/authority.ts';
-import { certificateHash } from './ca/x509.ts';
+import { certificateHash } from '../lib/pki/x509.ts';
 import { Router } from './api/router.ts';
 import { SqliteStore } from './store/sqlite-store.ts';
 import type { Store } from './store/store.ts';

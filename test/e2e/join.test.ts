@@ -79,6 +79,10 @@ test('join registers each host\'s services, seen by meshctl services and the Con
   assert.deepEqual(web?.instances.map((i) => i.node).sort(), ['host-1', 'host-2', 'host-3']);
   assert.deepEqual(web?.instances.map((i) => i.address).sort(), agents.map((h) => h.ip).sort(), 'each instance at its host\'s address');
   await waitFor(async () => (await passingWeb(agents[0]!)).length === 3, 10_000, 'three passing instances');
+  // Each host got a certificate for its service from the mesh CA, with its own key.
+  for (const h of agents) {
+    await waitFor(async () => (JSON.parse((await meshctl(h, ['status', '--json'])).stdout) as { certificates: Array<{ service: string; valid: boolean; spiffeId: string }> }).certificates.some((c) => c.service === 'web' && c.valid && /^spiffe:\/\/.*\.mesh\/ns\/default\/dc\/dc1\/svc\/web$/.test(c.spiffeId)), 15_000, `${h.name}'s certificate`);
+  }
   const entries = await consulGet<Array<{ Node: string; ServicePort: number; ServiceTags: string[] }>>(agents[1]!, '/v1/catalog/service/web');
   assert.deepEqual(entries.map((e) => [e.Node, e.ServicePort, e.ServiceTags]), [['host-1', 8080, ['v1']], ['host-2', 8080, ['v1']], ['host-3', 8080, ['v1']]]);
 });

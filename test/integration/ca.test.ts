@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { spiffeIdOf } from '../../src/control/ca/spiffe.ts';
-import { createCsr, generateKeyPair } from '../../src/control/ca/x509.ts';
+import { spiffeIdOf } from '../../src/lib/pki/spiffe.ts';
+import { createCsr, generateKeyPair } from '../../src/lib/pki/x509.ts';
 import { MESHCTL, api, removeDir, startServer, type ServerProcess } from '../helpers/server.ts';
 
 let server: ServerProcess;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { before, test } from 'node:test';
-import { spiffeIdOf } from '../../src/control/ca/spiffe.ts';
-import { certificateHash, checkCsr, createCsr, createRoot, generateKeyPair, signLeaf, type KeyPairPem } from '../../src/control/ca/x509.ts';
+import { spiffeIdOf } from '../../src/lib/pki/spiffe.ts';
+import { certificateHash, checkCsr, createCsr, createRoot, generateKeyPair, signLeaf, type KeyPairPem } from '../../src/lib/pki/x509.ts';
 
 const TD = 'c0ffee.mesh';
 const expect = { trustDomain: TD, datacenter: 'dc1' };

@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../lib/clock.ts';
 import { MeshError } from '../../lib/errors.ts';
 import type { Store } from '../store/store.ts';
-import { certificateHash, checkCsr, createRoot, generateKeyPair, signLeaf } from './x509.ts';
-import { spiffeIdOf, type ServiceIdentity } from './spiffe.ts';
+import { certificateHash, checkCsr, createRoot, generateKeyPair, signLeaf } from '../../lib/pki/x509.ts';
+import { spiffeIdOf, type ServiceIdentity } from '../../lib/pki/spiffe.ts';
 
 export const CA_KEY = 'ca/state';
 export const DEFAULT_LEAF_TTL_MS = 24 * 3_600_000;

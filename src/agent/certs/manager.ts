@@ -1,0 +1,144 @@
+// The host's service certificates. For each local service: a key made here
+// (it never leaves the host), a CSR, a leaf signed by the mesh CA, all kept
+// under DATA_DIR/certs (0600), renewed at a random point between 60% and 90%
+// of the leaf's life and at once when the agent finds it past due (a pause,
+// a suspend, a restart). A failed renewal is retried with backoff, and the
+// current leaf is used until it expires.
+
+import { X509Certificate } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock, Random, TimerHandle } from '../../lib/clock.ts';
+import { spiffeIdOf } from '../../lib/pki/spiffe.ts';
+import { createCsr, generateKeyPair, type KeyPairPem } from '../../lib/pki/x509.ts';
+import { writeFileAtomic } from '../config/agent-config.ts';
+import { renewalDelay } from './renewal.ts';
+
+export interface CaClient {
+  /** The CA's roots and trust domain, and the server's datacenter (part of every SPIFFE ID). */
+  roots(): Promise<{ trustDomain: string; datacenter: string; rootsPem: string[] }>;
+  sign(csrPem: string): Promise<{ certPem: string }>;
+}
+
+export interface Leaf {
+  service: string;
+  spiffeId: string;
+  certPem: string;
+  keyPem: string;
+  notBefore: number;
+  notAfter: number;
+}
+
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+
+export class CertManager {
+  private readonly options: { dataDir: string; client: CaClient; clock: Clock; random: Random; log: (line: string) => void; onChange?: (leaf: Leaf) => void };
+  private readonly leaves = new Map<string, Leaf>();
+  private readonly timers = new Map<string, TimerHandle>();
+  private readonly failures = new Map<string, number>();
+  private services: string[] = [];
+  private trustDomain = '';
+  rootsPem: string[] = [];
+  private stopped = false;
+
+  constructor(options: CertManager['options']) {
+    this.options = options;
+  }
+
+  private dir(): string {
+    return join(this.options.dataDir, 'certs');
+  }
+
+  /** Loads what is on disk and schedules each renewal (at once for a missing or past-due leaf). */
+  start(services: readonly string[]): void {
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
+    this.services = [...new Set(services)];
+    mkdirSync(this.dir(), { recursive: true, mode: 0o700 });
+    for (const service of this.services) {
+      const leaf = this.load(service);
+      if (leaf) this.leaves.set(service, leaf);
+      this.schedule(service);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
+  }
+
+  leaf(service: string): Leaf | undefined {
+    return this.leaves.get(service);
+  }
+
+  status(): Array<{ service: string; spiffeId: string; notAfter: string; valid: boolean }> {
+    const now = this.options.clock.now();
+    return this.services.map((service) => {
+      const leaf = this.leaves.get(service);
+      return { service, spiffeId: leaf?.spiffeId ?? '', notAfter: leaf ? new Date(leaf.notAfter).toISOString() : '', valid: leaf !== undefined && now < leaf.notAfter && now >= leaf.notBefore };
+    });
+  }
+
+  private schedule(service: string): void {
+    if (this.stopped) return;
+    this.timers.get(service)?.cancel();
+    const leaf = this.leaves.get(service);
+    const delay = leaf ? renewalDelay(this.options.clock.now(), leaf.notBefore, leaf.notAfter, this.options.random) : 0;
+    this.timers.set(service, this.options.clock.after(delay, () => void this.renew(service)));
+  }
+
+  /** Gets a new leaf now; public so a caller that finds one expired can ask at once. */
+  async renew(service: string): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const { trustDomain, datacenter, rootsPem } = await this.options.client.roots();
+      this.trustDomain = trustDomain;
+      this.rootsPem = rootsPem;
+      const keys = this.keysFor(service);
+      const spiffeId = spiffeIdOf({ trustDomain: this.trustDomain, datacenter, service });
+      const { certPem } = await this.options.client.sign(createCsr(keys, [spiffeId]));
+      const cert = new X509Certificate(certPem);
+      const leaf: Leaf = { service, spiffeId, certPem, keyPem: keys.privateKeyPem, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
+      writeFileAtomic(join(this.dir(), `${service}.crt`), certPem, 0o600);
+      this.leaves.set(service, leaf);
+      this.failures.delete(service);
+      this.options.log(`certificate for ${service} (${spiffeId}) valid until ${cert.validTo}`);
+      this.options.onChange?.(leaf);
+      this.schedule(service);
+    } catch (error) {
+      const failures = (this.failures.get(service) ?? 0) + 1;
+      this.failures.set(service, failures);
+      const retryMs = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (failures - 1));
+      this.options.log(`certificate for ${service} not renewed (${(error as Error).message}); retrying in ${retryMs} ms`);
+      if (!this.stopped) this.timers.set(service, this.options.clock.after(retryMs, () => void this.renew(service)));
+    }
+  }
+
+  /** The service's key: made on this host once and kept; it never leaves it. */
+  private keysFor(service: string): KeyPairPem {
+    const keyPath = join(this.dir(), `${service}.key`);
+    const pubPath = join(this.dir(), `${service}.pub`);
+    try {
+      return { privateKeyPem: readFileSync(keyPath, 'utf8'), publicKeyPem: readFileSync(pubPath, 'utf8') };
+    } catch {
+      const keys = generateKeyPair();
+      writeFileAtomic(keyPath, keys.privateKeyPem, 0o600);
+      writeFileAtomic(pubPath, keys.publicKeyPem, 0o600);
+      return keys;
+    }
+  }
+
+  private load(service: string): Leaf | undefined {
+    try {
+      const certPem = readFileSync(join(this.dir(), `${service}.crt`), 'utf8');
+      const keyPem = readFileSync(join(this.dir(), `${service}.key`), 'utf8');
+      const cert = new X509Certificate(certPem);
+      const uri = /URI:(\S+)/.exec(cert.subjectAltName ?? '')?.[1]?.replace(/,$/, '') ?? '';
+      return { service, spiffeId: uri, certPem, keyPem, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
+    } catch {
+      return undefined;
+    }
+  }
+}
