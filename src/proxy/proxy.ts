@@ -200,6 +200,8 @@ export class Proxy {
   private track(socket: Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
+    // A peer or an app that resets its connection must never take the agent down.
+    socket.on('error', () => socket.destroy());
   }
 
   private acceptUpstream(socket: Socket, service: string): void {

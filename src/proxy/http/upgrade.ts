@@ -16,7 +16,7 @@ export function requestHead(req: IncomingMessage): string {
 export function relayUpgrade(req: IncomingMessage, client: Socket, head: Buffer, upstream: Socket, idleTimeoutMs: number): void {
   upstream.write(requestHead(req));
   if (head.length > 0) upstream.write(head);
-  upstream.once('error', () => {
+  upstream.on('error', () => {
     if (client.writable) client.end('HTTP/1.1 502 Bad Gateway\r\nx-mesh-error: connect_failure; hop=upgrade\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
   });
   void splice(client, upstream, idleTimeoutMs);

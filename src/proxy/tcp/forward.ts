@@ -57,7 +57,7 @@ export async function forwardTcpOutbound(client: Socket, cluster: Cluster | unde
       const upstream = connectHop({ host: endpoint.hopHost, port: endpoint.hopPort, service, instanceId: endpoint.instanceId, protocol: 'tcp' }, cluster.defaults.timeouts.connectMs);
       const connected = await new Promise<boolean>((resolve) => {
         upstream.once('connect', () => resolve(true));
-        upstream.once('error', () => resolve(false));
+        upstream.on('error', () => resolve(false));
       });
       if (!connected) {
         cluster.balancer.onEnd(endpoint.id, performance.now() - t0, false);
@@ -82,6 +82,6 @@ export async function forwardTcpOutbound(client: Socket, cluster: Cluster | unde
 /** Inbound: the peer proxy's connection, spliced to the local app. */
 export function forwardTcpInbound(socket: Socket, port: number, idleTimeoutMs: number): void {
   const local = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-  local.once('error', () => socket.destroy());
+  local.on('error', () => socket.destroy());
   local.once('connect', () => void splice(socket, local, idleTimeoutMs));
 }
