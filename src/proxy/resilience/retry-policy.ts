@@ -1,7 +1,8 @@
-// Whether to retry an attempt, and when. Pure: the mechanism asks, this answers.
+// Whether to retry an attempt, and after how long. Pure: the mechanism
+// (src/proxy/http/outbound.ts) asks, this answers with a reason it can log.
 
 import type { Random } from '../../lib/clock.ts';
-import { isGatewayError, type AttemptOutcome } from './outcome.ts';
+import { isGatewayError, isServerError, outcomeLabel, type AttemptOutcome } from './outcome.ts';
 
 export type RetryOn = 'connect-failure' | 'refused-stream' | 'reset' | '5xx' | 'gateway-error' | 'retriable-status-codes';
 
@@ -14,67 +15,101 @@ export interface RetryPolicy {
   readonly backoffMaxMs: number;
 }
 
-/** Kuma's and Envoy's habits: failures to get an answer and gateway errors are retried twice. */
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+/**
+ * Retry what says "the upstream did not handle this": the request never
+ * arrived (connect-failure, refused-stream), the connection died (reset, often
+ * a pooled keep-alive connection the server had just closed), or a gateway
+ * said so (502/503/504). Not '5xx': a 500 is the application's own answer, and
+ * retrying a deterministic bug only multiplies its load. Two retries as Istio
+ * (Kuma's 5 is a lot without a budget); no per-try timeout, so the request
+ * timeout bounds the whole; backoff 25 ms → 250 ms as Envoy (max = 10 × base).
+ * Keep in step with the defaults in src/config/service-defaults.ts.
+ */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
   numRetries: 2,
   perTryTimeoutMs: undefined,
-  retryOn: ['connect-failure', 'refused-stream', 'reset', 'gateway-error'],
-  retriableStatusCodes: [],
+  retryOn: Object.freeze(['connect-failure', 'refused-stream', 'reset', 'gateway-error'] as const),
+  retriableStatusCodes: Object.freeze([]),
   backoffBaseMs: 25,
   backoffMaxMs: 250,
-};
+});
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-
+/** Envoy's matrix: 5xx, gateway-error and reset cover every attempt without a response. */
 export function isRetriableOutcome(outcome: AttemptOutcome, policy: RetryPolicy): boolean {
-  const on = new Set(policy.retryOn);
+  const on = (r: RetryOn) => policy.retryOn.includes(r);
+  const noAnswer = on('5xx') || on('gateway-error') || on('reset');
   switch (outcome.kind) {
     case 'connect-failure':
-      return on.has('connect-failure') || on.has('gateway-error') || on.has('5xx');
-    case 'reset':
-      return on.has('reset') || on.has('gateway-error') || on.has('5xx');
+      return noAnswer || on('connect-failure');
     case 'refused-stream':
-      return on.has('refused-stream') || on.has('gateway-error') || on.has('5xx');
+      return noAnswer || on('refused-stream');
+    case 'reset':
+      return noAnswer;
     case 'timeout':
-      // Envoy retries a per-try timeout; without one there is no "try" to time out.
-      return policy.perTryTimeoutMs !== undefined && (on.has('gateway-error') || on.has('5xx') || on.has('reset'));
+      // Only a per-try timeout leaves time for another try; a timeout without
+      // one is the request's own deadline, and nothing is left to retry in.
+      return policy.perTryTimeoutMs !== undefined && noAnswer;
     case 'response':
-      if (on.has('5xx') && outcome.status >= 500) return true;
-      if (on.has('gateway-error') && isGatewayError(outcome)) return true;
-      return on.has('retriable-status-codes') && policy.retriableStatusCodes.includes(outcome.status);
+      return (
+        (on('5xx') && isServerError(outcome)) ||
+        (on('gateway-error') && isGatewayError(outcome)) ||
+        (on('retriable-status-codes') && policy.retriableStatusCodes.includes(outcome.status))
+      );
   }
 }
 
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+const NON_IDEMPOTENT_MAX_BYTES = 64 * 1024;
+
 /**
- * A request can be sent again when its body is known whole: no body, or a
- * buffered one under the limit. Idempotent methods are retried on any
- * retriable outcome; others too when their body is buffered (the issue's rule:
- * idempotent methods or bodies under 64 KiB). bodyBytes undefined: streamed.
+ * Whether the request can be sent again: only when its body is known whole.
+ * bodyBytes: 0 for no body (the caller decides that: no content-length, or 0,
+ * and no transfer-encoding), the byte count of a fully buffered body, or
+ * undefined for a streamed or unknown one, which was sent once and is gone.
+ * The issue's rule, "only idempotent methods or bodies under 64 KiB are
+ * retried": idempotent methods up to maxReplayBytes, which an operator may
+ * raise; others never past 64 KiB, whatever the limit, since a replayed POST
+ * is only as safe as the upstream's tolerance of duplicates.
  */
 export function canReplay(method: string, bodyBytes: number | undefined, maxReplayBytes = 64 * 1024): boolean {
   if (bodyBytes === undefined) return false;
-  if (IDEMPOTENT.has(method.toUpperCase())) return bodyBytes <= maxReplayBytes;
-  return bodyBytes <= maxReplayBytes;
+  const limit = IDEMPOTENT.has(method.toUpperCase()) ? maxReplayBytes : Math.min(maxReplayBytes, NON_IDEMPOTENT_MAX_BYTES);
+  return bodyBytes <= limit;
 }
 
-/** Exponential backoff with full jitter: random in [0, min(max, base·2^(n-1))). */
+/**
+ * Exponential backoff with full jitter (as Envoy): a whole number of ms in
+ * [0, min(max, base · 2^(n-1))), n the 1-based retry number. Full jitter
+ * spreads the retries of many callers that failed together.
+ */
 export function backoffDelay(retryNumber: number, policy: RetryPolicy, random: Random): number {
-  const cap = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** Math.max(0, retryNumber - 1));
-  return Math.floor(random() * cap);
+  const exponent = Math.max(0, Math.floor(retryNumber) - 1);
+  const ceiling = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** exponent);
+  return Math.floor(random() * ceiling);
 }
 
 export interface RetryDecision {
   retry: boolean;
+  /** For the access log and the x-mesh-error policy: 'retried: 503', 'not retried: budget exhausted'. */
   reason: string;
 }
 
-export function decideRetry(input: { outcome: AttemptOutcome; attempt: number; policy: RetryPolicy; replayable: boolean; budgetAllows: () => boolean }): RetryDecision {
+export interface RetryInput {
+  outcome: AttemptOutcome;
+  /** 1-based: attempts made so far, including the one that produced outcome. */
+  attempt: number;
+  policy: RetryPolicy;
+  replayable: boolean;
+  /** Withdraws from the retry budget; asked last, so no token is spent on a retry that would not go. */
+  budgetAllows: () => boolean;
+}
+
+export function decideRetry(input: RetryInput): RetryDecision {
   const { outcome, attempt, policy } = input;
-  const what = outcome.kind === 'response' ? String(outcome.status) : outcome.kind;
-  if (outcome.kind === 'response' && !isRetriableOutcome(outcome, policy)) return { retry: false, reason: `not retried: ${what}` };
-  if (!isRetriableOutcome(outcome, policy)) return { retry: false, reason: `not retried: ${what} is not in retry_on` };
-  if (attempt > policy.numRetries) return { retry: false, reason: `retries=${policy.numRetries} exhausted` };
-  if (!input.replayable) return { retry: false, reason: 'not retried: the body cannot be replayed' };
-  if (!input.budgetAllows()) return { retry: false, reason: 'not retried: retry budget exhausted' };
+  const what = outcomeLabel(outcome);
+  if (!isRetriableOutcome(outcome, policy)) return { retry: false, reason: `not retried: ${what} not in retry_on` };
+  if (attempt > policy.numRetries) return { retry: false, reason: `not retried: retries=${policy.numRetries} exhausted` };
+  if (!input.replayable) return { retry: false, reason: 'not retried: request body not replayable' };
+  if (!input.budgetAllows()) return { retry: false, reason: 'not retried: budget exhausted' };
   return { retry: true, reason: `retried: ${what}` };
 }

@@ -1,73 +1,186 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConcurrencyLimits } from '../../../src/proxy/resilience/limits.ts';
-import { OutlierDetector } from '../../../src/proxy/resilience/outlier.ts';
+import type { AttemptOutcome } from '../../../src/proxy/resilience/outcome.ts';
+import { OutlierDetector, type OutlierOptions } from '../../../src/proxy/resilience/outlier.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
 
-const fail = { kind: 'response', status: 503 } as const;
-const ok = { kind: 'response', status: 200 } as const;
+const r = (status: number): AttemptOutcome => ({ kind: 'response', status });
+const fail = r(503);
+const ok = r(200);
 
-function detector(ids: string[], maxEjectionPercent = 10) {
+function detector(ids: readonly string[], extra: Partial<OutlierOptions> = {}) {
   const clock = new FakeClock();
-  const d = new OutlierDetector({ consecutiveErrors: 5, baseEjectionMs: 30_000, maxEjectionPercent, clock });
+  const events: string[] = [];
+  const d = new OutlierDetector({
+    consecutiveErrors: 5,
+    baseEjectionMs: 30_000,
+    maxEjectionPercent: 10,
+    clock,
+    onEject: (id, ms) => events.push(`eject ${id} ${ms / 1000}s`),
+    onReturn: (id, why) => events.push(`return ${id} ${why}`),
+    ...extra,
+  });
   d.setEndpoints(ids);
-  return { clock, d };
+  return { clock, d, events };
 }
 
-test('five consecutive errors eject; four and a success do not', () => {
-  const { d } = detector(['a', 'b', 'c']);
-  for (let i = 0; i < 4; i++) d.record('a', fail);
-  d.record('a', ok);
-  for (let i = 0; i < 4; i++) d.record('a', fail);
-  assert.deepEqual([...d.ejected()], []);
-  d.record('a', { kind: 'connect-failure' });
-  assert.deepEqual([...d.ejected()], ['a']);
+const failTimes = (d: OutlierDetector, id: string, n: number, outcome = fail) => {
+  for (let i = 0; i < n; i++) d.record(id, outcome);
+};
+
+test('which runs of outcomes eject', () => {
+  const table: Array<[string, AttemptOutcome[], boolean]> = [
+    ['five 503s', [fail, fail, fail, fail, fail], true],
+    ['four 503s', [fail, fail, fail, fail], false],
+    ['four 503s, a 200, four 503s', [fail, fail, fail, fail, ok, fail, fail, fail, fail], false],
+    ['a 404 is an answer: it resets the count', [fail, fail, fail, fail, r(404), fail], false],
+    ['500s count, as any 5xx', [r(500), r(500), r(500), r(500), r(500)], true],
+    ['failures without an answer count', [{ kind: 'connect-failure' }, { kind: 'reset' }, { kind: 'timeout' }, { kind: 'refused-stream' }, r(502)], true],
+  ];
+  for (const [name, outcomes, ejects] of table) {
+    const { d } = detector(['a', 'b', 'c']);
+    for (const o of outcomes) d.record('a', o);
+    assert.equal(d.ejected().has('a'), ejects, name);
+  }
 });
 
-test('ejection time grows with each ejection, and the endpoint returns when it ends', () => {
-  const { clock, d } = detector(['a', 'b', 'c']);
-  for (let i = 0; i < 5; i++) d.record('a', fail);
+test('the ejection lasts base × ejections (30 s, then 60 s), and the endpoint returns when it ends', () => {
+  const { clock, d, events } = detector(['a', 'b', 'c']);
+  failTimes(d, 'a', 5);
   clock.advance(29_999);
   assert.equal(d.ejected().has('a'), true);
-  clock.advance(2);
+  clock.advance(1);
   assert.equal(d.ejected().has('a'), false, 'back after 30 s');
-  for (let i = 0; i < 5; i++) d.record('a', fail);
+  failTimes(d, 'a', 5);
   clock.advance(59_999);
   assert.equal(d.ejected().has('a'), true, 'the second ejection lasts 60 s');
+  clock.advance(1);
+  assert.deepEqual(d.ejected(), new Set());
+  assert.deepEqual(events, ['eject a 30s', 'return a expired', 'eject a 60s', 'return a expired']);
 });
 
-test('at most 10% are ejected, but at least one; panic mode below two healthy', () => {
+test('the multiplier decays by one for each base period the endpoint stays in', () => {
+  const { clock, d, events } = detector(['a', 'b', 'c']);
+  failTimes(d, 'a', 5);
+  clock.advance(30_000);
+  failTimes(d, 'a', 5); // 60 s
+  clock.advance(60_000 + 30_000); // back, then in for 30 s: 2 → 1
+  failTimes(d, 'a', 5);
+  clock.advance(60_000 + 60_000); // back, then in for 60 s: 2 → 0
+  failTimes(d, 'a', 5);
+  assert.deepEqual(events.filter((e) => e.startsWith('eject')), ['eject a 30s', 'eject a 60s', 'eject a 60s', 'eject a 30s']);
+});
+
+test('an ejection never lasts longer than maxEjectionMs (default 300 s)', () => {
+  const { clock, d, events } = detector(['a', 'b', 'c']);
+  for (let i = 0; i < 12; i++) {
+    failTimes(d, 'a', 5);
+    clock.advance(Number(events.at(-1)?.split(' ')[2]?.replace('s', '')) * 1000); // fails again the moment it is back
+  }
+  const times = events.filter((e) => e.startsWith('eject')).map((e) => e.split(' ')[2]);
+  assert.deepEqual(times, ['30s', '60s', '90s', '120s', '150s', '180s', '210s', '240s', '270s', '300s', '300s', '300s']);
+  const short = detector(['a', 'b', 'c'], { maxEjectionMs: 45_000 });
+  failTimes(short.d, 'a', 5);
+  short.clock.advance(30_000);
+  failTimes(short.d, 'a', 5);
+  assert.deepEqual(short.events, ['eject a 30s', 'return a expired', 'eject a 45s']);
+});
+
+test('outcomes while ejected neither count nor eject again', () => {
+  const { clock, d, events } = detector(['a', 'b', 'c']);
+  failTimes(d, 'a', 5);
+  failTimes(d, 'a', 20);
+  clock.advance(30_000);
+  failTimes(d, 'a', 4);
+  assert.equal(d.ejected().has('a'), false, 'the count starts again after the return');
+  assert.deepEqual(events, ['eject a 30s', 'return a expired']);
+});
+
+test('the cap: at most maxEjectionPercent, but at least one', () => {
+  const table: Array<[endpoints: number, percent: number, failing: number, ejected: number]> = [
+    [3, 10, 2, 1],
+    [10, 10, 3, 1],
+    [19, 10, 3, 1],
+    [20, 10, 5, 2],
+    [10, 50, 8, 5],
+    [10, 0, 3, 1],
+    [4, 100, 4, 4],
+  ];
+  for (const [n, percent, failing, want] of table) {
+    const ids = Array.from({ length: n }, (_, i) => `e${i}`);
+    const { d } = detector(ids, { maxEjectionPercent: percent });
+    for (let e = 0; e < failing; e++) failTimes(d, `e${e}`, 5);
+    assert.equal(d.ejected().size, want, `${n} endpoints at ${percent}%, ${failing} failing`);
+  }
+});
+
+test('an endpoint the cap held back is ejected at its next error once a slot frees', () => {
+  const { clock, d } = detector(['a', 'b', 'c']);
+  failTimes(d, 'a', 5);
+  failTimes(d, 'b', 5);
+  assert.deepEqual(d.ejected(), new Set(['a']));
+  clock.advance(30_000);
+  d.record('b', fail);
+  assert.deepEqual(d.ejected(), new Set(['b']));
+});
+
+test('panic: when fewer than two endpoints would be left, nothing is excluded', () => {
   const three = detector(['a', 'b', 'c']);
-  for (const id of ['a', 'b']) for (let i = 0; i < 5; i++) three.d.record(id, fail);
-  assert.equal(three.d.ejected().size, 1, 'one of three, not two');
+  failTimes(three.d, 'a', 5);
   assert.equal(three.d.panic(), false);
+  assert.deepEqual(three.d.effectiveExclusions(), new Set(['a']));
+
   const two = detector(['a', 'b']);
-  for (let i = 0; i < 5; i++) two.d.record('a', fail);
-  assert.equal(two.d.ejected().size, 1);
-  assert.equal(two.d.panic(), true, 'one left of two: panic');
-  assert.deepEqual([...two.d.effectiveExclusions()], [], 'panic spreads load over all');
+  failTimes(two.d, 'a', 5);
+  assert.deepEqual(two.d.ejected(), new Set(['a']));
+  assert.equal(two.d.panic(), true, 'one left of two');
+  assert.deepEqual(two.d.effectiveExclusions(), new Set(), 'load spreads over both');
+  two.clock.advance(30_000);
+  assert.equal(two.d.panic(), false, 'panic ends with the ejection');
+
+  const one = detector(['a']);
+  assert.equal(one.d.panic(), false, 'nothing ejected, no panic');
+  failTimes(one.d, 'a', 5);
+  assert.equal(one.d.panic(), true);
+  assert.deepEqual(one.d.effectiveExclusions(), new Set());
+
   const twenty = detector(Array.from({ length: 20 }, (_, i) => `e${i}`));
-  for (let e = 0; e < 5; e++) for (let i = 0; i < 5; i++) twenty.d.record(`e${e}`, fail);
-  assert.equal(twenty.d.ejected().size, 2, '10% of 20');
+  for (let e = 0; e < 2; e++) failTimes(twenty.d, `e${e}`, 5);
+  assert.equal(twenty.d.effectiveExclusions().size, 2);
 });
 
-test('endpoints that leave are forgotten', () => {
-  const { d } = detector(['a', 'b', 'c']);
-  for (let i = 0; i < 5; i++) d.record('a', fail);
-  d.setEndpoints(['b', 'c']);
-  assert.deepEqual([...d.ejected()], []);
+test('setEndpoints forgets endpoints that leave and starts new ones clean', () => {
+  const { d, events } = detector(['a', 'b', 'c']);
+  failTimes(d, 'a', 5);
+  failTimes(d, 'b', 4);
+  d.setEndpoints(['b', 'c', 'd']);
+  assert.deepEqual(d.ejected(), new Set());
+  assert.deepEqual(events, ['eject a 30s', 'return a removed']);
+  d.record('b', fail);
+  assert.deepEqual(d.ejected(), new Set(['b']), 'b kept its count of four');
   d.record('gone', fail);
+  d.setEndpoints(['a', 'c', 'd']);
+  failTimes(d, 'a', 4);
+  assert.deepEqual(d.ejected(), new Set(), 'a came back with no history');
 });
 
-test('concurrency limits: overflow is refused and named; releases never go below zero', () => {
-  const limits = new ConcurrencyLimits({ maxConnections: 1, maxPendingRequests: 2, maxRequests: 2 });
-  assert.deepEqual([limits.tryAcquire('request'), limits.tryAcquire('request'), limits.tryAcquire('request')], [true, true, false]);
-  assert.equal(limits.overflowReason('request'), 'max_requests=2');
-  limits.release('request');
-  assert.equal(limits.tryAcquire('request'), true);
-  limits.release('connection');
-  limits.release('connection');
-  assert.equal(limits.snapshot().connection, 0);
-  assert.equal(limits.tryAcquire('connection'), true);
-  assert.equal(limits.tryAcquire('connection'), false);
+test('the cap is computed on the current set', () => {
+  const { d } = detector(Array.from({ length: 20 }, (_, i) => `e${i}`));
+  d.setEndpoints(['e0', 'e1', 'e2']);
+  failTimes(d, 'e0', 5);
+  failTimes(d, 'e1', 5);
+  assert.equal(d.ejected().size, 1);
+});
+
+test('bad options are refused with the field and value', () => {
+  const clock = new FakeClock();
+  const base = { consecutiveErrors: 5, baseEjectionMs: 30_000, maxEjectionPercent: 10, clock };
+  const table: Array<[Partial<OutlierOptions>, RegExp]> = [
+    [{ consecutiveErrors: 0 }, /consecutiveErrors must be a whole number, 1 or more, got 0/],
+    [{ consecutiveErrors: 2.5 }, /consecutiveErrors/],
+    [{ baseEjectionMs: 0 }, /baseEjectionMs must be more than 0, got 0/],
+    [{ maxEjectionPercent: 101 }, /maxEjectionPercent must be between 0 and 100, got 101/],
+  ];
+  for (const [bad, message] of table) assert.throws(() => new OutlierDetector({ ...base, ...bad }), message);
+  assert.doesNotThrow(() => new OutlierDetector({ ...base, consecutiveErrors: Number.MAX_SAFE_INTEGER }), 'how the cluster turns detection off');
 });
