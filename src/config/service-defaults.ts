@@ -1,64 +1,183 @@
-// service-defaults: how a service is reached. One zod schema for the stored
-// (wire) form, snake_case, every field optional, unknown keys refused; one
-// resolve step that fills the defaults and freezes the result the proxy uses.
+// service-defaults: how a service is reached (protocol, balancing, timeouts,
+// retries, breaker, outlier detection, mTLS mode). One zod schema for the
+// stored (wire) form: snake_case, every field optional, unknown keys refused
+// with a hint when they look like a known one, every error reported at once
+// with its field path and the value it got. The CLI, the server and the agent
+// all validate with it; resolveServiceDefaults fills in the defaults once and
+// freezes what the proxy uses; applySetters turns the CLI's key=value settings
+// into the stored form, converting values by the schema's own types.
+//
+// The key-hint, setter and error-listing helpers below walk any zod object
+// schema; when a second config kind arrives they move to a file of their own.
 
 import { z } from 'zod';
 import { parseGoDuration } from '../lib/duration.ts';
-
-const duration = z.string().refine((s) => parseGoDuration(s) !== undefined && (parseGoDuration(s) as number) >= 0, { message: 'expected a duration such as 5s or 250ms' });
-const positive = z.number().int().positive();
+import { MeshError } from '../lib/errors.ts';
 
 export const PROTOCOLS = ['tcp', 'http', 'http2', 'grpc'] as const;
 export const LB_POLICIES = ['round_robin', 'weighted_round_robin', 'least_request', 'random', 'p2c_ewma', 'ring_hash'] as const;
 export const RETRY_ON = ['connect-failure', 'refused-stream', 'reset', '5xx', 'gateway-error', 'retriable-status-codes'] as const;
+export const MTLS_MODES = ['strict', 'permissive'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+export type LbPolicy = (typeof LB_POLICIES)[number];
+export type RetryOn = (typeof RETRY_ON)[number];
+export type MtlsMode = (typeof MTLS_MODES)[number];
 
-export const serviceDefaultsSchema = z
-  .strictObject({
-    protocol: z.enum(PROTOCOLS).optional(),
-    load_balancer: z
-      .strictObject({
-        policy: z.enum(LB_POLICIES).optional(),
-        hash_on: z.strictObject({ header: z.string().min(1).optional(), source_ip: z.boolean().optional() }).optional(),
-      })
-      .optional(),
-    timeouts: z.strictObject({ connect: duration.optional(), request: duration.optional(), idle: duration.optional() }).optional(),
-    retries: z
-      .strictObject({
-        num_retries: z.number().int().min(0).max(10).optional(),
-        per_try_timeout: duration.optional(),
-        retry_on: z.array(z.enum(RETRY_ON)).optional(),
-        retriable_status_codes: z.array(z.number().int().min(100).max(599)).optional(),
-        backoff_base: duration.optional(),
-        backoff_max: duration.optional(),
-        budget: z.strictObject({ retry_ratio: z.number().min(0).max(1).optional(), min_retries_per_second: z.number().int().min(0).optional() }).optional(),
-      })
-      .optional(),
-    circuit_breaker: z.strictObject({ max_connections: positive.optional(), max_pending_requests: positive.optional(), max_requests: positive.optional() }).optional(),
-    outlier_detection: z
-      .strictObject({
-        enabled: z.boolean().optional(),
-        consecutive_errors: positive.optional(),
-        base_ejection_time: duration.optional(),
-        max_ejection_percent: z.number().min(0).max(100).optional(),
-      })
-      .optional(),
-    mtls_mode: z.enum(['strict', 'permissive']).optional(),
-  })
-  .refine((v) => v.load_balancer?.hash_on === undefined || v.load_balancer.policy === 'ring_hash', {
-    message: 'hash_on applies to the ring_hash policy only',
-    path: ['load_balancer', 'hash_on'],
+/** Node's timers hold at most 2^31-1 ms (about 596 h); a longer one fires at once. */
+const MAX_DURATION_MS = 2 ** 31 - 1;
+
+// ---- Values, each with the message an operator reads when it is wrong.
+
+function shown(input: unknown): string {
+  if (input === undefined) return 'nothing';
+  const text = JSON.stringify(input) ?? String(input);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+const expecting = (what: string) => ({ error: (issue: { input?: unknown }) => `expected ${what}, got ${shown(issue.input)}` });
+
+function wholeNumber(min: number, max?: number) {
+  const what = max === undefined ? `a whole number ≥ ${min}` : `a whole number from ${min} to ${max}`;
+  const base = z.number(expecting(what)).int(expecting(what)).min(min, expecting(what));
+  return max === undefined ? base : base.max(max, expecting(what));
+}
+
+const numberIn = (min: number, max: number) => z.number(expecting(`a number from ${min} to ${max}`)).min(min, expecting(`a number from ${min} to ${max}`)).max(max, expecting(`a number from ${min} to ${max}`));
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, expecting(`one of ${values.join(', ')}`));
+const flag = () => z.boolean(expecting('true or false'));
+
+/** A Go duration ("5s", "250ms", "1h30m"); zeroMeans names what 0s does where it is allowed. */
+function duration(zeroMeans?: string) {
+  const what = zeroMeans ? `a duration such as 5s or 250ms (0s: ${zeroMeans})` : 'a duration above 0, such as 5s or 250ms';
+  return z
+    .string(expecting(what))
+    .refine((text) => {
+      const ms = parseGoDuration(text);
+      return ms !== undefined && (zeroMeans ? ms >= 0 : ms > 0);
+    }, expecting(what))
+    .refine((text) => (parseGoDuration(text) ?? 0) <= MAX_DURATION_MS, expecting('at most 596h'));
+}
+
+/** A group of settings: unknown keys refused, each with a hint when it looks like a known one. */
+function group<S extends z.core.$ZodLooseShape>(path: readonly string[], shape: S) {
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => `unknown key "${key}"${suggestion(path, key)}`).join('; ')
+        : `expected a group of settings (${Object.keys(shape).join(', ')}), got ${shown(issue.input)}`,
   });
+}
 
+// ---- The schema.
+
+export const serviceDefaultsSchema = group([], {
+  protocol: oneOf(PROTOCOLS).optional(),
+  load_balancer: group(['load_balancer'], {
+    policy: oneOf(LB_POLICIES).optional(),
+    hash_on: group(['load_balancer', 'hash_on'], { header: z.string(expecting('a header name')).min(1, expecting('a header name')).optional(), source_ip: flag().optional() }).optional(),
+  }).optional(),
+  timeouts: group(['timeouts'], { connect: duration().optional(), request: duration('none').optional(), idle: duration('none').optional() }).optional(),
+  retries: group(['retries'], {
+    num_retries: wholeNumber(0).max(10, expecting('at most 10 retries')).optional(),
+    per_try_timeout: duration().optional(),
+    retry_on: z.array(oneOf(RETRY_ON), expecting(`a list of ${RETRY_ON.join(', ')}`)).optional(),
+    retriable_status_codes: z.array(wholeNumber(100, 599), expecting('a list of status codes')).optional(),
+    backoff_base: duration('no wait').optional(),
+    backoff_max: duration('no wait').optional(),
+    budget: group(['retries', 'budget'], { retry_ratio: numberIn(0, 1).optional(), min_retries_per_second: wholeNumber(0).optional() }).optional(),
+  }).optional(),
+  circuit_breaker: group(['circuit_breaker'], { max_connections: wholeNumber(1).optional(), max_pending_requests: wholeNumber(1).optional(), max_requests: wholeNumber(1).optional() }).optional(),
+  outlier_detection: group(['outlier_detection'], {
+    enabled: flag().optional(),
+    consecutive_errors: wholeNumber(1).optional(),
+    base_ejection_time: duration().optional(),
+    max_ejection_percent: wholeNumber(0, 100).optional(),
+  }).optional(),
+  mtls_mode: oneOf(MTLS_MODES).optional(),
+}).superRefine((v, ctx) => {
+  // Settings that would be silently ignored are refused instead.
+  const hashOn = v.load_balancer?.hash_on;
+  if (hashOn && v.load_balancer?.policy !== 'ring_hash') {
+    ctx.addIssue({ code: 'custom', path: ['load_balancer', 'hash_on'], message: `applies to the ring_hash policy only (load_balancer.policy is ${v.load_balancer?.policy ?? `${SERVICE_DEFAULTS.load_balancer.policy}, the default`})` });
+  }
+  if (hashOn?.header !== undefined && hashOn.source_ip === true) {
+    ctx.addIssue({ code: 'custom', path: ['load_balancer', 'hash_on'], message: 'give header or source_ip: true, not both' });
+  }
+  const retryOn: readonly string[] = v.retries?.retry_on ?? SERVICE_DEFAULTS.retries.retry_on;
+  const codes = v.retries?.retriable_status_codes ?? [];
+  if (codes.length > 0 && !retryOn.includes('retriable-status-codes')) {
+    ctx.addIssue({ code: 'custom', path: ['retries', 'retriable_status_codes'], message: 'used only when retries.retry_on includes retriable-status-codes' });
+  }
+  if (codes.length === 0 && retryOn.includes('retriable-status-codes')) {
+    ctx.addIssue({ code: 'custom', path: ['retries', 'retry_on'], message: 'retriable-status-codes needs retries.retriable_status_codes' });
+  }
+  const base = v.retries?.backoff_base ?? SERVICE_DEFAULTS.retries.backoff_base;
+  const max = v.retries?.backoff_max ?? SERVICE_DEFAULTS.retries.backoff_max;
+  if ((parseGoDuration(base) ?? 0) > (parseGoDuration(max) ?? Infinity)) {
+    ctx.addIssue({ code: 'custom', path: ['retries', 'backoff_max'], message: `must be at least retries.backoff_base (${base}), got ${max}${v.retries?.backoff_max ? '' : ' (the default)'}` });
+  }
+});
+
+/** The stored (wire) form: what PUT takes, what the server stores and the agent receives. */
 export type StoredServiceDefaults = z.infer<typeof serviceDefaultsSchema>;
 
+/** Every default, in the stored form: the one place they are written down. */
+export const SERVICE_DEFAULTS = deepFreeze({
+  protocol: 'tcp',
+  load_balancer: { policy: 'p2c_ewma' },
+  timeouts: { connect: '5s', request: '15s', idle: '1h' },
+  retries: {
+    num_retries: 2,
+    retry_on: ['connect-failure', 'refused-stream', 'reset', 'gateway-error'],
+    retriable_status_codes: [],
+    backoff_base: '25ms',
+    backoff_max: '250ms',
+    budget: { retry_ratio: 0.2, min_retries_per_second: 10 },
+  },
+  circuit_breaker: { max_connections: 1024, max_pending_requests: 1024, max_requests: 1024 },
+  outlier_detection: { enabled: true, consecutive_errors: 5, base_ejection_time: '30s', max_ejection_percent: 10 },
+  mtls_mode: 'strict',
+} satisfies StoredServiceDefaults);
+
+// ---- Validation results.
+
+export interface FieldError {
+  /** Dotted, with [i] for list items: "retries.retry_on[1]"; "(root)" for the whole entry. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errors: readonly FieldError[] };
+
+const pathText = (path: readonly PropertyKey[]): string =>
+  path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${String(part)}` : String(part)), '') || '(root)';
+
+/** Validates a stored form; every problem at once, an unknown key each on its own. */
+export function checkServiceDefaults(input: unknown): Checked<StoredServiceDefaults> {
+  const parsed = serviceDefaultsSchema.safeParse(input);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const errors = parsed.error.issues.flatMap((issue): FieldError[] => {
+    if (issue.code !== 'unrecognized_keys') return [{ path: pathText(issue.path), message: issue.message }];
+    const parent = issue.path.map(String);
+    return issue.keys.map((key) => ({ path: pathText([...issue.path, key]), message: `unknown key${suggestion(parent, key)}` }));
+  });
+  return { ok: false, errors };
+}
+
+/** "path: message; path: message", as the CLI and the API print them. */
+export const describeFieldErrors = (errors: readonly FieldError[]): string => errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+
+// ---- Resolved: what the proxy uses.
+
 export interface ResolvedServiceDefaults {
-  readonly protocol: (typeof PROTOCOLS)[number];
-  readonly loadBalancer: { readonly policy: (typeof LB_POLICIES)[number]; readonly hashOn: { readonly header?: string; readonly sourceIp: boolean } };
+  readonly protocol: Protocol;
+  readonly loadBalancer: { readonly policy: LbPolicy; readonly hashOn: { readonly header?: string; readonly sourceIp: boolean } };
+  /** requestMs and idleMs 0: none. */
   readonly timeouts: { readonly connectMs: number; readonly requestMs: number; readonly idleMs: number };
   readonly retries: {
     readonly numRetries: number;
     readonly perTryTimeoutMs: number | undefined;
-    readonly retryOn: readonly (typeof RETRY_ON)[number][];
+    readonly retryOn: readonly RetryOn[];
     readonly retriableStatusCodes: readonly number[];
     readonly backoffBaseMs: number;
     readonly backoffMaxMs: number;
@@ -66,50 +185,284 @@ export interface ResolvedServiceDefaults {
   };
   readonly circuitBreaker: { readonly maxConnections: number; readonly maxPendingRequests: number; readonly maxRequests: number };
   readonly outlierDetection: { readonly enabled: boolean; readonly consecutiveErrors: number; readonly baseEjectionMs: number; readonly maxEjectionPercent: number };
-  readonly mtlsMode: 'strict' | 'permissive';
+  readonly mtlsMode: MtlsMode;
 }
 
-const ms = (text: string | undefined, fallback: number): number => (text === undefined ? fallback : (parseGoDuration(text) as number));
-
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const inner of Object.values(value)) deepFreeze(inner);
     Object.freeze(value);
   }
   return value;
 }
 
-/** Defaults as Kuma's (connect 5 s, request 15 s, idle 1 h), Linkerd's budget (20% + 10/s), Envoy's breaker and outlier defaults. */
-export function resolveServiceDefaults(stored: StoredServiceDefaults | undefined): ResolvedServiceDefaults {
+/** Milliseconds of a duration the schema has accepted. */
+const ms = (text: string): number => parseGoDuration(text) as number;
+
+/**
+ * The stored form with every default filled in: what the service gets, in the
+ * keys an operator sets. hash_on appears only with ring_hash (source IP unless
+ * a header is given); per_try_timeout only when set.
+ */
+export function withServiceDefaults(stored: StoredServiceDefaults | undefined): StoredServiceDefaults {
   const s = stored ?? {};
+  const d = SERVICE_DEFAULTS;
+  const policy = s.load_balancer?.policy ?? d.load_balancer.policy;
+  const hashOn = policy === 'ring_hash' ? (s.load_balancer?.hash_on ?? { source_ip: true }) : undefined;
   const perTry = s.retries?.per_try_timeout;
   return deepFreeze({
-    protocol: s.protocol ?? 'tcp',
-    loadBalancer: {
-      policy: s.load_balancer?.policy ?? 'p2c_ewma',
-      hashOn: { ...(s.load_balancer?.hash_on?.header ? { header: s.load_balancer.hash_on.header } : {}), sourceIp: s.load_balancer?.hash_on?.source_ip ?? !s.load_balancer?.hash_on?.header },
-    },
-    timeouts: { connectMs: ms(s.timeouts?.connect, 5_000), requestMs: ms(s.timeouts?.request, 15_000), idleMs: ms(s.timeouts?.idle, 3_600_000) },
+    protocol: s.protocol ?? d.protocol,
+    load_balancer: { policy, ...(hashOn ? { hash_on: { ...hashOn } } : {}) },
+    timeouts: { ...d.timeouts, ...s.timeouts },
     retries: {
-      numRetries: s.retries?.num_retries ?? 2,
-      perTryTimeoutMs: perTry === undefined ? undefined : ms(perTry, 0),
-      retryOn: s.retries?.retry_on ?? ['connect-failure', 'refused-stream', 'reset', 'gateway-error'],
-      retriableStatusCodes: s.retries?.retriable_status_codes ?? [],
-      backoffBaseMs: ms(s.retries?.backoff_base, 25),
-      backoffMaxMs: ms(s.retries?.backoff_max, 250),
-      budget: { retryRatio: s.retries?.budget?.retry_ratio ?? 0.2, minRetriesPerSecond: s.retries?.budget?.min_retries_per_second ?? 10 },
+      num_retries: s.retries?.num_retries ?? d.retries.num_retries,
+      ...(perTry === undefined ? {} : { per_try_timeout: perTry }),
+      retry_on: [...(s.retries?.retry_on ?? d.retries.retry_on)],
+      retriable_status_codes: [...(s.retries?.retriable_status_codes ?? d.retries.retriable_status_codes)],
+      backoff_base: s.retries?.backoff_base ?? d.retries.backoff_base,
+      backoff_max: s.retries?.backoff_max ?? d.retries.backoff_max,
+      budget: { ...d.retries.budget, ...s.retries?.budget },
     },
-    circuitBreaker: {
-      maxConnections: s.circuit_breaker?.max_connections ?? 1024,
-      maxPendingRequests: s.circuit_breaker?.max_pending_requests ?? 1024,
-      maxRequests: s.circuit_breaker?.max_requests ?? 1024,
-    },
-    outlierDetection: {
-      enabled: s.outlier_detection?.enabled ?? true,
-      consecutiveErrors: s.outlier_detection?.consecutive_errors ?? 5,
-      baseEjectionMs: ms(s.outlier_detection?.base_ejection_time, 30_000),
-      maxEjectionPercent: s.outlier_detection?.max_ejection_percent ?? 10,
-    },
-    mtlsMode: s.mtls_mode ?? 'strict',
+    circuit_breaker: { ...d.circuit_breaker, ...s.circuit_breaker },
+    outlier_detection: { ...d.outlier_detection, ...s.outlier_detection },
+    mtls_mode: s.mtls_mode ?? d.mtls_mode,
   });
 }
+
+/** Fills the defaults (Kuma's timeouts, Linkerd's budget, Envoy's breaker and outlier numbers) and freezes the result. */
+export function resolveServiceDefaults(stored: StoredServiceDefaults | undefined): ResolvedServiceDefaults {
+  const f = withServiceDefaults(stored);
+  const lb = f.load_balancer!;
+  const t = f.timeouts!;
+  const r = f.retries!;
+  const cb = f.circuit_breaker!;
+  const od = f.outlier_detection!;
+  return deepFreeze({
+    protocol: f.protocol!,
+    loadBalancer: {
+      policy: lb.policy!,
+      hashOn: { ...(lb.hash_on?.header ? { header: lb.hash_on.header } : {}), sourceIp: lb.hash_on?.source_ip ?? !lb.hash_on?.header },
+    },
+    timeouts: { connectMs: ms(t.connect!), requestMs: ms(t.request!), idleMs: ms(t.idle!) },
+    retries: {
+      numRetries: r.num_retries!,
+      perTryTimeoutMs: r.per_try_timeout === undefined ? undefined : ms(r.per_try_timeout),
+      retryOn: r.retry_on!,
+      retriableStatusCodes: r.retriable_status_codes!,
+      backoffBaseMs: ms(r.backoff_base!),
+      backoffMaxMs: ms(r.backoff_max!),
+      budget: { retryRatio: r.budget!.retry_ratio!, minRetriesPerSecond: r.budget!.min_retries_per_second! },
+    },
+    circuitBreaker: { maxConnections: cb.max_connections!, maxPendingRequests: cb.max_pending_requests!, maxRequests: cb.max_requests! },
+    outlierDetection: { enabled: od.enabled!, consecutiveErrors: od.consecutive_errors!, baseEjectionMs: ms(od.base_ejection_time!), maxEjectionPercent: od.max_ejection_percent! },
+    mtlsMode: f.mtls_mode!,
+  });
+}
+
+// ---- Hints for keys that look like known ones.
+
+/** Renamed and commonly mistyped keys, by full path (or bare key, anywhere) → the full path to use. */
+const RENAMED: Readonly<Record<string, string>> = {
+  lb: 'load_balancer',
+  balancer: 'load_balancer',
+  load_balancing: 'load_balancer',
+  lb_policy: 'load_balancer.policy',
+  retry: 'retries',
+  retry_policy: 'retries',
+  timeout: 'timeouts',
+  breaker: 'circuit_breaker',
+  limits: 'circuit_breaker',
+  outlier: 'outlier_detection',
+  mtls: 'mtls_mode',
+  tls: 'mtls_mode',
+  tls_mode: 'mtls_mode',
+  max_conns: 'circuit_breaker.max_connections',
+  max_pending: 'circuit_breaker.max_pending_requests',
+  connect_timeout: 'timeouts.connect',
+  request_timeout: 'timeouts.request',
+  idle_timeout: 'timeouts.idle',
+  max_retries: 'retries.num_retries',
+  attempts: 'retries.num_retries',
+  'retries.retries': 'retries.num_retries',
+  'load_balancer.type': 'load_balancer.policy',
+  'load_balancer.algorithm': 'load_balancer.policy',
+  'load_balancer.hash': 'load_balancer.hash_on',
+  consecutive_5xx: 'outlier_detection.consecutive_errors',
+  base_ejection: 'outlier_detection.base_ejection_time',
+};
+
+/** Keys of a whole entry (as `get --json` prints it), which are not settings. */
+const ENVELOPE = new Set(['Kind', 'Name', 'Config', 'CreateIndex', 'ModifyIndex']);
+
+const normal = (key: string) => key.toLowerCase().replace(/[-_\s]/g, '');
+
+function shapeAt(path: readonly string[]): Record<string, z.ZodType> | undefined {
+  let node: z.ZodType | undefined = serviceDefaultsSchema;
+  for (const part of path) {
+    const here: z.ZodType | undefined = node === undefined ? undefined : unwrap(node);
+    node = here instanceof z.ZodObject && Object.hasOwn(here.shape, part) ? (here.shape as Record<string, z.ZodType>)[part] : undefined;
+  }
+  const here = node === undefined ? undefined : unwrap(node);
+  return here instanceof z.ZodObject ? (here.shape as Record<string, z.ZodType>) : undefined;
+}
+
+function allPaths(shape: Record<string, z.ZodType>, prefix: readonly string[] = []): string[][] {
+  return Object.entries(shape).flatMap(([key, schema]) => {
+    const inner = unwrap(schema);
+    const path = [...prefix, key];
+    return inner instanceof z.ZodObject ? [path, ...allPaths(inner.shape as Record<string, z.ZodType>, path)] : [path];
+  });
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    previous = row;
+  }
+  return previous[b.length] ?? Infinity;
+}
+
+/** ", did you mean X?" for an unknown key under parent, or "" when nothing is close. */
+function suggestion(parent: readonly string[], key: string): string {
+  if (parent.length === 0 && ENVELOPE.has(key)) return ', give only the settings: the kind and the name come from the command or the URL';
+  const full = [...parent, key].join('.');
+  const siblings = Object.keys(shapeAt(parent) ?? {});
+  const prefixed = (sibling: string) => [...parent, sibling].join('.');
+  const found =
+    RENAMED[full] ??
+    RENAMED[key] ??
+    siblings.map(prefixed).find((p) => normal(p.split('.').pop() ?? '') === normal(key)) ??
+    allPaths(serviceDefaultsSchema.shape as Record<string, z.ZodType>)
+      .filter((p) => normal(p[p.length - 1] ?? '') === normal(key))
+      .map((p) => p.join('.'))
+      .find((_, __, all) => all.length === 1) ??
+    (key.length > 3 ? siblings.filter((s) => editDistance(normal(s), normal(key)) <= 2).map(prefixed)[0] : undefined);
+  return found ? `, did you mean ${found}?` : '';
+}
+
+// ---- key=value settings, as `meshctl config set` takes them.
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let node = schema;
+  while (node instanceof z.ZodOptional) node = node.unwrap() as z.ZodType;
+  return node;
+}
+
+/** The text of a setting as the value the schema expects; what cannot convert stays text for the schema to refuse. */
+function convert(schema: z.ZodType, text: string): unknown {
+  if (schema instanceof z.ZodNumber) return /^[-+]?(\d+\.?\d*|\.\d+)$/.test(text) ? Number(text) : text;
+  if (schema instanceof z.ZodBoolean) return text === 'true' ? true : text === 'false' ? false : text;
+  if (schema instanceof z.ZodArray) {
+    const item = unwrap(schema.element as z.ZodType);
+    return text
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== '')
+      .map((part) => convert(item, part));
+  }
+  return text;
+}
+
+/**
+ * Applies key=value settings (dotted paths; a,b for lists; an empty value
+ * removes the setting, back to its default) onto a stored form. Unknown paths
+ * are refused, all at once, with hints. The result still needs
+ * checkServiceDefaults: a setter converts types, it does not judge values.
+ */
+export function applySetters(current: object, assignments: readonly string[]): Record<string, unknown> {
+  const out = structuredClone(current) as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const assignment of assignments) {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) {
+      problems.push(`"${assignment}" is not key=value`);
+      continue;
+    }
+    const parts = assignment.slice(0, eq).trim().split('.');
+    const text = assignment.slice(eq + 1).trim();
+    let schema: z.ZodType = serviceDefaultsSchema;
+    let bad: string | undefined;
+    for (const [i, part] of parts.entries()) {
+      const here = unwrap(schema);
+      const parent = parts.slice(0, i);
+      if (!(here instanceof z.ZodObject)) {
+        bad = `${parent.join('.')} is a single setting, it has no "${part}"`;
+        break;
+      }
+      if (!Object.hasOwn(here.shape, part)) {
+        bad = `${parts.slice(0, i + 1).join('.')}: unknown key${suggestion(parent, part)}`;
+        break;
+      }
+      schema = (here.shape as Record<string, z.ZodType>)[part] as z.ZodType;
+    }
+    const leaf = unwrap(schema);
+    if (!bad && leaf instanceof z.ZodObject) {
+      bad = `${parts.join('.')} is a group, set one of ${Object.keys(leaf.shape).map((k) => `${parts.join('.')}.${k}`).join(', ')}`;
+    }
+    if (bad) {
+      problems.push(bad);
+      continue;
+    }
+    setPath(out, parts, text === '' ? undefined : convert(leaf, text));
+  }
+  if (problems.length > 0) throw new MeshError('MESH_E_USAGE', `invalid settings: ${problems.join('; ')}`, { hint: 'see meshctl config set --help for the keys' });
+  return out;
+}
+
+/** Sets (or, with undefined, removes) a value at a path, dropping groups left empty. */
+function setPath(target: Record<string, unknown>, parts: readonly string[], value: unknown): void {
+  const [head, ...rest] = parts as [string, ...string[]];
+  if (rest.length === 0) {
+    if (value === undefined) delete target[head];
+    else target[head] = value;
+    return;
+  }
+  const child = target[head];
+  const inner = child !== null && typeof child === 'object' && !Array.isArray(child) ? (child as Record<string, unknown>) : {};
+  setPath(inner, rest, value);
+  if (Object.keys(inner).length === 0) delete target[head];
+  else target[head] = inner;
+}
+
+// ---- What `meshctl config` needs to know about this kind.
+
+export interface SettingKey {
+  readonly path: string;
+  readonly defaultValue: unknown;
+  /** The values an enum (or a list of one) takes. */
+  readonly values?: readonly string[];
+}
+
+function describeKeys(): SettingKey[] {
+  const defaults = withServiceDefaults(undefined) as Record<string, unknown>;
+  return allPaths(serviceDefaultsSchema.shape as Record<string, z.ZodType>)
+    .map((path) => {
+      let schema: z.ZodType = serviceDefaultsSchema;
+      let value: unknown = defaults;
+      for (const part of path) {
+        schema = (unwrap(schema) as z.ZodObject).shape[part] as z.ZodType;
+        value = (value as Record<string, unknown> | undefined)?.[part];
+      }
+      const leaf = unwrap(schema);
+      const item = leaf instanceof z.ZodArray ? unwrap(leaf.element as z.ZodType) : leaf;
+      return { leaf, key: { path: path.join('.'), defaultValue: value, ...(item instanceof z.ZodEnum ? { values: item.options.map(String) } : {}) } };
+    })
+    .filter(({ leaf }) => !(leaf instanceof z.ZodObject))
+    .map(({ key }) => key);
+}
+
+/** Service names (and so entry names): letters, digits and dashes, at most 64. */
+export const SERVICE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$/;
+
+/** The service-defaults kind as the CLI's and the API's kind tables take it. */
+export const serviceDefaultsKind = Object.freeze({
+  kind: 'service-defaults',
+  nameRule: SERVICE_NAME,
+  nameHelp: 'a service name: at most 64 letters, digits and dashes, starting and ending with a letter or digit',
+  check: checkServiceDefaults,
+  applySetters,
+  withDefaults: withServiceDefaults,
+  keys: Object.freeze(describeKeys()),
+});

@@ -12,9 +12,9 @@ import { createTestbed, type Testbed, type TestbedHost } from '../helpers/testbe
 const NODE = process.execPath;
 const PORT = 8500;
 
-// Tests run in order and share the outlier detector's state: an ejection lasts
-// 30 s and at most one of three instances may be out, so the test that needs
-// an ejection comes before the one that causes another.
+// Tests run in order against one mesh. An ejection lasts 30 s and at most one
+// of three instances may be out at once, so the tests that need an ejection
+// change the ejection time, which gives them a fresh outlier detector.
 
 // An app whose behaviour /mode/<ok|flaky|slow|fail> switches; it answers with its id.
 const APP = (id: string, port: number) => `
@@ -112,7 +112,8 @@ test('round_robin spreads 3,000 requests within ±5%', async () => {
 
 test('an instance failing half its requests is ejected, and retries hide its errors (≥ 99.5% success)', async () => {
   const v = await configVersion();
-  await setDefaults('web', 'protocol=http', 'load_balancer.policy=round_robin', 'retries.num_retries=2');
+  // A new ejection time makes a fresh outlier detector, so no ejection left by an earlier test fills the cap.
+  await setDefaults('web', 'protocol=http', 'load_balancer.policy=round_robin', 'retries.num_retries=2', 'outlier_detection.base_ejection_time=31s');
   await applied(v);
   await mode(h3, 8081, 'flaky');
   try {
@@ -170,7 +171,8 @@ test('a gRPC service with streaming (@grpc/grpc-js) works through the mesh', asy
 
 test('killing an instance mid-load loses no idempotent request', async () => {
   const v = await configVersion();
-  await setDefaults('web', 'protocol=http', 'load_balancer.policy=round_robin', 'retries.num_retries=2');
+  // A fresh outlier detector (see above): the slow test's ejection must not keep the killed instance from being ejected.
+  await setDefaults('web', 'protocol=http', 'load_balancer.policy=round_robin', 'retries.num_retries=2', 'outlier_detection.base_ejection_time=32s');
   await applied(v);
   const running = load(3000, 8);
   await new Promise((resolve) => setTimeout(resolve, 300)); // the kill happens while load runs, by design

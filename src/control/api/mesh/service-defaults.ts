@@ -1,68 +1,107 @@
-// /v1/mesh/config/service-defaults[/:name]: stored under
-// mesh/config/service-defaults/<name> as { Kind, Name, Config }, so the
-// GET /v1/mesh/config snapshot carries it to every agent. Validated by the
-// same schema the CLI and the agent use; all errors at once, with paths.
+// /v1/mesh/config/<kind>[/:name]: one config kind's entries, Consul-like.
+// PUT takes the kind's stored form as JSON, validated by the kind's one schema
+// (a 400 lists every field error), with ?cas=N (0: only when absent; a lost
+// check-and-set is a 409) and answers the stored entry with its ModifyIndex;
+// GET one (404 when absent) or all, as blocking queries; DELETE answers
+// true/false. Entries live at mesh/config/<kind>/<name> as { Kind, Name,
+// Config }, so the GET /v1/mesh/config snapshot carries them to every agent.
+// Writes need a management token, reads any valid token (operator:read).
+//
+// The routes are the same for every kind; a new kind is its schema file and
+// one addConfigKindRoutes line (and this code moves to a file of its own).
 
 import { MeshError, badRequest } from '../../../lib/errors.ts';
-import { describeZodIssues } from '../../../config/describe.ts';
-import { serviceDefaultsSchema } from '../../../config/service-defaults.ts';
+import { describeFieldErrors, serviceDefaultsKind, type Checked } from '../../../config/service-defaults.ts';
+import type { StoredEntry } from '../../store/store.ts';
+import { blockingRead } from '../blocking.ts';
 import type { Handler } from '../context.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
 import { parseJsonBody } from '../consul/decode.ts';
 import { CONFIG_PREFIX } from './config.ts';
 
-const KIND = 'service-defaults';
-const NAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}[a-zA-Z0-9])?$/;
-const keyOf = (name: string) => `${CONFIG_PREFIX}${KIND}/${name}`;
+/** What the API needs to know of a config kind. */
+export interface ConfigKindSpec {
+  readonly kind: string;
+  readonly nameRule: RegExp;
+  readonly nameHelp: string;
+  check(input: unknown): Checked<unknown>;
+}
 
-interface Entry {
+/** How an entry is stored, and (with its indexes) answered. */
+export interface ConfigEntry {
   Kind: string;
   Name: string;
   Config: unknown;
 }
 
-export function addServiceDefaultsRoutes(router: Router<Handler>, deps: ApiDeps): void {
+const out = (e: StoredEntry<ConfigEntry>) => ({ ...e.value, CreateIndex: e.createRevision, ModifyIndex: e.modRevision });
+
+function casParam(query: URLSearchParams): number | undefined {
+  const text = query.get('cas');
+  if (text === null) return undefined;
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw badRequest(`Invalid cas: "${text}" is not an unsigned integer`);
+  return Number(text);
+}
+
+export function addConfigKindRoutes(router: Router<Handler>, deps: ApiDeps, spec: ConfigKindSpec): void {
   const { store } = deps;
-  const out = (e: { value: unknown; createRevision: number; modRevision: number }) => ({ ...(e.value as Entry), CreateIndex: e.createRevision, ModifyIndex: e.modRevision });
-  const name = (raw: string | undefined) => {
-    if (!raw || !NAME.test(raw)) throw badRequest(`Invalid service name "${raw ?? ''}": letters, digits and dashes, at most 64`);
+  const prefix = `${CONFIG_PREFIX}${spec.kind}/`;
+  const base = `/v1/mesh/config/${spec.kind}`;
+  const nameOf = (raw: string | undefined): string => {
+    if (raw === undefined || !spec.nameRule.test(raw)) throw badRequest(`Invalid ${spec.kind} name "${raw ?? ''}": expected ${spec.nameHelp}`);
     return raw;
   };
 
-  router.add('GET', `/v1/mesh/config/${KIND}`, (ctx) => {
-    ctx.require({ resource: 'agent', access: 'read' });
-    return { json: store.list(`${CONFIG_PREFIX}${KIND}/`).map(out) };
+  router.add('GET', base, (ctx) => {
+    ctx.require({ resource: 'operator', access: 'read' });
+    return blockingRead(ctx, store, { prefixes: [prefix] }, deps.random, () => ({ json: store.list<ConfigEntry>(prefix).map(out) }));
   });
 
-  router.add('GET', `/v1/mesh/config/${KIND}/:name`, (ctx) => {
-    ctx.require({ resource: 'agent', access: 'read' });
-    const entry = store.get(keyOf(name(ctx.params.name)));
-    if (!entry) throw new MeshError('MESH_E_NOT_FOUND', `no ${KIND} for ${ctx.params.name}`);
-    return { json: out(entry) };
-  });
-
-  router.add('PUT', `/v1/mesh/config/${KIND}/:name`, async (ctx) => {
-    ctx.require({ resource: 'operator', access: 'write' });
-    const service = name(ctx.params.name);
-    const parsed = serviceDefaultsSchema.safeParse(parseJsonBody(await ctx.body()) ?? {});
-    if (!parsed.success) throw badRequest(`Invalid ${KIND} for ${service}: ${describeZodIssues(parsed.error)}`);
-    const casText = ctx.query.get('cas');
-    if (casText !== null && !/^\d+$/.test(casText)) throw badRequest(`Invalid cas "${casText}"`);
-    const cas = casText === null ? undefined : Number(casText);
-    const { result } = await store.transact((txn) => {
-      const current = txn.get(keyOf(service));
-      if (cas !== undefined && (current?.modRevision ?? 0) !== cas) return false;
-      txn.put(keyOf(service), { Kind: KIND, Name: service, Config: parsed.data } satisfies Entry);
-      return true;
+  router.add('GET', `${base}/:name`, (ctx) => {
+    const name = nameOf(ctx.params.name);
+    ctx.require({ resource: 'operator', access: 'read' });
+    return blockingRead(ctx, store, { exact: [prefix + name] }, deps.random, () => {
+      const entry = store.get<ConfigEntry>(prefix + name);
+      if (!entry) throw new MeshError('MESH_E_NOT_FOUND', `Config entry not found for ${spec.kind} "${name}"`);
+      return { json: out(entry) };
     });
-    if (!result) throw new MeshError('MESH_E_CONFLICT', `${KIND} ${service} changed since index ${cas}`, { hint: 'read it again and retry' });
-    return { json: out(store.get(keyOf(service)) as never) };
   });
 
-  router.add('DELETE', `/v1/mesh/config/${KIND}/:name`, async (ctx) => {
+  router.add('PUT', `${base}/:name`, async (ctx) => {
+    const name = nameOf(ctx.params.name);
     ctx.require({ resource: 'operator', access: 'write' });
-    const { result } = await store.transact((txn) => txn.delete(keyOf(name(ctx.params.name))));
+    const cas = casParam(ctx.query);
+    const body = parseJsonBody(await ctx.body());
+    if (body === undefined) throw badRequest(`Missing ${spec.kind} settings: give them as a JSON object ({} for all the defaults)`);
+    const checked = spec.check(body);
+    if (!checked.ok) throw badRequest(`Invalid ${spec.kind} "${name}": ${describeFieldErrors(checked.errors)}`);
+    const { result } = await store.transact((txn) => {
+      const current = txn.get<ConfigEntry>(prefix + name);
+      if (cas !== undefined && (current?.modRevision ?? 0) !== cas) return { lost: current?.modRevision ?? 0 };
+      txn.put(prefix + name, { Kind: spec.kind, Name: name, Config: checked.value } satisfies ConfigEntry);
+      return { stored: txn.get<ConfigEntry>(prefix + name) as StoredEntry<ConfigEntry> };
+    });
+    if ('lost' in result) {
+      const now = result.lost === 0 ? 'it does not exist' : `its ModifyIndex is ${result.lost}`;
+      throw new MeshError('MESH_E_CONFLICT', `Check-and-set failed for ${spec.kind} "${name}": cas=${cas} but ${now}`);
+    }
+    return { json: out(result.stored), headers: { 'X-Consul-Index': result.stored.modRevision } };
+  });
+
+  router.add('DELETE', `${base}/:name`, async (ctx) => {
+    const name = nameOf(ctx.params.name);
+    ctx.require({ resource: 'operator', access: 'write' });
+    const cas = casParam(ctx.query);
+    const { result } = await store.transact((txn) => {
+      const current = txn.get(prefix + name);
+      if (!current || (cas !== undefined && current.modRevision !== cas)) return false;
+      return txn.delete(prefix + name);
+    });
     return { json: result };
   });
+}
+
+export function addServiceDefaultsRoutes(router: Router<Handler>, deps: ApiDeps): void {
+  addConfigKindRoutes(router, deps, serviceDefaultsKind);
 }
