@@ -82,7 +82,8 @@ export class CheckRunner {
         if (!spec?.check || this.stopped) return;
         const check = spec.check;
         void this.probe(check).then((result) => {
-          if (this.stopped || this.specs.get(id) !== spec) return;
+          // A reload replaces the spec objects; only a changed or removed check stops here.
+          if (this.stopped || JSON.stringify(this.specs.get(id)?.check) !== JSON.stringify(check)) return;
           this.set(id, { status: result.status, output: result.output });
           if (check.kind !== 'ttl') this.schedule(id, check.intervalMs);
         });

@@ -291,8 +291,9 @@ function firstIpv4(): string {
 
 async function leave(flags: { dataDir: string; configDir: string; force?: boolean }): Promise<void> {
   const configDir = resolve(flags.configDir);
-  const dataDir = resolve(flags.dataDir);
   const config = readAgentConfigFile(configDir);
+  // The data dir join recorded wins over the flag: leave must never remove a directory of someone else's.
+  const dataDir = config?.dataDir ?? resolve(flags.dataDir);
   const record = readInstallRecord(dataDir);
   if (!config && !record) {
     process.stdout.write(`nothing to do: this host has not joined (no ${configPath(configDir)}, no state in ${dataDir})\n`);
@@ -329,7 +330,7 @@ async function leave(flags: { dataDir: string; configDir: string; force?: boolea
     done.push(`removed ${configPath(configDir)}`);
   }
   if (record?.createdConfigDir && existsSync(configDir) && readdirSync(configDir).length === 0) rmdirSync(configDir);
-  if (existsSync(dataDir) && (record?.createdDataDir ?? true)) {
+  if (existsSync(dataDir) && record?.createdDataDir === true) {
     rmSync(dataDir, { recursive: true, force: true });
     done.push(`removed ${dataDir}`);
   } else if (existsSync(dataDir)) {

@@ -22,7 +22,7 @@ import { forwardTcpInbound, forwardTcpOutbound } from './tcp/forward.ts';
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { SessionPool } from './h2/relay.ts';
 import { h2Inbound, h2Outbound } from './h2/stages.ts';
-import { refuseHostless, refuseMalformed } from './http/strict.ts';
+import { refuseHostless, refuseHostlessUpgrade, refuseMalformed } from './http/strict.ts';
 import { prepend } from './h2/prepend.ts';
 
 export interface ProxyUpstream {
@@ -104,6 +104,7 @@ export class Proxy {
       else sendMeshError(res, { cause: 'bad_hop', hop: 'inbound', service: '' });
     });
     this.outboundHttp.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (refuseHostlessUpgrade(req, socket, 'outbound')) return;
       const service = (socket as Tagged)[SERVICE_OF] ?? '';
       const cluster = this.table.clusters.get(service);
       const endpoint = cluster?.pick(undefined, new Set());
@@ -115,6 +116,7 @@ export class Proxy {
       relayUpgrade(req, socket, head, upstream, cluster.defaults.timeouts.idleMs);
     });
     this.inboundHttp.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (refuseHostlessUpgrade(req, socket, 'inbound')) return;
       const target = (socket as Tagged)[TARGET_OF];
       if (!target) return socket.destroy();
       relayUpgrade(req, socket, head, connectLocal(target.port), this.table.defaults(target.service).timeouts.idleMs);

@@ -213,6 +213,28 @@ describe('resilience', () => {
     await reset();
   });
 
+  test('the request timeout ends an attempt in flight, and an abandoned request frees its slot', async () => {
+    await reset({ ...http, timeouts: { request: '150ms' }, retries: { num_retries: 0 }, circuit_breaker: { max_requests: 1 } });
+    for (const app of apps) app.mode = 'slow';
+    const started = Date.now();
+    const r = await get(bed.upstreamPort);
+    assert.equal(r.status, 504);
+    assert.match(String(r.headers['x-mesh-error']), /^request_timeout; hop=outbound; service=web; policy=request_timeout=150ms/);
+    assert.ok(Date.now() - started < 350, `answered at the timeout, not when the app did (${Date.now() - started} ms)`);
+    // A caller that gives up must not keep the one max_requests slot.
+    await reset({ ...http, retries: { num_retries: 0 }, circuit_breaker: { max_requests: 1 } });
+    for (const app of apps) app.mode = 'slow';
+    await new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: bed.upstreamPort, path: '/' });
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => req.destroy(), 50);
+    });
+    for (const app of apps) app.mode = 'ok';
+    await waitFor(async () => (await get(bed.upstreamPort)).status === 200, 2000, 'the slot to be free again');
+    await reset();
+  });
+
   test('no instance at all is a 503 naming it, not a bare error', async () => {
     await bed.set([], http);
     const r = await get(bed.upstreamPort);

@@ -86,9 +86,12 @@ const corpus: Array<[string, string, Expect]> = [
   ['two Host headers', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', { refuse: true }],
   ['header section over 16 KiB', `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`, { refuse: true }],
   ['a request line of garbage', '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n', { refuse: true }],
+  ['an upgrade without Host', 'GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n', { refuse: true }],
+  ['an upgrade the app refuses: bytes after it are never forwarded', 'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\nPOST /smuggled HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 0\r\n\r\n', { forwarded: [/^GET \/ws HTTP\/1\.1\r\n/] }],
   ['pipelined requests stay two separate requests', 'GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\n', { forwarded: [/^GET \/one HTTP\/1\.1\r\n/, /^GET \/two HTTP\/1\.1\r\n/] }],
   ['a chunked body is forwarded as one unambiguous body', 'POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n', { forwarded: [/^POST \/c HTTP\/1\.1\r\n(?![\s\S]*content-length[\s\S]*transfer-encoding)[\s\S]*\r\n\r\n(3\r\nabc\r\n0\r\n\r\n|abc)$/i] }],
   ['Content-Length body with extra bytes after it: the rest is a new (bad) request, not body', 'POST /d HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcXYZ', { forwarded: [/^POST \/d HTTP\/1\.1\r\n[\s\S]*\r\n\r\nabc$/] }],
+  ['Connection cannot strip Host or Content-Length', 'POST /k HTTP/1.1\r\nHost: a\r\nConnection: host, content-length\r\nContent-Length: 2\r\n\r\nhi', { forwarded: [/^(?=[\s\S]*\r\nhost: a\r\n)(?=[\s\S]*\r\ncontent-length: 2\r\n)POST \/k HTTP\/1\.1\r\n[\s\S]*\r\n\r\nhi$/i] }],
   ['hop-by-hop headers named in Connection are not forwarded', 'GET /h HTTP/1.1\r\nHost: a\r\nConnection: x-secret\r\nX-Secret: 1\r\n\r\n', { forwarded: [/^GET \/h HTTP\/1\.1\r\n(?![\s\S]*x-secret)/i] }],
 ];
 

@@ -44,19 +44,38 @@ export function runSupervisor(options: SupervisorOptions): Promise<void> {
       const [command, ...args] = options.agentCommand as [string, ...string[]];
       const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       child = proc;
+      // A spawn that fails (the runtime moved by an upgrade, no memory) goes through the same backoff as a crash.
+      proc.once('error', (error) => {
+        note(`agent could not start: ${error.message}`);
+        if (proc.exitCode === null && proc.signalCode === null) proc.emit('exit', null, null);
+      });
       proc.stdout?.on('data', (chunk: Buffer) => log.write(chunk));
       proc.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
       if (proc.pid) writeFileSync(join(dataDir, AGENT_PID), `${proc.pid}\n`, { mode: 0o600 });
       note(`agent started, pid ${proc.pid}`);
+      let exited = false;
       proc.once('exit', (code, signal) => {
+        if (exited) return;
+        exited = true;
         child = undefined;
         rmSync(join(dataDir, AGENT_PID), { force: true });
         if (stopping) return finish();
         crashes = nextCrashCount(crashes, Date.now() - startedAt);
         const delay = restartDelay(crashes);
         note(`agent exited (${signal ?? `code ${code}`}); restarting in ${delay} ms (crash ${crashes} in a row)`);
-        restartTimer = setTimeout(start, delay);
+        restartTimer = setTimeout(safeStart, delay);
       });
+    };
+
+    /** start(), with a failure (a full disk for the pid file, say) retried on the backoff rather than killing the supervisor. */
+    const safeStart = () => {
+      try {
+        start();
+      } catch (error) {
+        crashes += 1;
+        note(`agent could not be started: ${(error as Error).message}; retrying in ${restartDelay(crashes)} ms`);
+        if (!stopping) restartTimer = setTimeout(safeStart, restartDelay(crashes));
+      }
     };
 
     process.on('SIGTERM', () => stop('SIGTERM'));
@@ -77,7 +96,7 @@ export function runSupervisor(options: SupervisorOptions): Promise<void> {
       setTimeout(() => proc.kill('SIGKILL'), 10_000).unref();
     }
 
-    start();
+    safeStart();
   });
 }
 
@@ -97,8 +116,11 @@ export function livePid(dataDir: string, file: string): number | undefined {
   }
   // Guard against a reused pid: the process must be ours.
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!cmdline.includes('main.js') && !cmdline.includes('meshctl')) return undefined;
+    // The process must be this data dir's supervisor or agent, not any node process that got the pid after a reboot.
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const role = file === SUPERVISOR_PID ? 'supervise' : 'agent';
+    if (!argv.includes(role)) return undefined;
+    if (role === 'supervise' && !argv.includes(dataDir)) return undefined;
   } catch {
     return undefined;
   }

@@ -19,6 +19,8 @@ export interface AttemptInput {
   headers: string[];
   body: Buffer | NodeJS.ReadableStream | undefined;
   perTryTimeoutMs: number | undefined;
+  /** Aborts the attempt (the request timeout fired, or the client went away). */
+  signal?: AbortSignal;
 }
 
 export function attempt(input: AttemptInput): Promise<AttemptResult> {
@@ -48,6 +50,13 @@ export function attempt(input: AttemptInput): Promise<AttemptResult> {
           req.destroy();
         }, input.perTryTimeoutMs)
       : undefined;
+    const onAbort = () => {
+      settle({ outcome: { kind: 'timeout' }, detail: 'aborted: request timeout or the client went away' });
+      req.destroy();
+    };
+    if (input.signal?.aborted) onAbort();
+    else input.signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('close', () => input.signal?.removeEventListener('abort', onAbort));
     req.on('response', (response) => {
       settle({ outcome: { kind: 'response', status: response.statusCode ?? 0 }, response, abort: () => req.destroy() });
     });

@@ -1,6 +1,9 @@
 // Header handling shared by both HTTP hops: hop-by-hop headers are not
 // forwarded (RFC 9110 §7.6.1), including any named in Connection.
 
+/** Headers a Connection token must never remove: the request's target, framing and credentials. */
+const END_TO_END = new Set(['host', 'content-length', 'authorization', 'content-type', 'cookie', ':authority']);
+
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect', 'http2-settings']);
 
 /** rawHeaders ([name, value, name, value…]) without hop-by-hop headers, as a flat list Node accepts. */
@@ -9,7 +12,11 @@ export function forwardableHeaders(raw: readonly string[], extraDrop: readonly s
   for (const name of extraDrop) drop.add(name);
   for (let i = 0; i < raw.length; i += 2) {
     if ((raw[i] as string).toLowerCase() === 'connection') {
-      for (const token of (raw[i + 1] as string).split(',')) drop.add(token.trim().toLowerCase());
+      for (const token of (raw[i + 1] as string).split(',')) {
+        const name = token.trim().toLowerCase();
+        // Connection may name hop-by-hop extensions, never what the request means end to end.
+        if (!END_TO_END.has(name)) drop.add(name);
+      }
     }
   }
   const out: string[] = [];

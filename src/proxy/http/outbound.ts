@@ -48,12 +48,19 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
     const hashKey = d.loadBalancer.policy !== 'ring_hash' ? undefined : hashHeader ? rawHeader(req.rawHeaders, hashHeader) : req.socket.remoteAddress;
     const tried = new Set<string>();
     let timedOut = false;
+    // One controller for the whole request: the request timeout and a client that goes away both end
+    // whatever attempt is in flight, so neither a hung app nor an abandoned caller holds a max_requests slot.
+    const abort = new AbortController();
     if (d.timeouts.requestMs > 0) {
       requestTimer = setTimeout(() => {
         timedOut = true;
+        abort.abort();
         if (current && 'abort' in current) current.abort();
       }, d.timeouts.requestMs);
     }
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
     for (let attemptNo = 1; ; attemptNo++) {
       const endpoint = cluster.pick(hashKey, tried);
       if (!endpoint) return fail(res, { cause: 'no_healthy_endpoints', hop: 'outbound', service, policy: `${cluster.outlier.effectiveExclusions().size} ejected`, detail: 'every instance is ejected or failing' }, deps, started, attemptNo - 1);
@@ -73,11 +80,17 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
         headers,
         body: body.kind === 'none' ? undefined : body.kind === 'buffered' ? body.data : body.stream,
         perTryTimeoutMs: d.retries.perTryTimeoutMs,
+        signal: abort.signal,
       });
       if (pending) cluster.limits.release('pending');
       const ok = current.outcome.kind === 'response' && current.outcome.status < 500;
       cluster.balancer.onEnd(endpoint.id, performance.now() - t0, ok);
       cluster.outlier.record(endpoint.id, current.outcome);
+      if (abort.signal.aborted && !timedOut) {
+        // The client went away: nobody to answer, nothing to retry.
+        if ('abort' in current) current.abort();
+        return;
+      }
       if (timedOut) {
         if ('abort' in current) current.abort();
         return fail(res, { cause: 'request_timeout', hop: 'outbound', service, endpoint: endpoint.id, policy: `request_timeout=${d.timeouts.requestMs}ms` }, deps, started, attemptNo);

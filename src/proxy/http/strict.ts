@@ -18,6 +18,16 @@ export function refuseMalformed(error: NodeJS.ErrnoException, socket: Socket, ho
   socket.destroySoon();
 }
 
+const hostCount = (req: IncomingMessage): number => req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]?.toLowerCase() === 'host').length;
+
+/** The same rule for an upgrade request, answered on the raw socket. */
+export function refuseHostlessUpgrade(req: IncomingMessage, socket: Socket, hop: 'outbound' | 'inbound'): boolean {
+  if (hostCount(req) === 1) return false;
+  const body = 'meshctl: malformed request refused (an upgrade needs exactly one Host header)\n';
+  socket.end(`HTTP/1.1 400 Bad Request\r\nx-mesh-error: bad_request; hop=${hop}; policy=strict_http\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+  return true;
+}
+
 /** HTTP/1.1 requires exactly one Host (RFC 9112 §3.2). */
 export function refuseHostless(req: IncomingMessage, res: ServerResponse, hop: 'outbound' | 'inbound'): boolean {
   const hosts = req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]?.toLowerCase() === 'host').length;

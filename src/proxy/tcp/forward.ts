@@ -11,6 +11,13 @@ import { connectHop } from '../http/hop-agent.ts';
 /** Joins two sockets; resolves when both are closed. */
 export function splice(a: Socket, b: Socket, idleTimeoutMs: number): Promise<{ sent: number; received: number }> {
   return new Promise((resolve) => {
+    // One side may be gone already (a client that reset while the hop connected): nothing to join.
+    if (a.destroyed || b.destroyed) {
+      a.destroy();
+      b.destroy();
+      resolve({ sent: a.bytesRead, received: b.bytesRead });
+      return;
+    }
     a.pipe(b);
     b.pipe(a);
     if (idleTimeoutMs > 0) {
