@@ -27,14 +27,25 @@ export function splice(a: Socket, b: Socket, idleTimeoutMs: number): Promise<{ s
       });
     }
     let closed = 0;
+    /** One side fully closed: the other goes too, once it has written what it still holds (at once after an error). */
+    const closeOther = (other: Socket, hadError: boolean) => {
+      if (other.destroyed) return;
+      if (hadError || other.writableFinished) return void other.destroy();
+      other.once('finish', () => other.destroy());
+      if (!other.writableEnded) other.end();
+      setTimeout(() => other.destroy(), 10_000).unref();
+    };
     const onClose = () => {
-      // One side fully closed (both directions done, or destroyed): the other has nothing left to do.
-      a.destroy();
-      b.destroy();
       if (++closed === 2) resolve({ sent: a.bytesRead, received: b.bytesRead });
     };
-    a.once('close', onClose);
-    b.once('close', onClose);
+    a.once('close', (hadError: boolean) => {
+      closeOther(b, hadError);
+      onClose();
+    });
+    b.once('close', (hadError: boolean) => {
+      closeOther(a, hadError);
+      onClose();
+    });
     // An error on one side ends the other: there is no way to carry on half a conversation.
     a.on('error', () => b.destroy());
     b.on('error', () => a.destroy());
