@@ -11,7 +11,7 @@ const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 function knownBenchmarks(): string[] {
   return readdirSync(BENCH_DIR, { withFileTypes: true })
-    .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') && e.name !== 'run.ts')
+    .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') && e.name !== 'run.ts' && !e.name.endsWith('-process.ts'))
     .map((e) => e.name.slice(0, -'.ts'.length))
     .sort();
 }
