@@ -8,14 +8,20 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 
 /** rawHeaders ([name, value, name, value…]) without hop-by-hop headers, as a flat list Node accepts. */
 export function forwardableHeaders(raw: readonly string[], extraDrop: readonly string[] = []): string[] {
-  const drop = new Set(HOP_BY_HOP);
-  for (const name of extraDrop) drop.add(name);
+  // This runs four times per proxied request: the shared set is used as is unless
+  // something must be added to it (extra names, or names listed in Connection).
+  let drop: Set<string> = HOP_BY_HOP;
+  const widen = (name: string) => {
+    if (drop === HOP_BY_HOP) drop = new Set(HOP_BY_HOP);
+    drop.add(name);
+  };
+  for (const name of extraDrop) widen(name);
   for (let i = 0; i < raw.length; i += 2) {
     if ((raw[i] as string).toLowerCase() === 'connection') {
       for (const token of (raw[i + 1] as string).split(',')) {
         const name = token.trim().toLowerCase();
         // Connection may name hop-by-hop extensions, never what the request means end to end.
-        if (!END_TO_END.has(name)) drop.add(name);
+        if (!END_TO_END.has(name) && !HOP_BY_HOP.has(name)) widen(name);
       }
     }
   }

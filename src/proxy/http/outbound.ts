@@ -98,7 +98,7 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
       const decision = decideRetry({
         outcome: current.outcome,
         attempt: attemptNo,
-        policy: retryPolicyOf(cluster),
+        policy: cluster.defaults.retries,
         replayable,
         budgetAllows: () => cluster.budget.tryWithdraw(),
       });
@@ -107,7 +107,7 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
         return fail(res, failureOf(current, service, endpoint, attemptNo, decision.reason, d.retries.perTryTimeoutMs), deps, started, attemptNo);
       }
       if ('response' in current) current.response.resume();
-      await new Promise((resolve) => setTimeout(resolve, backoffDelay(attemptNo, retryPolicyOf(cluster), deps.random)));
+      await new Promise((resolve) => setTimeout(resolve, backoffDelay(attemptNo, cluster.defaults.retries, deps.random)));
     }
   } catch (error) {
     return fail(res, { cause: 'bad_request', hop: 'outbound', service, detail: (error as Error).message }, deps, started, 0);
@@ -115,18 +115,6 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
     if (requestTimer) clearTimeout(requestTimer);
     cluster.limits.release('request');
   }
-}
-
-export function retryPolicyOf(cluster: Cluster) {
-  const r = cluster.defaults.retries;
-  return {
-    numRetries: r.numRetries,
-    perTryTimeoutMs: r.perTryTimeoutMs,
-    retryOn: r.retryOn,
-    retriableStatusCodes: r.retriableStatusCodes,
-    backoffBaseMs: r.backoffBaseMs,
-    backoffMaxMs: r.backoffMaxMs,
-  };
 }
 
 function failureOf(result: AttemptResult, service: string, endpoint: ClusterEndpoint, attempts: number, reason: string, perTryMs: number | undefined): MeshFailure {

@@ -2,18 +2,13 @@
 // (src/proxy/http/outbound.ts) asks, this answers with a reason it can log.
 
 import type { Random } from '../../lib/clock.ts';
+import type { ResolvedServiceDefaults, RetryOn } from '../../config/service-defaults.ts';
 import { isGatewayError, isServerError, outcomeLabel, type AttemptOutcome } from './outcome.ts';
 
-export type RetryOn = 'connect-failure' | 'refused-stream' | 'reset' | '5xx' | 'gateway-error' | 'retriable-status-codes';
-
-export interface RetryPolicy {
-  readonly numRetries: number;
-  readonly perTryTimeoutMs: number | undefined;
-  readonly retryOn: readonly RetryOn[];
-  readonly retriableStatusCodes: readonly number[];
-  readonly backoffBaseMs: number;
-  readonly backoffMaxMs: number;
-}
+// One definition of the policy: the retries block of a service's resolved
+// defaults (the budget is applied elsewhere, by RetryBudget).
+export type { RetryOn };
+export type RetryPolicy = Omit<ResolvedServiceDefaults['retries'], 'budget'>;
 
 /**
  * Retry what says "the upstream did not handle this": the request never
