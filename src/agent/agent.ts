@@ -11,7 +11,7 @@ import { createAdminServer } from './admin-api.ts';
 import { CheckRunner, type Probe } from './checks.ts';
 import { writeFileAtomic, type AgentConfig } from './config/agent-config.ts';
 import { adminAddrPath } from './admin-addr.ts';
-import { describeCheck } from './config/service-spec.ts';
+import { callerOf, describeCheck } from './config/service-spec.ts';
 import { checkIdOf } from './registration.ts';
 import { ServerClient } from './server-client.ts';
 import { emptySnapshot, loadSnapshot } from './snapshot.ts';
@@ -70,7 +70,14 @@ export class Agent {
       clock,
       random: systemRandom,
       log: this.log,
+      onChange: () => this.applyCertificates(),
     });
+  }
+
+  /** The proxy takes the roots and every leaf again: new handshakes use them, open connections keep theirs. */
+  private applyCertificates(): void {
+    const trust = this.certs.trust();
+    if (trust) this.proxy.updateCertificates(trust, this.certs.leavesPem());
   }
 
   private makeWatcher(snapshot: Snapshot): Watcher {
@@ -99,7 +106,7 @@ export class Agent {
       ]),
     );
     return {
-      upstreams: this.config.upstreams.map((u) => ({ service: u.name, localPort: u.localPort })),
+      upstreams: this.config.upstreams.map((u) => ({ service: u.name, localPort: u.localPort, caller: callerOf(this.config.services, u) })),
       instances,
       serviceDefaults,
       local: this.config.services.map((s) => ({ id: s.id, name: s.name, port: s.port })),
@@ -198,6 +205,7 @@ export class Agent {
         passing: snapshot.upstreams[u.name]?.instances.filter((i) => i.status === 'passing').length ?? 0,
       })),
       certificates: this.certs.status(),
+      mtls: { ...this.proxy.tlsStats, ...this.proxy.stats },
     };
   }
 }

@@ -18,7 +18,7 @@ import {
   writeAgentConfig,
   type AgentConfig,
 } from '../agent/config/agent-config.ts';
-import { checkUnique, describeCheck, parseServiceFlag, parseUpstreamFlag, validateName, type ServiceSpec, type UpstreamSpec } from '../agent/config/service-spec.ts';
+import { callerOf, checkUnique, describeCheck, resolveCallers, parseServiceFlag, parseUpstreamFlag, validateName, type ServiceSpec, type UpstreamSpec } from '../agent/config/service-spec.ts';
 import { readServicesFile } from '../agent/config/services-file.ts';
 import { Agent } from '../agent/agent.ts';
 import {
@@ -71,7 +71,7 @@ export function addJoinCommands(program: Command): void {
     .option('--advertise-addr <ip>', 'the address other hosts reach this one at (default: the address that routes to the server)')
     .option('--service <spec>', 'a service on this host: NAME=PORT[,check=SPEC][,interval=10s][,timeout=5s][,tags=a|b][,meta=k:v][,weight=N] (repeatable)', collect, [])
     .option('--services-file <file>', 'services and upstreams in YAML or JSON')
-    .option('--upstream <name:localport>', 'make 127.0.0.1:LOCALPORT reach service NAME (repeatable)', collect, [])
+    .option('--upstream <name:localport[,as=service]>', 'make 127.0.0.1:LOCALPORT reach service NAME, calling as a local service (as= is needed when the host runs several) (repeatable)', collect, [])
     .option('--data-dir <dir>', 'agent state: snapshot, pid files, logs', DEFAULT_DATA_DIR)
     .option('--config-dir <dir>', 'where agent.json (0600, with the token) is written', DEFAULT_CONFIG_DIR)
     .option('--admin-addr <host:port>', 'the agent admin API (several agents on one machine need different ones)', DEFAULT_ADMIN_ADDR)
@@ -135,6 +135,7 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
     upstreams = [...upstreams, ...file.upstreams];
   }
   checkUnique(services, upstreams);
+  resolveCallers(services, upstreams);
   const config = {
     version: 1 as const,
     server: serverUrl(server),
@@ -224,7 +225,7 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   const out = process.stdout;
   out.write(`${colour.green('joined')} ${config.server} as node ${config.nodeName} (${config.advertiseAddr})\n`);
   for (const s of config.services) out.write(`  service ${s.name}${s.id !== s.name ? ` (id ${s.id})` : ''} on port ${s.port}: ${describeCheck(s.check)}\n`);
-  for (const u of config.upstreams) out.write(`  upstream ${u.name} on 127.0.0.1:${u.localPort}\n`);
+  for (const u of config.upstreams) out.write(`  upstream ${u.name} on 127.0.0.1:${u.localPort}${callerOf(config.services, u) ? `, calling as ${callerOf(config.services, u)}` : ''}\n`);
   out.write(`  ${action}; logs ${unitName ? `in journalctl -u ${unitName}` : `in ${logsDir(config.dataDir)}`}\n  config ${configPath(config.configDir)} (0600), state ${config.dataDir}, admin API ${config.adminAddr}\n`);
 }
 

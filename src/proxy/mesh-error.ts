@@ -12,7 +12,11 @@ export type MeshErrorCause =
   | 'circuit_breaker'
   | 'local_app_unreachable'
   | 'bad_request'
-  | 'bad_hop';
+  | 'bad_hop'
+  /** The calling service has no certificate to present (none issued yet, or no local service named as the caller). */
+  | 'no_identity'
+  /** An intention denies the call. */
+  | 'intention_denied';
 
 export interface MeshFailure {
   cause: MeshErrorCause;
@@ -31,6 +35,8 @@ export function statusFor(cause: MeshErrorCause): number {
   switch (cause) {
     case 'bad_request':
       return 400;
+    case 'intention_denied':
+      return 403;
     case 'upstream_timeout':
     case 'request_timeout':
       return 504;

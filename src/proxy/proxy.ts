@@ -1,8 +1,12 @@
 // The host's proxy, assembled. Listeners → route → cluster → endpoint, for
 // TCP and HTTP alike:
 //  - an upstream listener per --upstream (127.0.0.1:LOCALPORT → service);
-//  - one inbound listener (0.0.0.0:15006) that peer proxies connect to; the
-//    hop preamble names the service instance and the protocol.
+//  - one inbound listener (0.0.0.0:15006) that peer proxies connect to over
+//    mutual TLS (src/proxy/tls/mesh-tls.ts); inside it, the hop preamble names
+//    the service instance and the protocol. Plaintext is refused unless the
+//    service's mtls_mode is permissive.
+// Outbound connections present the calling service's leaf: the one local
+// service, or the one the upstream names (as=).
 // The routing table (clusters, protocols, local instances) is replaced whole
 // by apply(): a connection or request reads it once, so it sees the old table
 // or the new one, never a mix. It runs inside the agent process: one process
@@ -13,8 +17,12 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import type { Clock, Random } from '../lib/clock.ts';
 import { resolveServiceDefaults, type ResolvedServiceDefaults } from '../config/service-defaults.ts';
 import { Cluster, type ClusterEndpoint, type EndpointSource } from './cluster.ts';
-import { parseHop, type HopProtocol } from './hop.ts';
+import { parseHop, type HopHeader, type HopProtocol } from './hop.ts';
 import { HopAgent, connectHop } from './http/hop-agent.ts';
+import { MeshTls, HOP_ALPN, type LeafPem, type TrustBundle } from './tls/mesh-tls.ts';
+import type { TLSSocket } from 'node:tls';
+import type { ServiceIdentity } from '../lib/pki/spiffe.ts';
+import type { MeshFailure } from './mesh-error.ts';
 import { connectLocal, relayUpgrade } from './http/upgrade.ts';
 import { closeLocalPools, handleInbound, type LocalTarget } from './http/inbound.ts';
 import { handleOutbound, sendMeshError } from './http/outbound.ts';
@@ -28,6 +36,8 @@ import { prepend } from './h2/prepend.ts';
 export interface ProxyUpstream {
   service: string;
   localPort: number;
+  /** The local service whose identity calls go out with; undefined when the host has none to offer. */
+  caller?: string | undefined;
 }
 
 export interface ProxyLocalService {
@@ -47,13 +57,22 @@ export interface ProxyConfig {
 
 interface Table {
   readonly clusters: ReadonlyMap<string, Cluster>;
+  readonly callers: ReadonlyMap<string, string | undefined>;
   readonly local: readonly ProxyLocalService[];
   readonly defaults: (service: string) => ResolvedServiceDefaults;
 }
 
+/** The first byte of a TLS record carrying a handshake (the ClientHello). */
+const TLS_HANDSHAKE = 0x16;
 const SERVICE_OF = Symbol('meshctl.service');
 const TARGET_OF = Symbol('meshctl.target');
 type Tagged = Socket & { [SERVICE_OF]?: string; [TARGET_OF]?: LocalTarget };
+
+export interface ProxyStats {
+  /** Plaintext hop connections accepted (permissive services) and refused (strict ones). */
+  plaintextAccepted: number;
+  plaintextRefused: number;
+}
 
 export interface ProxyOptions {
   inboundHost: string;
@@ -67,7 +86,9 @@ export interface ProxyOptions {
 
 export class Proxy {
   private readonly options: ProxyOptions;
-  private table: Table = { clusters: new Map(), local: [], defaults: () => resolveServiceDefaults(undefined) };
+  private table: Table = { clusters: new Map(), callers: new Map(), local: [], defaults: () => resolveServiceDefaults(undefined) };
+  private readonly tls: MeshTls;
+  readonly stats: ProxyStats = { plaintextAccepted: 0, plaintextRefused: 0 };
   private readonly clusters = new Map<string, Cluster>();
   private readonly listeners = new Map<number, { service: string; server: Server }>();
   private readonly agents = new Map<string, HopAgent>();
@@ -84,6 +105,7 @@ export class Proxy {
 
   constructor(options: ProxyOptions) {
     this.options = options;
+    this.tls = new MeshTls({ log: options.log, onPeer: (socket, peer) => this.acceptSecure(socket, peer) });
     // Host is checked by refuseHostless, so the refusal carries the mesh header like every other one.
     const httpOptions = { insecureHTTPParser: false, requireHostHeader: false, keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 };
     this.outboundHttp = createHttpServer(httpOptions, (req, res) => {
@@ -91,7 +113,7 @@ export class Proxy {
       const service = (req.socket as Tagged)[SERVICE_OF] ?? '';
       void handleOutbound(req, res, this.table.clusters.get(service), service, {
         random: this.options.random,
-        agentFor: (cluster, endpoint) => this.agentFor(cluster, endpoint),
+        agentFor: (cluster, endpoint) => this.agentFor(cluster, endpoint, this.table.callers.get(service)),
         onRequestEnd: (event) => {
           if (event.failure) this.options.onMeshError?.(JSON.stringify({ method: req.method, path: req.url, status: event.status, attempts: event.attempts, durationMs: Math.round(event.durationMs), ...event.failure }));
         },
@@ -112,7 +134,12 @@ export class Proxy {
         socket.end(`HTTP/1.1 503 Service Unavailable\r\nx-mesh-error: no_healthy_endpoints; hop=outbound; service=${service}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
         return;
       }
-      const upstream = connectHop({ host: endpoint.hopHost, port: endpoint.hopPort, service, instanceId: endpoint.instanceId, protocol: 'http' }, cluster.defaults.timeouts.connectMs);
+      const tls = this.tls.clientOptions(this.table.callers.get(service), service, 'http');
+      if (typeof tls === 'string') {
+        socket.end(`HTTP/1.1 503 Service Unavailable\r\nx-mesh-error: no_identity; hop=outbound; service=${service}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+        return;
+      }
+      const upstream = connectHop({ host: endpoint.hopHost, port: endpoint.hopPort, service, instanceId: endpoint.instanceId, protocol: 'http' }, cluster.defaults.timeouts.connectMs, tls);
       relayUpgrade(req, socket, head, upstream, cluster.defaults.timeouts.idleMs);
     });
     this.inboundHttp.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -151,7 +178,7 @@ export class Proxy {
       cluster.update(config.instances.get(up.service) ?? [], defaults);
       clusters.set(up.service, cluster);
     }
-    this.table = { clusters, local: config.local, defaults: defaultsOf };
+    this.table = { clusters, callers: new Map(config.upstreams.map((u) => [u.service, u.caller])), local: config.local, defaults: defaultsOf };
     const wanted = new Map(config.upstreams.map((u) => [u.localPort, u.service]));
     for (const [port, listener] of this.listeners) {
       if (wanted.get(port) !== listener.service) {
@@ -176,7 +203,7 @@ export class Proxy {
       }
     }
     for (const [key, agent] of this.agents) {
-      const [service, endpoint] = key.split('|') as [string, string];
+      const [, service, endpoint] = key.split('|') as [string, string, string];
       if (!clusters.get(service)?.endpoints.has(endpoint) && agent.idle()) {
         agent.destroy();
         this.agents.delete(key);
@@ -206,16 +233,31 @@ export class Proxy {
     socket.on('error', () => socket.destroy());
   }
 
+  /** Replaces the mesh roots and the local services' leaves; new handshakes use them at once. */
+  updateCertificates(trust: TrustBundle, leaves: ReadonlyMap<string, LeafPem>): void {
+    this.tls.update(trust, leaves);
+  }
+
+  get tlsStats(): MeshTls['stats'] {
+    return this.tls.stats;
+  }
+
   private acceptUpstream(socket: Socket, service: string): void {
     this.track(socket);
     const table = this.table;
     const protocol = table.defaults(service).protocol;
+    const caller = table.callers.get(service);
     if (protocol === 'tcp') {
-      void forwardTcpOutbound(socket, table.clusters.get(service), service, this.options.log);
+      void forwardTcpOutbound(socket, table.clusters.get(service), service, this.tls.clientOptions(caller, service, 'tcp'), this.options.log);
       return;
     }
     (socket as Tagged)[SERVICE_OF] = service;
-    if (protocol === 'http2' || protocol === 'grpc') this.h2Server(`out|${service}`, (stream, headers) => h2Outbound(service, this.table.clusters.get(service), stream, headers, this.h2Sessions)).emit('connection', socket);
+    if (protocol === 'http2' || protocol === 'grpc') {
+      this.h2Server(`out|${service}`, (stream, headers) => {
+        const current = this.table.callers.get(service);
+        return h2Outbound(service, this.table.clusters.get(service), stream, headers, this.h2Sessions, { name: current, tls: this.tls.clientOptions(current, service, protocol) });
+      }).emit('connection', socket);
+    }
     else this.outboundHttp.emit('connection', socket);
   }
 
@@ -230,8 +272,48 @@ export class Proxy {
     return server;
   }
 
+  /**
+   * A connection to the inbound listener: TLS goes to the TLS server (the
+   * ClientHello is left on the socket for it to read); anything else is
+   * plaintext, allowed only for a permissive service.
+   */
   private acceptInbound(socket: Socket): void {
     this.track(socket);
+    socket.once('readable', () => {
+      const first = socket.read() as Buffer | null;
+      if (!first) return;
+      socket.unshift(first);
+      if (first[0] === TLS_HANDSHAKE) this.tls.accept(socket);
+      else this.readPreamble(socket, (header) => this.acceptPlaintext(socket, header.service, header.protocol, header.instance));
+    });
+  }
+
+  private acceptPlaintext(socket: Socket, service: string, protocol: HopProtocol, instanceId: string | undefined): void {
+    if (this.table.defaults(service).mtlsMode !== 'permissive') {
+      this.stats.plaintextRefused++;
+      this.options.log(`inbound: plaintext from ${socket.remoteAddress} to ${service} refused: mtls_mode is strict (set it to permissive to accept plaintext while migrating)`);
+      socket.destroy();
+      return;
+    }
+    this.stats.plaintextAccepted++;
+    this.routeInbound(socket, service, protocol, instanceId, undefined);
+  }
+
+  /** A verified mTLS peer: the preamble inside TLS must agree with the ALPN negotiated. */
+  private acceptSecure(socket: TLSSocket, peer: ServiceIdentity): void {
+    this.track(socket);
+    this.readPreamble(socket, (header) => {
+      if (socket.alpnProtocol !== HOP_ALPN[header.protocol]) {
+        this.options.log(`inbound: ${peer.service} at ${socket.remoteAddress} negotiated ALPN ${socket.alpnProtocol || 'none'} for a ${header.protocol} hop; closing`);
+        socket.destroy();
+        return;
+      }
+      this.routeInbound(socket, header.service, header.protocol, header.instance, peer);
+    });
+  }
+
+  /** Reads the hop preamble, then hands on the socket paused with the bytes after it unread. */
+  private readPreamble(socket: Socket, onHeader: (header: HopHeader) => void): void {
     let buffered = Buffer.alloc(0);
     const timer = setTimeout(() => socket.destroy(), 10_000);
     const onData = (chunk: Buffer) => {
@@ -247,13 +329,15 @@ export class Proxy {
       }
       socket.pause();
       if (parsed.rest.length > 0) socket.unshift(parsed.rest);
-      this.routeInbound(socket, parsed.header.service, parsed.header.protocol, parsed.header.instance);
+      onHeader(parsed.header);
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
+    socket.resume();
   }
 
-  private routeInbound(socket: Socket, service: string, protocol: HopProtocol, instanceId: string | undefined): void {
+  private routeInbound(socket: Socket, service: string, protocol: HopProtocol, instanceId: string | undefined, peer: ServiceIdentity | undefined): void {
+    void peer;
     const local = this.table.local.find((l) => l.name === service && (instanceId === undefined || l.id === instanceId)) ?? this.table.local.find((l) => l.name === service);
     if (!local) {
       this.options.log(`inbound: no local instance of ${service}${instanceId ? ` (${instanceId})` : ''}; closing`);
@@ -279,8 +363,12 @@ export class Proxy {
     socket.resume();
   }
 
-  private agentFor(cluster: Cluster, endpoint: ClusterEndpoint): HopAgent {
-    const key = `${cluster.service}|${endpoint.id}`;
+  private agentFor(cluster: Cluster, endpoint: ClusterEndpoint, caller: string | undefined): HopAgent | MeshFailure {
+    const service = cluster.service;
+    const tls = this.tls.clientOptions(caller, service, 'http');
+    if (typeof tls === 'string') return { cause: 'no_identity', hop: 'outbound', service, detail: tls };
+    // One pool per calling identity too: a connection carries the certificate it was opened with.
+    const key = `${caller}|${service}|${endpoint.id}`;
     let agent = this.agents.get(key);
     // New limits or timeouts make a new pool; the old one finishes its requests and goes.
     if (agent && (agent.maxSockets !== cluster.defaults.circuitBreaker.maxConnections || agent.connectTimeoutMs !== cluster.defaults.timeouts.connectMs)) {
@@ -291,6 +379,7 @@ export class Proxy {
       agent = new HopAgent(
         { host: endpoint.hopHost, port: endpoint.hopPort, service: cluster.service, instanceId: endpoint.instanceId, protocol: 'http' },
         cluster.defaults.timeouts.connectMs,
+        () => this.tls.clientOptions(caller, service, 'http'),
         { maxSockets: cluster.defaults.circuitBreaker.maxConnections },
       );
       this.agents.set(key, agent);

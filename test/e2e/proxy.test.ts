@@ -88,11 +88,15 @@ before(async () => {
   const common = ['--token', server.token, '--heartbeat-interval', '1s'];
   await meshctl(h2, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-2', '--service', 'web=8081,id=w1,check=http://127.0.0.1:8081/health,interval=1s', '--service', 'web=8082,id=w2,check=http://127.0.0.1:8082/health,interval=1s', '--service', 'api=9081,weight=3', ...dirs(h2)]);
   await meshctl(h3, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-3', '--service', 'web=8081,id=w3,check=http://127.0.0.1:8081/health,interval=1s', '--service', 'api=9081,weight=1', '--service', 'redis=6379,check=tcp:127.0.0.1:6379,interval=1s', '--service', 'echo=50051,check=tcp:127.0.0.1:50051,interval=1s', ...dirs(h3)]);
-  await meshctl(h1, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-1', '--upstream', 'web:9191', '--upstream', 'api:9292', '--upstream', 'redis:16379', '--upstream', 'echo:15051', ...dirs(h1)]);
+  // The caller is a service too: its calls carry its identity (mTLS), which is what intentions decide on.
+  await meshctl(h1, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', '--upstream', 'api:9292', '--upstream', 'redis:16379', '--upstream', 'echo:15051', ...dirs(h1)]);
   await waitFor(async () => {
     const ups = (JSON.parse(await meshctl(h1, ['status', '--json'])) as { upstreams: Array<{ name: string; passing: number }> }).upstreams;
     return ups.find((u) => u.name === 'web')?.passing === 3 && ups.find((u) => u.name === 'api')?.passing === 2 && ups.find((u) => u.name === 'redis')?.passing === 1 && ups.find((u) => u.name === 'echo')?.passing === 1;
   }, 20_000, 'host 1 to see every instance');
+  for (const h of [h1, h2, h3]) {
+    await waitFor(async () => (JSON.parse(await meshctl(h, ['status', '--json'])) as { certificates: Array<{ valid: boolean }> }).certificates.every((c) => c.valid), 20_000, `the certificates of ${h.name}`);
+  }
 });
 
 after(async () => {

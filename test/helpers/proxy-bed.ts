@@ -7,6 +7,14 @@
 import { createServer as createNetServer } from 'node:net';
 import { systemClock, systemRandom } from '../../src/lib/clock.ts';
 import { Proxy } from '../../src/proxy/proxy.ts';
+import { makeTestCa, type TestCa } from './pki.ts';
+
+let bedCa: TestCa | undefined;
+/** One CA for every bed in a test process. */
+export function bedCertificateAuthority(): TestCa {
+  bedCa ??= makeTestCa();
+  return bedCa;
+}
 
 export async function freePort(): Promise<number> {
   const server = createNetServer();
@@ -34,11 +42,14 @@ export interface ProxyBed {
 export async function startProxyBed(service: string, instances: BedInstance[], serviceDefaults?: Record<string, unknown>): Promise<ProxyBed> {
   const proxy = new Proxy({ inboundHost: '127.0.0.1', inboundPort: 0, clock: systemClock, random: systemRandom, log: () => {} });
   await proxy.start();
+  // The bed calls itself: the service is both the caller and the callee, over mTLS like any hop.
+  const ca = bedCertificateAuthority();
+  proxy.updateCertificates({ trustDomain: ca.trustDomain, rootsPem: [ca.certPem] }, new Map([[service, ca.leaf(service)]]));
   const inboundPort = Number(proxy.inboundAddress.split(':').pop());
   const upstreamPort = await freePort();
   const set = async (list: BedInstance[], defaults?: Record<string, unknown>) => {
     await proxy.apply({
-      upstreams: [{ service, localPort: upstreamPort }],
+      upstreams: [{ service, localPort: upstreamPort, caller: service }],
       instances: new Map([[service, list.map((i) => ({ node: 'local', id: i.id, address: '127.0.0.1', port: i.port, weight: i.weight ?? 1, inboundPort }))]]),
       serviceDefaults: new Map(defaults ? [[service, defaults]] : []),
       local: list.map((i) => ({ id: i.id, name: service, port: i.port })),

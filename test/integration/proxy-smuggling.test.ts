@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { encodeHop } from '../../src/proxy/hop.ts';
-import { startProxyBed, type ProxyBed } from '../helpers/proxy-bed.ts';
+import { connect as connectTls } from 'node:tls';
+import { bedCertificateAuthority, startProxyBed, type ProxyBed } from '../helpers/proxy-bed.ts';
 
 // The app: a raw server that records every request head+body it receives, and
 // answers each with 200 (it parses just enough: Content-Length bodies only).
@@ -95,12 +96,17 @@ const corpus: Array<[string, string, Expect]> = [
   ['hop-by-hop headers named in Connection are not forwarded', 'GET /h HTTP/1.1\r\nHost: a\r\nConnection: x-secret\r\nX-Secret: 1\r\n\r\n', { forwarded: [/^GET \/h HTTP\/1\.1\r\n(?![\s\S]*x-secret)/i] }],
 ];
 
+/** Plain TCP to the outbound listener; to the inbound one, mTLS as a peer proxy of service web, then the preamble. */
 function send(port: number, payload: string, preamble?: Buffer): Promise<{ response: string; closed: boolean }> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      if (preamble) socket.write(preamble);
-      socket.write(Buffer.from(payload, 'latin1'));
-    });
+    const ca = bedCertificateAuthority();
+    const leaf = ca.leaf('web');
+    const socket = preamble
+      ? connectTls({ port, host: '127.0.0.1', servername: 'web', ca: ca.certPem, cert: leaf.certPem, key: leaf.keyPem, ALPNProtocols: ['http/1.1'], checkServerIdentity: () => undefined }, () => {
+          socket.write(preamble);
+          socket.write(Buffer.from(payload, 'latin1'));
+        })
+      : connect(port, '127.0.0.1', () => socket.write(Buffer.from(payload, 'latin1')));
     let response = '';
     let closed = false;
     const timer = setTimeout(() => {

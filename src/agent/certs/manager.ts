@@ -33,7 +33,8 @@ const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 
 export class CertManager {
-  private readonly options: { dataDir: string; client: CaClient; clock: Clock; random: Random; log: (line: string) => void; onChange?: (leaf: Leaf) => void };
+  /** onChange: a leaf or the roots changed; the proxy takes them all again. */
+  private readonly options: { dataDir: string; client: CaClient; clock: Clock; random: Random; log: (line: string) => void; onChange?: () => void };
   private readonly leaves = new Map<string, Leaf>();
   private readonly timers = new Map<string, TimerHandle>();
   private readonly failures = new Map<string, number>();
@@ -56,10 +57,50 @@ export class CertManager {
     this.timers.clear();
     this.services = [...new Set(services)];
     mkdirSync(this.dir(), { recursive: true, mode: 0o700 });
+    for (const service of [...this.leaves.keys()]) if (!this.services.includes(service)) this.leaves.delete(service);
+    this.loadTrust();
     for (const service of this.services) {
-      const leaf = this.load(service);
+      const leaf = this.leaves.get(service) ?? this.load(service);
       if (leaf) this.leaves.set(service, leaf);
       this.schedule(service);
+    }
+    // What was on disk serves at once: a restarted agent takes calls before the server answers.
+    if (this.leaves.size > 0 && this.rootsPem.length > 0) this.options.onChange?.();
+  }
+
+  /** The mesh roots and trust domain, as last fetched (and kept on disk). */
+  trust(): { trustDomain: string; rootsPem: string[] } | undefined {
+    return this.trustDomain && this.rootsPem.length > 0 ? { trustDomain: this.trustDomain, rootsPem: this.rootsPem } : undefined;
+  }
+
+  /** Every local service's current leaf, as PEM. */
+  leavesPem(): Map<string, { certPem: string; keyPem: string }> {
+    return new Map([...this.leaves].map(([service, leaf]) => [service, { certPem: leaf.certPem, keyPem: leaf.keyPem }]));
+  }
+
+  /** New roots from the watch (a CA rotation): kept, and handed to the proxy at once. */
+  setTrust(trustDomain: string, rootsPem: string[]): void {
+    if (trustDomain === this.trustDomain && rootsPem.join() === this.rootsPem.join()) return;
+    this.trustDomain = trustDomain;
+    this.rootsPem = rootsPem;
+    this.saveTrust();
+    this.options.onChange?.();
+  }
+
+  private saveTrust(): void {
+    writeFileAtomic(join(this.dir(), 'trust.json'), `${JSON.stringify({ trustDomain: this.trustDomain, rootsPem: this.rootsPem })}\n`, 0o600);
+  }
+
+  private loadTrust(): void {
+    if (this.rootsPem.length > 0) return;
+    try {
+      const saved = JSON.parse(readFileSync(join(this.dir(), 'trust.json'), 'utf8')) as { trustDomain?: unknown; rootsPem?: unknown };
+      if (typeof saved.trustDomain === 'string' && Array.isArray(saved.rootsPem) && saved.rootsPem.every((r) => typeof r === 'string')) {
+        this.trustDomain = saved.trustDomain;
+        this.rootsPem = saved.rootsPem as string[];
+      }
+    } catch {
+      // Nothing saved yet: the first renewal fetches the roots.
     }
   }
 
@@ -96,6 +137,7 @@ export class CertManager {
       const { trustDomain, datacenter, rootsPem } = await this.options.client.roots();
       this.trustDomain = trustDomain;
       this.rootsPem = rootsPem;
+      this.saveTrust();
       const keys = this.keysFor(service);
       const spiffeId = spiffeIdOf({ trustDomain: this.trustDomain, datacenter, service });
       const { certPem } = await this.options.client.sign(createCsr(keys, [spiffeId]));
@@ -105,7 +147,7 @@ export class CertManager {
       this.leaves.set(service, leaf);
       this.failures.delete(service);
       this.options.log(`certificate for ${service} (${spiffeId}) valid until ${cert.validTo}`);
-      this.options.onChange?.(leaf);
+      this.options.onChange?.();
       this.schedule(service);
     } catch (error) {
       const failures = (this.failures.get(service) ?? 0) + 1;

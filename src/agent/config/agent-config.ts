@@ -39,7 +39,7 @@ export const agentConfigSchema = z.strictObject({
   nodeName: z.string().min(1),
   advertiseAddr: z.string().min(1),
   services: z.array(serviceSchema),
-  upstreams: z.array(z.strictObject({ name: z.string().min(1), localPort: z.number().int().min(1).max(65535) })),
+  upstreams: z.array(z.strictObject({ name: z.string().min(1), localPort: z.number().int().min(1).max(65535), as: z.string().min(1).optional() })),
   configDir: z.string().min(1),
   dataDir: z.string().min(1),
   adminAddr: z.string().min(3),

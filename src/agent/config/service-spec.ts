@@ -4,7 +4,7 @@
 //
 //   --service NAME=PORT[,id=ID][,check=SPEC][,interval=D][,timeout=D][,tags=a|b][,meta=k:v][,weight=N][,address=IP]
 //   SPEC: http://127.0.0.1:8080/health | https://… | tcp:127.0.0.1:5432 | ttl:15s
-//   --upstream NAME:LOCALPORT
+//   --upstream NAME:LOCALPORT[,as=SERVICE]   (as: the local service whose identity calls go out with)
 
 import { formatGoDuration, parseGoDuration } from '../../lib/duration.ts';
 import { MeshError } from '../../lib/errors.ts';
@@ -30,6 +30,8 @@ export interface ServiceSpec {
 export interface UpstreamSpec {
   name: string;
   localPort: number;
+  /** The local service calling it; needed only when the host runs services of several names. */
+  as?: string | undefined;
 }
 
 /** Consul's habits: checks every 10 s; an HTTP or TCP probe may take 5 s at most, and never longer than its interval. */
@@ -143,10 +145,41 @@ export function parseServiceFlag(flag: string): ServiceSpec {
 }
 
 export function parseUpstreamFlag(flag: string): UpstreamSpec {
-  const hint = 'use --upstream NAME:LOCALPORT, such as --upstream web:9191';
-  const cut = flag.lastIndexOf(':');
+  const hint = 'use --upstream NAME:LOCALPORT[,as=SERVICE], such as --upstream web:9191 or --upstream web:9191,as=client';
+  const [head = '', ...options] = flag.split(',');
+  const cut = head.lastIndexOf(':');
   if (cut <= 0) throw usage(`--upstream "${flag}": expected NAME:LOCALPORT`, hint);
-  return { name: validateName(flag.slice(0, cut), `--upstream "${flag}"`), localPort: parsePort(flag.slice(cut + 1), `--upstream "${flag}"`, hint) };
+  const spec: UpstreamSpec = { name: validateName(head.slice(0, cut), `--upstream "${flag}"`), localPort: parsePort(head.slice(cut + 1), `--upstream "${flag}"`, hint) };
+  for (const option of options) {
+    const [key, value] = option.split('=', 2);
+    if (key !== 'as' || !value) throw usage(`--upstream "${flag}": unknown option "${option}"`, hint);
+    spec.as = validateName(value, `--upstream "${flag}" as=`);
+  }
+  return spec;
+}
+
+/**
+ * The local service each upstream calls as: its as=, or the one service name
+ * on this host. Refuses an as= naming no local service, and an upstream that
+ * leaves the choice open on a host with several.
+ */
+export function resolveCallers(services: readonly ServiceSpec[], upstreams: readonly UpstreamSpec[]): void {
+  const names = [...new Set(services.map((s) => s.name))];
+  for (const u of upstreams) {
+    if (u.as !== undefined && !names.includes(u.as)) {
+      throw usage(`upstream ${u.name} calls as "${u.as}", which is not a service on this host`, `register it with --service ${u.as}=PORT, or pick one of: ${names.join(', ') || '(none registered)'}`);
+    }
+    if (u.as === undefined && names.length > 1) {
+      throw usage(`upstream ${u.name}: this host runs ${names.join(', ')}, so say which one calls it`, `give --upstream ${u.name}:${u.localPort},as=${names[0]}`);
+    }
+  }
+}
+
+/** The identity an upstream's calls carry (see resolveCallers); undefined on a host with no service. */
+export function callerOf(services: readonly { name: string }[], upstream: { as?: string | undefined }): string | undefined {
+  if (upstream.as !== undefined) return upstream.as;
+  const names = new Set(services.map((s) => s.name));
+  return names.size === 1 ? [...names][0] : undefined;
 }
 
 /** Refuses two instances with one ID, and two upstreams on one local port. */

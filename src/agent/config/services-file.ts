@@ -41,7 +41,7 @@ const fileSchema = z.strictObject({
       }),
     )
     .default([]),
-  upstreams: z.array(z.strictObject({ name: z.string(), local_port: z.number().int().min(1).max(65535) })).default([]),
+  upstreams: z.array(z.strictObject({ name: z.string(), local_port: z.number().int().min(1).max(65535), as: z.string().optional() })).default([]),
 });
 
 export function readServicesFile(path: string): { services: ServiceSpec[]; upstreams: UpstreamSpec[] } {
@@ -76,6 +76,6 @@ export function readServicesFile(path: string): { services: ServiceSpec[]; upstr
       check: s.check ? parseCheckSpec(s.check, intervalMs, timeoutMs) : undefined,
     };
   });
-  const upstreams = result.data.upstreams.map((u, i) => ({ name: validateName(u.name, `--services-file ${path}: upstreams.${i}`), localPort: u.local_port }));
+  const upstreams = result.data.upstreams.map((u, i) => ({ name: validateName(u.name, `--services-file ${path}: upstreams.${i}`), localPort: u.local_port, ...(u.as !== undefined ? { as: validateName(u.as, `--services-file ${path}: upstreams.${i}.as`) } : {}) }));
   return { services, upstreams };
 }

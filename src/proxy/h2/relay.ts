@@ -22,11 +22,23 @@ export function forwardableH2Headers(headers: IncomingHttpHeaders): OutgoingHttp
 /** A pool of one multiplexed session per key, replaced when it closes or errors. */
 export class SessionPool {
   private readonly sessions = new Map<string, ClientHttp2Session>();
+  /** Sessions being opened: streams that arrive meanwhile wait for the same one. */
+  private readonly opening = new Map<string, Promise<ClientHttp2Session>>();
 
-  get(key: string, open: () => ClientHttp2Session): ClientHttp2Session {
+  get(key: string, open: () => ClientHttp2Session | Promise<ClientHttp2Session>): Promise<ClientHttp2Session> {
     const existing = this.sessions.get(key);
-    if (existing && !existing.closed && !existing.destroyed) return existing;
-    const session = open();
+    if (existing && !existing.closed && !existing.destroyed) return Promise.resolve(existing);
+    let pending = this.opening.get(key);
+    if (!pending) {
+      pending = Promise.resolve(open())
+        .then((session) => this.keep(key, session))
+        .finally(() => this.opening.delete(key));
+      this.opening.set(key, pending);
+    }
+    return pending;
+  }
+
+  private keep(key: string, session: ClientHttp2Session): ClientHttp2Session {
     session.on('error', () => {});
     session.once('close', () => {
       if (this.sessions.get(key) === session) this.sessions.delete(key);

@@ -4,7 +4,7 @@
 
 import { request, type IncomingMessage } from 'node:http';
 import type { AttemptOutcome } from '../resilience/outcome.ts';
-import { CONNECT_TIMEOUT, type HopAgent } from './hop-agent.ts';
+import { CONNECT_TIMEOUT, HOP_READY, hopReady, type HopAgent } from './hop-agent.ts';
 
 export type AttemptResult =
   | { outcome: AttemptOutcome & { kind: 'response' }; response: IncomingMessage; abort: () => void }
@@ -41,8 +41,9 @@ export function attempt(input: AttemptInput): Promise<AttemptResult> {
       setHost: false,
     });
     req.on('socket', (socket) => {
-      if (!socket.connecting) connected = true;
-      else socket.once('connect', () => (connected = true));
+      // Connected means the handshake is done too: a peer that refuses our certificate is a connect failure.
+      if (hopReady(socket)) connected = true;
+      else socket.once(HOP_READY, () => (connected = true));
     });
     const timer = input.perTryTimeoutMs
       ? setTimeout(() => {

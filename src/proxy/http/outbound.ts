@@ -14,13 +14,14 @@ import { backoffDelay, canReplay, decideRetry } from '../resilience/retry-policy
 import { attempt, type AttemptResult } from './attempt.ts';
 import { readBody } from './body.ts';
 import { forwardableHeaders, rawHeader } from './headers.ts';
-import type { HopAgent } from './hop-agent.ts';
+import { HopAgent } from './hop-agent.ts';
 
 export const MAX_REPLAY_BYTES = 64 * 1024;
 
 export interface OutboundDeps {
   random: Random;
-  agentFor(cluster: Cluster, endpoint: ClusterEndpoint): HopAgent;
+  /** The pool to an endpoint, or why the caller cannot connect at all (no identity to present). */
+  agentFor(cluster: Cluster, endpoint: ClusterEndpoint): HopAgent | MeshFailure;
   /** Called once per request when it ends, for metrics and access logs. */
   onRequestEnd?(event: { service: string; endpoint?: string; status: number; attempts: number; durationMs: number; failure?: MeshFailure }): void;
 }
@@ -66,6 +67,7 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
       if (!endpoint) return fail(res, { cause: 'no_healthy_endpoints', hop: 'outbound', service, policy: `${cluster.outlier.effectiveExclusions().size} ejected`, detail: 'every instance is ejected or failing' }, deps, started, attemptNo - 1);
       tried.add(endpoint.id);
       const agent = deps.agentFor(cluster, endpoint);
+      if (!(agent instanceof HopAgent)) return fail(res, agent, deps, started, attemptNo - 1);
       // A request that finds its endpoint's pool full waits for a connection: that is what max_pending_requests bounds.
       const pending = agent.saturated();
       if (pending && !cluster.limits.tryAcquire('pending')) {

@@ -6,7 +6,8 @@
 
 import { connect, type Socket } from 'node:net';
 import type { Cluster } from '../cluster.ts';
-import { connectHop } from '../http/hop-agent.ts';
+import type { ConnectionOptions } from 'node:tls';
+import { HOP_READY, connectHop } from '../http/hop-agent.ts';
 
 /** Joins two sockets; resolves when both are closed. */
 export function splice(a: Socket, b: Socket, idleTimeoutMs: number): Promise<{ sent: number; received: number }> {
@@ -52,7 +53,12 @@ export function splice(a: Socket, b: Socket, idleTimeoutMs: number): Promise<{ s
   });
 }
 
-export async function forwardTcpOutbound(client: Socket, cluster: Cluster | undefined, service: string, log: (line: string) => void): Promise<void> {
+export async function forwardTcpOutbound(client: Socket, cluster: Cluster | undefined, service: string, tls: ConnectionOptions | string, log: (line: string) => void): Promise<void> {
+  if (typeof tls === 'string') {
+    log(`tcp ${service}: no_identity: ${tls}; closing`);
+    client.destroy();
+    return;
+  }
   if (!cluster || cluster.endpoints.size === 0) {
     log(`tcp ${service}: no instance to send to (${cluster ? 'no_healthy_endpoints' : 'unknown_service'}); closing`);
     client.destroy();
@@ -65,6 +71,7 @@ export async function forwardTcpOutbound(client: Socket, cluster: Cluster | unde
   }
   client.pause();
   const tried = new Set<string>();
+  let lastError = '';
   try {
     for (let attemptNo = 1; attemptNo <= cluster.defaults.retries.numRetries + 1; attemptNo++) {
       const endpoint = cluster.pick(undefined, tried);
@@ -72,10 +79,13 @@ export async function forwardTcpOutbound(client: Socket, cluster: Cluster | unde
       tried.add(endpoint.id);
       cluster.balancer.onStart(endpoint.id);
       const t0 = performance.now();
-      const upstream = connectHop({ host: endpoint.hopHost, port: endpoint.hopPort, service, instanceId: endpoint.instanceId, protocol: 'tcp' }, cluster.defaults.timeouts.connectMs);
+      const upstream = connectHop({ host: endpoint.hopHost, port: endpoint.hopPort, service, instanceId: endpoint.instanceId, protocol: 'tcp' }, cluster.defaults.timeouts.connectMs, tls);
       const connected = await new Promise<boolean>((resolve) => {
-        upstream.once('connect', () => resolve(true));
-        upstream.on('error', () => resolve(false));
+        upstream.once(HOP_READY, () => resolve(true));
+        upstream.on('error', (error: NodeJS.ErrnoException) => {
+          lastError = error.code ?? error.message;
+          resolve(false);
+        });
       });
       if (!connected) {
         cluster.balancer.onEnd(endpoint.id, performance.now() - t0, false);
@@ -90,7 +100,7 @@ export async function forwardTcpOutbound(client: Socket, cluster: Cluster | unde
       cluster.balancer.onEnd(endpoint.id, connectMs, true);
       return;
     }
-    log(`tcp ${service}: connect_failure to every endpoint tried (${[...tried].join(', ') || 'none'}); closing`);
+    log(`tcp ${service}: connect_failure to every endpoint tried (${[...tried].join(', ') || 'none'})${lastError ? `, last: ${lastError}` : ''}; closing`);
     client.destroy();
   } finally {
     cluster.limits.release('connection');
@@ -98,8 +108,9 @@ export async function forwardTcpOutbound(client: Socket, cluster: Cluster | unde
 }
 
 /** Inbound: the peer proxy's connection, spliced to the local app. */
-export function forwardTcpInbound(socket: Socket, port: number, idleTimeoutMs: number): void {
+export function forwardTcpInbound(socket: Socket, port: number, idleTimeoutMs: number): Socket {
   const local = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
   local.on('error', () => socket.destroy());
   local.once('connect', () => void splice(socket, local, idleTimeoutMs));
+  return local;
 }
