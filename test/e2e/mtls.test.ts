@@ -1,0 +1,221 @@
+// mTLS between hosts, on the namespace test bed: host 1 runs `client`, which
+// calls `web` on host 2 through its upstream port.
+//  - A capture on host 2's wire holds none of a request's plaintext, while a
+//    capture of the same request on host 2's loopback (proxy → app) does: the
+//    control that shows the capture would have found it.
+//  - Clients with no certificate or a bad one are refused at host 2's inbound
+//    listener, and a good certificate from the same probe is served.
+//  - Plaintext to the inbound listener is refused in strict mode, accepted
+//    (and counted) in permissive mode.
+// The bad certificates are signed with the mesh CA's own key, read from the
+// server's store: what an attacker holding a mis-issued certificate would have.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, test } from 'node:test';
+import { encodeHop } from '../../src/proxy/hop.ts';
+import { generateKeyPair, signLeaf } from '../../src/lib/pki/x509.ts';
+import { spiffeIdOf } from '../../src/lib/pki/spiffe.ts';
+import { craftedLeaf, makeTestCa, type TestCa } from '../helpers/pki.ts';
+import { MESHCTL, ROOT, removeDir, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
+import { createTestbed, type Testbed, type TestbedHost } from '../helpers/testbed.ts';
+
+const NODE = process.execPath;
+const PORT = 8500;
+const INBOUND = 15006;
+const HOUR = 3_600_000;
+
+// web answers with a secret of its own, and counts what reached it (GET /hits, asked on host 2's loopback).
+const APP = (secret: string) => `
+let hits = 0;
+require('node:http').createServer((req, res) => {
+  if (req.url === '/hits') return res.end(String(hits));
+  if (req.url === '/health') return res.end('ok');
+  hits++;
+  res.end('${secret}');
+}).listen(8081, '127.0.0.1');`;
+
+let bed: Testbed;
+let server: ServerProcess;
+let srv: TestbedHost, h1: TestbedHost, h2: TestbedHost;
+let ca: TestCa;
+const appSecret = `answer-${randomBytes(8).toString('hex')}`;
+const dirs = (h: TestbedHost) => ['--data-dir', join(h.dir, 'data'), '--config-dir', join(h.dir, 'conf')];
+
+async function meshctl(host: TestbedHost, args: string[]) {
+  const r = await host.exec(MESHCTL, args, { env: { ...process.env, MESHCTL_SERVER: `${srv.ip}:${PORT}`, MESHCTL_TOKEN: server.token, MESHCTL_CONFIG_DIR: join(host.dir, 'conf') }, timeoutMs: 60_000 });
+  assert.equal(r.code, 0, `meshctl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+const status = async (h: TestbedHost) => JSON.parse(await meshctl(h, ['status', '--json'])) as { configVersion: number; certificates: Array<{ valid: boolean }>; mtls: Record<string, number> };
+const hits = async () => Number((await h2.exec('curl', ['-sf', 'http://127.0.0.1:8081/hits'])).stdout);
+
+/** The mesh CA as the server keeps it (root certificate and key, trust domain). */
+function readMeshCa(dataDir: string): TestCa {
+  const db = new DatabaseSync(join(dataDir, 'store.db'), { readOnly: true });
+  try {
+    const row = db.prepare("SELECT value FROM entries WHERE key = 'ca/state'").get() as { value: string };
+    const state = JSON.parse(row.value) as { trustDomain: string; roots: Array<{ certPem: string; keyPem: string }> };
+    const root = state.roots[0] as { certPem: string; keyPem: string };
+    const keys = { privateKeyPem: root.keyPem, publicKeyPem: '' };
+    return {
+      trustDomain: state.trustDomain,
+      certPem: root.certPem,
+      keys,
+      leaf(service, options = {}) {
+        const leafKeys = options.keys ?? generateKeyPair();
+        const certPem = signLeaf({
+          publicKeyPem: leafKeys.publicKeyPem,
+          identity: { trustDomain: state.trustDomain, datacenter: 'dc1', service },
+          rootCertPem: root.certPem,
+          rootKeyPem: root.keyPem,
+          notBefore: options.notBefore ?? new Date(Date.now() - HOUR),
+          notAfter: options.notAfter ?? new Date(Date.now() + HOUR),
+        });
+        return { certPem, keyPem: leafKeys.privateKeyPem };
+      },
+    };
+  } finally {
+    db.close();
+  }
+}
+
+interface ProbeResult {
+  handshake: boolean;
+  answer: string;
+  error: string;
+}
+
+/** From host 1, straight to host 2's inbound listener: TLS with `cert` (or none), or plaintext. */
+async function probe(options: { tls?: { cert?: { certPem: string; keyPem: string }; ca: string } }): Promise<ProbeResult> {
+  const request = {
+    host: h2.ip,
+    port: INBOUND,
+    preamble: encodeHop({ service: 'web', protocol: 'http' }).toString('latin1'),
+    request: 'GET /probe HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n',
+    ...(options.tls ? { tls: { servername: 'web', ca: options.tls.ca, ...(options.tls.cert ? { cert: options.tls.cert.certPem, key: options.tls.cert.keyPem } : {}) } } : {}),
+  };
+  const r = await h1.exec(NODE, [join(ROOT, 'test/fixtures/hop-probe.ts'), JSON.stringify(request)], { timeoutMs: 20_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as ProbeResult;
+}
+
+before(async () => {
+  bed = await createTestbed({ hosts: 3, name: 'mtls' });
+  [srv, h1, h2] = bed.hosts as [TestbedHost, TestbedHost, TestbedHost];
+  // The store is locked while the server runs: start it once to make the CA, read the CA, start it again.
+  const first = await startServer({ netns: srv.name, host: srv.ip, port: PORT });
+  await first.stop();
+  ca = readMeshCa(first.dataDir);
+  server = await startServer({ netns: srv.name, host: srv.ip, port: PORT, dataDir: first.dataDir });
+  h2.spawn(NODE, ['-e', APP(appSecret)]);
+  await waitFor(async () => (await h2.exec('curl', ['-sf', 'http://127.0.0.1:8081/health'])).code === 0, 10_000, 'the app');
+  const common = ['--token', server.token, '--heartbeat-interval', '1s'];
+  await meshctl(h2, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-2', '--service', 'web=8081,check=http://127.0.0.1:8081/health,interval=1s', ...dirs(h2)]);
+  await meshctl(h1, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', ...dirs(h1)]);
+  await meshctl(h1, ['config', 'set', 'service-defaults', 'web', 'protocol=http']);
+  await waitFor(async () => (await h1.exec('curl', ['-sf', 'http://127.0.0.1:9191/'])).stdout === appSecret, 20_000, 'client to reach web through the mesh');
+});
+
+after(async () => {
+  await server?.stop();
+  await bed?.destroy();
+  removeDir(server?.dataDir ?? '');
+});
+
+/** Runs tcpdump in a host's namespace until stop(); resolves the capture file's bytes. */
+async function capture(host: TestbedHost, iface: string, filter: string): Promise<{ read: () => Buffer; stop: () => Promise<Buffer> }> {
+  const file = join(host.dir, `capture-${iface}-${randomBytes(4).toString('hex')}.pcap`);
+  // -U writes each packet as it comes, -Z root keeps the file writable where the test can read it.
+  // --immediate-mode: no ring-buffer batching, so nothing captured is still in the kernel when the test reads.
+  const proc = host.spawn('tcpdump', ['-i', iface, '--immediate-mode', '-U', '-Z', 'root', '-s', '0', '-w', file, filter]);
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  await waitFor(() => err.includes('listening on'), 10_000, `tcpdump on ${host.name} ${iface} (${err})`);
+  return {
+    read: () => {
+      try {
+        return readFileSync(file);
+      } catch {
+        return Buffer.alloc(0);
+      }
+    },
+    stop: async () => {
+      const exited = new Promise((resolve) => proc.once('exit', resolve));
+      proc.kill('SIGINT');
+      await exited;
+      return readFileSync(file);
+    },
+  };
+}
+
+test('a capture between the hosts holds none of the request or the answer; the same request on loopback does', async () => {
+  const pathSecret = `path-${randomBytes(8).toString('hex')}`;
+  const headerSecret = `header-${randomBytes(8).toString('hex')}`;
+  const wire = await capture(h2, 'any', `tcp port ${INBOUND}`);
+  const loopback = await capture(h2, 'lo', 'tcp port 8081');
+  const r = await h1.exec('curl', ['-sf', '-H', `x-secret: ${headerSecret}`, `http://127.0.0.1:9191/${pathSecret}`]);
+  assert.equal(r.stdout, appSecret, r.stderr);
+  // curl has its answer, so every packet has been sent; wait until both captures have written theirs.
+  await waitFor(() => loopback.read().includes(appSecret) && wire.read().length > 1_000, 10_000, 'the captures to hold the exchange');
+  const [onWire, onLoopback] = [await wire.stop(), await loopback.stop()];
+  assert.ok(onWire.length > 1_000, `the wire capture saw the hop (${onWire.length} bytes)`);
+  for (const secret of [pathSecret, headerSecret, appSecret, 'GET /', 'HTTP/1.1']) {
+    assert.equal(onWire.includes(secret), false, `"${secret}" is on the wire in plaintext`);
+  }
+  assert.ok(onLoopback.includes(pathSecret) && onLoopback.includes(headerSecret) && onLoopback.includes(appSecret), 'the loopback capture (the control) has the plaintext');
+});
+
+test('clients without a valid mesh certificate are refused at the inbound listener', async () => {
+  const otherCa = makeTestCa(ca.trustDomain);
+  const id = (service: string, trustDomain = ca.trustDomain) => spiffeIdOf({ trustDomain, datacenter: 'dc1', service });
+  const bad: Array<[string, { certPem: string; keyPem: string } | undefined, string]> = [
+    ['no certificate', undefined, ca.certPem],
+    ['a certificate from another CA', otherCa.leaf('client'), ca.certPem],
+    ['an expired certificate', ca.leaf('client', { notBefore: new Date(Date.now() - 3 * HOUR), notAfter: new Date(Date.now() - HOUR) }), ca.certPem],
+    ['a certificate not valid yet', ca.leaf('client', { notBefore: new Date(Date.now() + HOUR), notAfter: new Date(Date.now() + 3 * HOUR) }), ca.certPem],
+    ['a certificate with two URI SANs', craftedLeaf(ca, { uris: [id('client'), id('web')] }), ca.certPem],
+    ['a certificate with CA:true', craftedLeaf(ca, { uris: [id('client')], isCa: true }), ca.certPem],
+    ['a certificate from another trust domain', craftedLeaf(ca, { uris: [id('client', 'other.mesh')] }), ca.certPem],
+  ];
+  const before = await hits();
+  const refusedBefore = (await status(h2)).mtls;
+  for (const [name, cert, trust] of bad) {
+    const result = await probe({ tls: { ...(cert ? { cert } : {}), ca: trust } });
+    assert.doesNotMatch(result.answer, /HTTP\/1\.1/, `${name}: answered ${JSON.stringify(result)}`);
+  }
+  assert.equal(await hits(), before, 'no refused client reached the app');
+  const refusedAfter = (await status(h2)).mtls;
+  const refusals = (s: Record<string, number>) => (s.inboundHandshakeFailures ?? 0) + (s.peersRefused ?? 0);
+  assert.equal(refusals(refusedAfter) - refusals(refusedBefore), bad.length, `each refusal is counted: ${JSON.stringify(refusedAfter)}`);
+  // The control: the same probe with a good certificate is served.
+  const good = await probe({ tls: { cert: ca.leaf('client'), ca: ca.certPem } });
+  assert.match(good.answer, /^HTTP\/1\.1 200/, JSON.stringify(good));
+  assert.equal(await hits(), before + 1);
+});
+
+test('plaintext to the inbound listener is refused in strict mode and accepted, counted, in permissive mode', async () => {
+  const before = await hits();
+  const strict = await probe({});
+  assert.equal(strict.answer, '', `strict mode answered plaintext: ${JSON.stringify(strict)}`);
+  assert.equal(await hits(), before);
+  assert.ok(((await status(h2)).mtls.plaintextRefused ?? 0) >= 1);
+
+  const v = (await status(h2)).configVersion;
+  await meshctl(h1, ['config', 'set', 'service-defaults', 'web', 'protocol=http', 'mtls_mode=permissive']);
+  await waitFor(async () => (await status(h2)).configVersion > v, 10_000, 'host 2 to apply permissive mode');
+  try {
+    const permissive = await probe({});
+    assert.match(permissive.answer, /^HTTP\/1\.1 200/, JSON.stringify(permissive));
+    assert.equal(await hits(), before + 1);
+    assert.equal((await status(h2)).mtls.plaintextAccepted, 1);
+  } finally {
+    const w = (await status(h2)).configVersion;
+    await meshctl(h1, ['config', 'set', 'service-defaults', 'web', 'protocol=http', 'mtls_mode=strict']);
+    await waitFor(async () => (await status(h2)).configVersion > w, 10_000, 'host 2 to apply strict mode');
+  }
+  assert.equal((await probe({})).answer, '', 'strict again: plaintext refused');
+});
