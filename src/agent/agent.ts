@@ -66,7 +66,7 @@ export class Agent {
     this.watcher = this.makeWatcher(saved ?? emptySnapshot());
     this.certs = new CertManager({
       dataDir: this.config.dataDir,
-      client: { roots: () => this.client.caRoots(), sign: (csr) => this.client.signCsr(csr) },
+      client: { roots: () => this.client.caRoots(), sign: (csr) => this.client.signCsr(csr), watchRoots: (index, waitMs, signal) => this.client.watchCaRoots(index, waitMs, signal) },
       clock,
       random: systemRandom,
       log: this.log,

@@ -109,22 +109,43 @@ export class ServerClient {
   }
 
   /** The CA's roots and trust domain. */
-  async caRoots(): Promise<{ trustDomain: string; datacenter: string; rootsPem: string[] }> {
-    const { body } = await this.call<{ TrustDomain: string; Roots: Array<{ RootCert: string }> }>('_get', '/connect/ca/roots');
+  async caRoots(): Promise<CaRoots> {
+    const { body } = await this.call<RootsBody>('_get', '/connect/ca/roots');
     const self = await this.call<{ Config: { Datacenter: string } }>('_get', '/agent/self');
-    return { trustDomain: body.TrustDomain, datacenter: self.body.Config.Datacenter, rootsPem: body.Roots.map((r) => r.RootCert) };
+    return { ...rootsOf(body), datacenter: self.body.Config.Datacenter };
   }
 
-  /** A leaf for a CSR made on this host. */
-  async signCsr(csrPem: string): Promise<{ certPem: string }> {
-    const { body } = await this.call<{ CertPEM: string }>('_post', '/mesh/ca/sign', { body: { CSR: csrPem } });
-    return { certPem: body.CertPEM };
+  /** Waits for the roots to change past `index` (a rotation), or for `waitMs`. */
+  async watchCaRoots(index: number, waitMs: number, signal: AbortSignal): Promise<{ index: number; roots: Omit<CaRoots, 'datacenter'> }> {
+    const result = await this.blockingGet<RootsBody>('/connect/ca/roots', index, waitMs, signal);
+    return { index: result.index, roots: rootsOf(result.body) };
+  }
+
+  /** A leaf for a CSR made on this host, with the certificates between it and its root. */
+  async signCsr(csrPem: string): Promise<{ certPem: string; chainPem: string[]; rootId: string }> {
+    const { body } = await this.call<{ CertPEM: string; ChainPEM?: string[]; RootID: string }>('_post', '/mesh/ca/sign', { body: { CSR: csrPem } });
+    return { certPem: body.CertPEM, chainPem: body.ChainPEM ?? [], rootId: body.RootID };
   }
 
   close(): void {
     this.consul.destroy();
   }
 }
+
+export interface CaRoots {
+  trustDomain: string;
+  datacenter: string;
+  rootsPem: string[];
+  activeRootId: string;
+}
+
+interface RootsBody {
+  TrustDomain: string;
+  ActiveRootID: string;
+  Roots: Array<{ RootCert: string }>;
+}
+
+const rootsOf = (body: RootsBody) => ({ trustDomain: body.TrustDomain, activeRootId: body.ActiveRootID, rootsPem: body.Roots.map((r) => r.RootCert) });
 
 export interface CatalogNodeService {
   ID: string;

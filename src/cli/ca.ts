@@ -1,4 +1,5 @@
-// `meshctl ca show`: the mesh CA as hosts see it.
+// `meshctl ca show`: the mesh CA as hosts see it. `meshctl ca rotate`: a new
+// root, cross-signed by the current one, which stays trusted.
 
 import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
@@ -27,4 +28,15 @@ export function addCaCommands(program: Command): void {
       }
     },
   );
+  withTarget(
+    ca
+      .command('rotate')
+      .description('make a new root, cross-signed by the current one; both stay trusted while agents renew their leaves (within seconds)')
+      .option('--json', 'print JSON')
+      .addHelpText('after', '\nExamples:\n  meshctl ca rotate\n\nOpen connections are not touched. Agents get the new root through their watch and renew\nevery leaf of the old root within 2 s. The previous root stays trusted until the next rotation.'),
+  ).action(async (flags: TargetFlags & { json?: boolean }) => {
+    const { body } = await clientFor(flags).request<{ ActiveRootID: string; Roots: string[] }>('POST', '/v1/mesh/ca/rotate');
+    if (flags.json) return printJson(body);
+    process.stdout.write(`new active root: ${body.ActiveRootID}\ntrusted roots:   ${body.Roots.length} (the previous one stays trusted until the next rotation)\nagents renew their leaves within seconds; check with: meshctl status\n`);
+  });
 }

@@ -219,3 +219,29 @@ test('plaintext to the inbound listener is refused in strict mode and accepted, 
   }
   assert.equal((await probe({})).answer, '', 'strict again: plaintext refused');
 });
+
+test('a CA rotation under load drops nothing: leaves are renewed from the new root and new handshakes use them', async () => {
+  const loadMs = 20_000;
+  const started = Date.now();
+  const load = h1.exec(NODE, [join(ROOT, 'test/fixtures/http-load.ts'), '9191', `for=${loadMs}`, '8'], { timeoutMs: loadMs + 60_000 });
+  const hitsBefore = await hits();
+  await waitFor(async () => (await hits()) > hitsBefore + 200, 10_000, 'the load to be flowing');
+  const handshakesBefore = (await status(h1)).mtls.outboundHandshakes ?? 0;
+
+  const rotated = JSON.parse(await meshctl(h1, ['ca', 'rotate', '--json'])) as { ActiveRootID: string; Roots: string[] };
+  assert.equal(rotated.Roots.length, 2, 'the previous root stays trusted');
+  const renewed = async (h: TestbedHost) => (await status(h)).certificates.every((c) => (c as { rootId?: string }).rootId === rotated.ActiveRootID);
+  await waitFor(async () => (await renewed(h1)) && (await renewed(h2)), 15_000, 'both hosts to renew their leaves from the new root');
+  // A new pool (another max_connections) makes new connections: handshakes with the new leaves, under load.
+  const v = (await status(h1)).configVersion;
+  await meshctl(h1, ['config', 'set', 'service-defaults', 'web', 'protocol=http', 'circuit_breaker.max_connections=512']);
+  await waitFor(async () => (await status(h1)).configVersion > v, 10_000, 'host 1 to apply the new pool');
+  await waitFor(async () => ((await status(h1)).mtls.outboundHandshakes ?? 0) > handshakesBefore, 10_000, 'a handshake with the new leaves');
+  assert.ok(Date.now() - started < loadMs, 'the rotation and the new handshakes happened while the load ran');
+
+  const r = await load;
+  assert.equal(r.code, 0, r.stderr);
+  const { counts, total } = JSON.parse(r.stdout) as { counts: Record<string, number>; total: number };
+  assert.ok(total > 1_000, `load ran (${total} requests)`);
+  assert.deepEqual(counts, { [appSecret]: total }, `every request succeeded: ${JSON.stringify(counts)}`);
+});

@@ -29,25 +29,6 @@ require('node:http').createServer((req, res) => {
   answer();
 }).listen(${port}, '127.0.0.1');`;
 
-// A load generator: N GETs with C concurrent keep-alive connections; prints counts by answer.
-const LOAD = `
-const [port, total, conc, path] = process.argv.slice(1).map((v, i) => (i < 3 ? Number(v) : v));
-const http = require('node:http');
-const agent = new http.Agent({ keepAlive: true, maxSockets: conc });
-const counts = {}; let sent = 0, done = 0; const lat = [];
-function one() {
-  if (sent >= total) return;
-  sent++;
-  const t0 = process.hrtime.bigint();
-  const req = http.get({ host: '127.0.0.1', port, path: path || '/', agent }, (res) => {
-    let body = ''; res.on('data', (d) => (body += d));
-    res.on('end', () => { const key = res.statusCode === 200 ? body : 'status-' + res.statusCode + ' ' + (res.headers['x-mesh-error'] || ''); counts[key] = (counts[key] || 0) + 1; lat.push(Number(process.hrtime.bigint() - t0) / 1e6); finish(); });
-  });
-  req.on('error', (e) => { counts['error ' + e.code] = (counts['error ' + e.code] || 0) + 1; finish(); });
-}
-function finish() { done++; if (done === total) { lat.sort((a, b) => a - b); console.log(JSON.stringify({ counts, p50: lat[Math.floor(lat.length / 2)], max: lat[lat.length - 1] })); agent.destroy(); } else one(); }
-for (let i = 0; i < conc; i++) one();`;
-
 let bed: Testbed;
 let server: ServerProcess;
 let srv: TestbedHost, h1: TestbedHost, h2: TestbedHost, h3: TestbedHost;
@@ -59,7 +40,7 @@ async function meshctl(host: TestbedHost, args: string[]) {
   return r.stdout;
 }
 async function load(total: number, concurrency: number, port = 9191, path = '/') {
-  const r = await h1.exec(NODE, ['-e', LOAD, String(port), String(total), String(concurrency), path], { timeoutMs: 120_000 });
+  const r = await h1.exec(NODE, [join(ROOT, 'test/fixtures/http-load.ts'), String(port), String(total), String(concurrency), path], { timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as { counts: Record<string, number>; p50: number; max: number };
 }

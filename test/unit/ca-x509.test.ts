@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { before, test } from 'node:test';
 import { spiffeIdOf } from '../../src/lib/pki/spiffe.ts';
-import { certificateHash, checkCsr, createCsr, createRoot, generateKeyPair, signLeaf, type KeyPairPem } from '../../src/lib/pki/x509.ts';
+import { certificateHash, checkCsr, createCsr, createRoot, crossSign, generateKeyPair, signLeaf, type KeyPairPem } from '../../src/lib/pki/x509.ts';
 
 const TD = 'c0ffee.mesh';
 const expect = { trustDomain: TD, datacenter: 'dc1' };
@@ -72,3 +72,17 @@ function flipSignatureByte(pem: string): string {
   const body = der.toString('base64').replace(/(.{64})/g, '$1\n').trim();
   return `-----BEGIN CERTIFICATE REQUEST-----\n${body}\n-----END CERTIFICATE REQUEST-----\n`;
 }
+
+test('a cross-signed new root lets a host that trusts only the old root verify the new root\'s leaves', () => {
+  const newKeys = generateKeyPair();
+  const newRootPem = createRoot({ keys: newKeys, trustDomain: TD, notBefore: now, notAfter: new Date(now.getTime() + 86_400_000), commonName: `meshctl CA ${TD} 2` });
+  const crossPem = crossSign({ rootCertPem: newRootPem, issuerCertPem: rootPem, issuerKeyPem: rootKeys.privateKeyPem, notAfter: new Date(now.getTime() + 86_400_000) });
+  const leafPem = signLeaf({ publicKeyPem: leafKeys.publicKeyPem, identity: { trustDomain: TD, datacenter: 'dc1', service: 'web' }, rootCertPem: newRootPem, rootKeyPem: newKeys.privateKeyPem, notBefore: now, notAfter: new Date(now.getTime() + 3_600_000) });
+  const [leaf, cross, oldRoot, newRoot] = [leafPem, crossPem, rootPem, newRootPem].map((p) => new X509Certificate(p)) as [X509Certificate, X509Certificate, X509Certificate, X509Certificate];
+  assert.equal(cross.subject, newRoot.subject, 'the cross-signed certificate names the new root');
+  assert.equal(cross.issuer, oldRoot.subject, 'and is issued by the old one');
+  assert.equal(cross.ca, true);
+  assert.equal(leaf.verify(cross.publicKey) && cross.verify(oldRoot.publicKey), true, 'leaf → cross-signed → old root');
+  assert.equal(leaf.verify(newRoot.publicKey), true, 'leaf → new root');
+  assert.notEqual(newRoot.subject, oldRoot.subject, 'two roots never share a name');
+});

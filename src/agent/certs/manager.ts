@@ -3,7 +3,9 @@
 // under DATA_DIR/certs (0600), renewed at a random point between 60% and 90%
 // of the leaf's life and at once when the agent finds it past due (a pause,
 // a suspend, a restart). A failed renewal is retried with backoff, and the
-// current leaf is used until it expires.
+// current leaf is used until it expires. The roots are watched (a blocking
+// query): when a rotation makes a new root active, every leaf of an older
+// root is renewed within a couple of seconds, and the old root stays trusted.
 
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -16,14 +18,20 @@ import { renewalDelay } from './renewal.ts';
 
 export interface CaClient {
   /** The CA's roots and trust domain, and the server's datacenter (part of every SPIFFE ID). */
-  roots(): Promise<{ trustDomain: string; datacenter: string; rootsPem: string[] }>;
-  sign(csrPem: string): Promise<{ certPem: string }>;
+  roots(): Promise<{ trustDomain: string; datacenter: string; rootsPem: string[]; activeRootId?: string }>;
+  sign(csrPem: string): Promise<{ certPem: string; chainPem?: string[]; rootId?: string }>;
+  /** A blocking watch of the roots; without it, roots are fetched at each renewal only. */
+  watchRoots?(index: number, waitMs: number, signal: AbortSignal): Promise<{ index: number; roots: { trustDomain: string; rootsPem: string[]; activeRootId: string } }>;
 }
 
 export interface Leaf {
   service: string;
   spiffeId: string;
   certPem: string;
+  /** Certificates between the leaf and its root (a cross-signed root after a rotation). */
+  chainPem: string[];
+  /** The root that signed it ('' when not known, e.g. a leaf from an older agent). */
+  rootId: string;
   keyPem: string;
   notBefore: number;
   notAfter: number;
@@ -31,6 +39,9 @@ export interface Leaf {
 
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
+const ROOTS_WAIT_MS = 5 * 60_000;
+/** After a rotation, leaves are renewed within this spread, so a fleet does not ask the CA all at once. */
+const ROTATION_SPREAD_MS = 2_000;
 
 export class CertManager {
   /** onChange: a leaf or the roots changed; the proxy takes them all again. */
@@ -41,7 +52,9 @@ export class CertManager {
   private services: string[] = [];
   private trustDomain = '';
   rootsPem: string[] = [];
+  private activeRootId = '';
   private stopped = false;
+  private watching: AbortController | undefined;
 
   constructor(options: CertManager['options']) {
     this.options = options;
@@ -66,6 +79,37 @@ export class CertManager {
     }
     // What was on disk serves at once: a restarted agent takes calls before the server answers.
     if (this.leaves.size > 0 && this.rootsPem.length > 0) this.options.onChange?.();
+    if (!this.watching && this.options.client.watchRoots) void this.watchRoots((this.watching = new AbortController()));
+  }
+
+  private async watchRoots(abort: AbortController): Promise<void> {
+    let index = 0;
+    let failures = 0;
+    while (!this.stopped && !abort.signal.aborted) {
+      try {
+        const result = await this.options.client.watchRoots!(index, ROOTS_WAIT_MS, abort.signal);
+        failures = 0;
+        if (result.index === index) continue;
+        index = result.index;
+        this.setTrust(result.roots.trustDomain, result.roots.rootsPem);
+        this.activeRootId = result.roots.activeRootId;
+        for (const [service, leaf] of this.leaves) {
+          if (leaf.rootId === this.activeRootId) continue;
+          this.log(`certificate for ${service} is from an older root; renewing it now that ${this.activeRootId.slice(0, 19)}… is active`);
+          this.timers.get(service)?.cancel();
+          this.timers.set(service, this.options.clock.after(Math.floor(this.options.random() * ROTATION_SPREAD_MS), () => void this.renew(service)));
+        }
+      } catch {
+        if (this.stopped || abort.signal.aborted) return;
+        failures++;
+        // The server is away: renewals retry on their own; the watch waits and asks again.
+        await new Promise<void>((resolve) => this.options.clock.after(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(failures, 6)), resolve));
+      }
+    }
+  }
+
+  private log(line: string): void {
+    this.options.log(line);
   }
 
   /** The mesh roots and trust domain, as last fetched (and kept on disk). */
@@ -75,7 +119,7 @@ export class CertManager {
 
   /** Every local service's current leaf, as PEM. */
   leavesPem(): Map<string, { certPem: string; keyPem: string }> {
-    return new Map([...this.leaves].map(([service, leaf]) => [service, { certPem: leaf.certPem, keyPem: leaf.keyPem }]));
+    return new Map([...this.leaves].map(([service, leaf]) => [service, { certPem: [leaf.certPem, ...leaf.chainPem].join(''), keyPem: leaf.keyPem }]));
   }
 
   /** New roots from the watch (a CA rotation): kept, and handed to the proxy at once. */
@@ -106,6 +150,7 @@ export class CertManager {
 
   stop(): void {
     this.stopped = true;
+    this.watching?.abort();
     for (const timer of this.timers.values()) timer.cancel();
     this.timers.clear();
   }
@@ -114,11 +159,11 @@ export class CertManager {
     return this.leaves.get(service);
   }
 
-  status(): Array<{ service: string; spiffeId: string; notAfter: string; valid: boolean }> {
+  status(): Array<{ service: string; spiffeId: string; notAfter: string; valid: boolean; rootId: string }> {
     const now = this.options.clock.now();
     return this.services.map((service) => {
       const leaf = this.leaves.get(service);
-      return { service, spiffeId: leaf?.spiffeId ?? '', notAfter: leaf ? new Date(leaf.notAfter).toISOString() : '', valid: leaf !== undefined && now < leaf.notAfter && now >= leaf.notBefore };
+      return { service, spiffeId: leaf?.spiffeId ?? '', notAfter: leaf ? new Date(leaf.notAfter).toISOString() : '', valid: leaf !== undefined && now < leaf.notAfter && now >= leaf.notBefore, rootId: leaf?.rootId ?? '' };
     });
   }
 
@@ -140,10 +185,12 @@ export class CertManager {
       this.saveTrust();
       const keys = this.keysFor(service);
       const spiffeId = spiffeIdOf({ trustDomain: this.trustDomain, datacenter, service });
-      const { certPem } = await this.options.client.sign(createCsr(keys, [spiffeId]));
+      const signed = await this.options.client.sign(createCsr(keys, [spiffeId]));
+      const certPem = signed.certPem;
       const cert = new X509Certificate(certPem);
-      const leaf: Leaf = { service, spiffeId, certPem, keyPem: keys.privateKeyPem, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
-      writeFileAtomic(join(this.dir(), `${service}.crt`), certPem, 0o600);
+      const leaf: Leaf = { service, spiffeId, certPem, chainPem: signed.chainPem ?? [], rootId: signed.rootId ?? '', keyPem: keys.privateKeyPem, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
+      writeFileAtomic(join(this.dir(), `${service}.crt`), [certPem, ...leaf.chainPem].join(''), 0o600);
+      writeFileAtomic(join(this.dir(), `${service}.root`), `${leaf.rootId}\n`, 0o600);
       this.leaves.set(service, leaf);
       this.failures.delete(service);
       this.options.log(`certificate for ${service} (${spiffeId}) valid until ${cert.validTo}`);
@@ -174,11 +221,18 @@ export class CertManager {
 
   private load(service: string): Leaf | undefined {
     try {
-      const certPem = readFileSync(join(this.dir(), `${service}.crt`), 'utf8');
+      const [certPem = '', ...chainPem] = readFileSync(join(this.dir(), `${service}.crt`), 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*/g) ?? [];
       const keyPem = readFileSync(join(this.dir(), `${service}.key`), 'utf8');
+      let rootId = '';
+      try {
+        rootId = readFileSync(join(this.dir(), `${service}.root`), 'utf8').trim();
+      } catch {
+        // A leaf from before roots were recorded: the roots watch renews it if its root is not the active one.
+      }
       const cert = new X509Certificate(certPem);
+      // For status only: the proxy reads the peer's identity from the DER, never from this string.
       const uri = /URI:(\S+)/.exec(cert.subjectAltName ?? '')?.[1]?.replace(/,$/, '') ?? '';
-      return { service, spiffeId: uri, certPem, keyPem, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
+      return { service, spiffeId: uri, certPem, chainPem, rootId, keyPem, notBefore: Date.parse(cert.validFrom), notAfter: Date.parse(cert.validTo) };
     } catch {
       return undefined;
     }

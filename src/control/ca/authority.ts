@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../lib/clock.ts';
 import { MeshError } from '../../lib/errors.ts';
 import type { Store } from '../store/store.ts';
-import { certificateHash, checkCsr, createRoot, generateKeyPair, signLeaf } from '../../lib/pki/x509.ts';
+import { certificateHash, checkCsr, createRoot, crossSign, generateKeyPair, signLeaf } from '../../lib/pki/x509.ts';
 import { spiffeIdOf, type ServiceIdentity } from '../../lib/pki/spiffe.ts';
 
 export const CA_KEY = 'ca/state';
@@ -21,7 +21,12 @@ export interface CaRoot {
   keyPem: string;
   notBefore: string;
   notAfter: string;
+  /** This root signed by the root it replaced: sent with its leaves, so hosts that trust only the old root accept them. */
+  crossSignedPem?: string;
 }
+
+/** Roots kept after a rotation: the active one and the one before it, whose leaves are still out there. */
+const ROOTS_KEPT = 2;
 
 export interface CaState {
   clusterId: string;
@@ -32,6 +37,8 @@ export interface CaState {
 
 export interface SignedLeaf {
   certPem: string;
+  /** Certificates between the leaf and a root (the cross-signed root after a rotation). */
+  chainPem: string[];
   spiffeId: string;
   identity: ServiceIdentity;
   validAfter: string;
@@ -93,14 +100,42 @@ export class Authority {
     const notBefore = new Date(this.clock.now() - 60_000);
     const notAfter = new Date(this.clock.now() + state.leafTtlMs);
     const certPem = signLeaf({ publicKeyPem: check.publicKeyPem, identity: check.identity, rootCertPem: root.certPem, rootKeyPem: root.keyPem, notBefore, notAfter });
-    return { certPem, spiffeId: spiffeIdOf(check.identity), identity: check.identity, validAfter: notBefore.toISOString(), validBefore: notAfter.toISOString(), rootId: root.id };
+    return {
+      certPem,
+      chainPem: root.crossSignedPem ? [root.crossSignedPem] : [],
+      spiffeId: spiffeIdOf(check.identity),
+      identity: check.identity,
+      validAfter: notBefore.toISOString(),
+      validBefore: notAfter.toISOString(),
+      rootId: root.id,
+    };
+  }
+
+  /**
+   * A new active root, cross-signed by the current one, which stays trusted:
+   * leaves of either root verify everywhere while agents renew (they do at
+   * once when their watch brings the new roots). Open connections are not
+   * touched. Older roots than the previous one are dropped.
+   */
+  async rotate(): Promise<CaState> {
+    const state = this.state();
+    const previous = this.activeRoot();
+    const next = this.makeRoot(state.trustDomain);
+    next.crossSignedPem = crossSign({ rootCertPem: next.certPem, issuerCertPem: previous.certPem, issuerKeyPem: previous.keyPem, notAfter: new Date(next.notAfter) });
+    await this.store.transact((txn) => {
+      const current = txn.get<CaState>(CA_KEY)?.value;
+      // Two rotations at once: the second sees the first's root and refuses, rather than dropping it.
+      if (current?.roots[0]?.id !== previous.id) throw new MeshError('MESH_E_CONFLICT', 'the CA was rotated by another request meanwhile', { hint: 'check with meshctl ca show, and rotate again if you still want to' });
+      txn.put(CA_KEY, { ...current, roots: [next, ...current.roots].slice(0, ROOTS_KEPT) });
+    });
+    return this.state();
   }
 
   private makeRoot(trustDomain: string): CaRoot {
     const keys = generateKeyPair();
     const notBefore = new Date(this.clock.now() - 60_000);
     const notAfter = new Date(this.clock.now() + ROOT_TTL_MS);
-    const certPem = createRoot({ keys, trustDomain, notBefore, notAfter });
+    const certPem = createRoot({ keys, trustDomain, notBefore, notAfter, commonName: `meshctl CA ${trustDomain} ${notBefore.toISOString().slice(0, 19)}Z` });
     return { id: certificateHash(certPem), certPem, keyPem: keys.privateKeyPem, notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() };
   }
 }

@@ -27,6 +27,8 @@ export interface RootInput {
   trustDomain: string;
   notBefore: Date;
   notAfter: Date;
+  /** Each root its own subject, so chains across a rotation never confuse two roots of one name. */
+  commonName?: string;
 }
 
 /** A self-signed root whose only name is the trust domain (as SPIFFE roots carry it). */
@@ -36,7 +38,7 @@ export function createRoot(input: RootInput): string {
   cert.serialNumber = serial();
   cert.validity.notBefore = input.notBefore;
   cert.validity.notAfter = input.notAfter;
-  const name = [{ name: 'commonName', value: `meshctl CA ${input.trustDomain}` }];
+  const name = [{ name: 'commonName', value: input.commonName ?? `meshctl CA ${input.trustDomain}` }];
   cert.setSubject(name);
   cert.setIssuer(name);
   cert.setExtensions([
@@ -126,4 +128,38 @@ export function createCsr(keys: KeyPairPem, spiffeIds: readonly string[], extra:
   csr.setAttributes([{ name: 'extensionRequest', extensions }]);
   csr.sign(forge.pki.privateKeyFromPem(keys.privateKeyPem), forge.md.sha256.create());
   return forge.pki.certificationRequestToPem(csr);
+}
+
+export interface CrossSignInput {
+  /** The new root: its subject and public key are kept. */
+  rootCertPem: string;
+  /** The root that vouches for it, and its key. */
+  issuerCertPem: string;
+  issuerKeyPem: string;
+  notAfter: Date;
+}
+
+/**
+ * The new root's name and key, signed by the old root: sent with leaves of
+ * the new root, it lets a host that trusts only the old root still verify
+ * them, so a rotation needs no flag day.
+ */
+export function crossSign(input: CrossSignInput): string {
+  const root = forge.pki.certificateFromPem(input.rootCertPem);
+  const issuer = forge.pki.certificateFromPem(input.issuerCertPem);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = root.publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = root.validity.notBefore;
+  cert.validity.notAfter = input.notAfter < issuer.validity.notAfter ? input.notAfter : issuer.validity.notAfter;
+  cert.setSubject(root.subject.attributes);
+  cert.setIssuer(issuer.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: issuer.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(input.issuerKeyPem), forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
 }
