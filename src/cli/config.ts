@@ -7,7 +7,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { describeFieldErrors, serviceDefaultsKind, type Checked, type FieldError, type SettingKey } from '../config/service-defaults.ts';
+import { describeFieldErrors, type Checked, type FieldError, type SettingKey } from '../config/kind.ts';
+import { intentionsKind } from '../config/intentions.ts';
+import { meshKind } from '../config/mesh.ts';
+import { serviceDefaultsKind } from '../config/service-defaults.ts';
 import { MeshError } from '../lib/errors.ts';
 import type { ApiClient } from './api-client.ts';
 import { clientFor, withTarget, type TargetFlags } from './common.ts';
@@ -21,10 +24,12 @@ interface Kind {
   applySetters(current: object, assignments: readonly string[]): Record<string, unknown>;
   withDefaults(stored: object | undefined): object;
   readonly keys: readonly SettingKey[];
+  /** A kind with one entry: its name may be left out (config set mesh default_policy=deny). */
+  readonly singleName?: string;
 }
 
 /** One line per kind. */
-const KINDS: readonly Kind[] = [serviceDefaultsKind];
+const KINDS: readonly Kind[] = [serviceDefaultsKind, intentionsKind, meshKind];
 
 interface Entry {
   Kind: string;
@@ -40,6 +45,14 @@ function kindOf(name: string): Kind {
   const kind = KINDS.find((k) => k.kind === name);
   if (!kind) throw new MeshError('MESH_E_USAGE', `unknown config kind "${name}"`, { hint: `the kinds are: ${KINDS.map((k) => k.kind).join(', ')}` });
   return kind;
+}
+
+/** The entry name given, or the one entry's name for a single-entry kind. */
+function nameFor(kind: Kind, name: string | undefined): string {
+  if (name === undefined && kind.singleName) return kind.singleName;
+  if (name === undefined) throw new MeshError('MESH_E_USAGE', `missing the ${kind.kind} entry name`, { hint: `give ${kind.nameHelp}` });
+  checkName(kind, name);
+  return name;
 }
 
 function checkName(kind: Kind, name: string): void {
@@ -95,11 +108,13 @@ function readEntryFile(kind: Kind, file: string): unknown {
 
 /** key → value text, in the key=value form `set` takes. */
 function flatten(value: unknown, prefix = ''): Array<[string, string]> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [[prefix, Array.isArray(value) ? value.join(',') : String(value)]];
+  if (Array.isArray(value)) return [[prefix, value.some((v) => v !== null && typeof v === 'object') ? JSON.stringify(value) : value.join(',')]];
+  if (value === null || typeof value !== 'object') return [[prefix, String(value)]];
   return Object.entries(value).flatMap(([key, inner]) => flatten(inner, prefix ? `${prefix}.${key}` : key));
 }
 
 function keysHelp(kind: Kind): string {
+  if (kind.keys.length === 0) return `\n${kind.kind}: no key=value settings; give the entry with -f FILE${kind.kind === 'service-intentions' ? ' (or use meshctl intention)' : ''}`;
   const text = (v: unknown) => (v === undefined || (Array.isArray(v) && v.length === 0) ? '-' : Array.isArray(v) ? v.join(',') : String(v));
   const width = Math.max(...kind.keys.map((k) => k.path.length));
   const lines = kind.keys.map((k) => `  ${k.path.padEnd(width)}  ${text(k.defaultValue)}${k.values ? `  (${k.values.join('|')})` : ''}`);
@@ -118,7 +133,7 @@ export function addConfigCommands(program: Command): void {
       .command('set')
       .description('merge key=value settings into an entry (check-and-set), or replace it with -f FILE (YAML or JSON)')
       .argument('<kind>', kindNames)
-      .argument('<name>', 'the entry name (for service-defaults, the service)')
+      .argument('<name>', 'the entry name (for service-defaults, the service; for service-intentions, the destination; for mesh, may be left out)')
       .argument('[settings...]', 'key=value; dotted keys, a,b for lists, key= to go back to the default')
       .option('-f, --file <file>', 'the whole entry, in YAML or JSON (replaces it)')
       .addHelpText(
@@ -132,10 +147,14 @@ Examples:
   meshctl config set service-defaults web protocol=http retries.num_retries=3 retries.per_try_timeout=500ms
   meshctl config set service-defaults web load_balancer.policy=ring_hash load_balancer.hash_on.header=x-user
   meshctl config set service-defaults web retries.retry_on=5xx,reset retries.per_try_timeout=
-  meshctl config set service-defaults web -f web.yaml`,
+  meshctl config set service-defaults web -f web.yaml
+  meshctl config set mesh default_policy=allow`,
       ),
-  ).action(async (kindName: string, name: string, settings: string[], flags: TargetFlags & { file?: string }) => {
+  ).action(async (kindName: string, nameOrSetting: string, rest: string[], flags: TargetFlags & { file?: string }) => {
     const kind = kindOf(kindName);
+    const single = kind.singleName !== undefined && nameOrSetting !== kind.singleName && nameOrSetting.includes('=');
+    const name = single ? (kind.singleName as string) : nameOrSetting;
+    const settings = single ? [nameOrSetting, ...rest] : rest;
     checkName(kind, name);
     if (flags.file && settings.length > 0) throw new MeshError('MESH_E_USAGE', 'give key=value settings or -f FILE, not both', { hint: '-f replaces the whole entry; settings merge into it' });
     if (!flags.file && settings.length === 0) throw new MeshError('MESH_E_USAGE', 'nothing to set', { hint: 'give key=value settings or -f FILE' });
@@ -156,13 +175,13 @@ Examples:
       .command('get')
       .description('show an entry as stored, or with --resolved every setting with its default filled in')
       .argument('<kind>', kindNames)
-      .argument('<name>')
+      .argument('[name]', 'the entry name (may be left out for mesh)')
       .option('--resolved', 'every setting, defaults included (also for a name without an entry)')
       .option('--json', 'print JSON')
       .addHelpText('after', '\nExamples:\n  meshctl config get service-defaults web\n  meshctl config get service-defaults web --resolved\n  meshctl config get service-defaults web --json > web.json   # edit, then: config set service-defaults web -f web.json'),
-  ).action(async (kindName: string, name: string, flags: TargetFlags & { json?: boolean; resolved?: boolean }) => {
+  ).action(async (kindName: string, nameArg: string | undefined, flags: TargetFlags & { json?: boolean; resolved?: boolean }) => {
     const kind = kindOf(kindName);
-    checkName(kind, name);
+    const name = nameFor(kind, nameArg);
     const entry = await getEntry(clientFor(flags), kind, name);
     if (!entry && !flags.resolved) {
       throw new MeshError('MESH_E_NOT_FOUND', `no ${kind.kind} entry for ${name}`, { hint: `meshctl config list shows the entries; --resolved shows what ${name} gets without one` });
@@ -206,11 +225,11 @@ Examples:
       .command('delete')
       .description('delete an entry (the name goes back to the defaults)')
       .argument('<kind>', kindNames)
-      .argument('<name>')
-      .addHelpText('after', '\nExamples:\n  meshctl config delete service-defaults web'),
-  ).action(async (kindName: string, name: string, flags: TargetFlags) => {
+      .argument('[name]', 'the entry name (may be left out for mesh)')
+      .addHelpText('after', '\nExamples:\n  meshctl config delete service-defaults web\n  meshctl config delete mesh   # back to default_policy=deny'),
+  ).action(async (kindName: string, nameArg: string | undefined, flags: TargetFlags) => {
     const kind = kindOf(kindName);
-    checkName(kind, name);
+    const name = nameFor(kind, nameArg);
     const { body } = await clientFor(flags).request<boolean>('DELETE', apiPath(kind, name));
     process.stdout.write(body ? `deleted ${kind.kind} ${name}\n` : `no ${kind.kind} entry for ${name}; nothing to delete\n`);
   });

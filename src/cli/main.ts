@@ -9,6 +9,7 @@ import { addServerCommand } from './server.ts';
 import { addTokenCommands } from './token.ts';
 import { addKvCommands } from './kv.ts';
 import { addConfigCommands } from './config.ts';
+import { addIntentionCommands } from './intention.ts';
 import { addCaCommands } from './ca.ts';
 import { addJoinCommands } from './join.ts';
 import { addStatusCommands } from './status.ts';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   addJoinCommands(program);
   addStatusCommands(program);
   addConfigCommands(program);
+  addIntentionCommands(program);
   addCaCommands(program);
   addTokenCommands(program);
   addKvCommands(program);

@@ -35,4 +35,5 @@ export const meshKind = Object.freeze({
   applySetters: kit.applySetters,
   withDefaults: withMeshDefaults,
   keys: Object.freeze(kit.describeKeys(withMeshDefaults(undefined))) as readonly SettingKey[],
+  singleName: MESH_ENTRY_NAME,
 });

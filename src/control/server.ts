@@ -24,7 +24,8 @@ import type { ApiDeps } from './api/deps.ts';
 import { createApiServer } from './api/http-server.ts';
 import { addHeartbeatRoutes } from './api/mesh/heartbeat.ts';
 import { addMeshConfigRoutes } from './api/mesh/config.ts';
-import { addServiceDefaultsRoutes } from './api/mesh/service-defaults.ts';
+import { addConfigKindsRoutes } from './api/mesh/config-kind.ts';
+import { addIntentionRoutes } from './api/mesh/intentions.ts';
 import { addCaRoutes } from './api/mesh/ca.ts';
 import { Authority } from './ca/authority.ts';
 import { certificateHash } from '../lib/pki/x509.ts';
@@ -128,6 +129,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     monitor,
     tokens,
     random,
+    clock,
     datacenter: options.datacenter,
     nodeName: options.nodeName,
     nodeId,
@@ -144,7 +146,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   addAclRoutes(router, deps);
   addHeartbeatRoutes(router, deps);
   addMeshConfigRoutes(router, deps);
-  addServiceDefaultsRoutes(router, deps);
+  addConfigKindsRoutes(router, deps);
+  addIntentionRoutes(router, deps);
   addCaRoutes(router, deps, authority);
 
   http = createApiServer({

@@ -1,6 +1,6 @@
 // What the API handlers share: the store and the server's own identity.
 
-import type { Random } from '../../lib/clock.ts';
+import type { Clock, Random } from '../../lib/clock.ts';
 import type { TokenRegistry } from '../acl/tokens.ts';
 import type { HealthMonitor } from '../catalog/monitor.ts';
 import type { Store } from '../store/store.ts';
@@ -10,6 +10,7 @@ export interface ApiDeps {
   readonly monitor: HealthMonitor;
   readonly tokens: TokenRegistry;
   readonly random: Random;
+  readonly clock: Clock;
   readonly datacenter: string;
   /** The server's own node: /v1/agent endpoints act on it. */
   readonly nodeName: string;

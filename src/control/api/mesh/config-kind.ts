@@ -8,10 +8,13 @@
 // Writes need a management token, reads any valid token (operator:read).
 //
 // The routes are the same for every kind; a new kind is its schema file and
-// one addConfigKindRoutes line (and this code moves to a file of its own).
+// one line in CONFIG_KINDS.
 
 import { MeshError, badRequest } from '../../../lib/errors.ts';
-import { describeFieldErrors, serviceDefaultsKind, type Checked } from '../../../config/service-defaults.ts';
+import { describeFieldErrors, type Checked } from '../../../config/kind.ts';
+import { intentionsKind } from '../../../config/intentions.ts';
+import { meshKind } from '../../../config/mesh.ts';
+import { serviceDefaultsKind } from '../../../config/service-defaults.ts';
 import type { StoredEntry } from '../../store/store.ts';
 import { blockingRead } from '../blocking.ts';
 import type { Handler } from '../context.ts';
@@ -102,6 +105,9 @@ export function addConfigKindRoutes(router: Router<Handler>, deps: ApiDeps, spec
   });
 }
 
-export function addServiceDefaultsRoutes(router: Router<Handler>, deps: ApiDeps): void {
-  addConfigKindRoutes(router, deps, serviceDefaultsKind);
+/** One line per kind. */
+export const CONFIG_KINDS: readonly ConfigKindSpec[] = [serviceDefaultsKind, intentionsKind, meshKind];
+
+export function addConfigKindsRoutes(router: Router<Handler>, deps: ApiDeps): void {
+  for (const spec of CONFIG_KINDS) addConfigKindRoutes(router, deps, spec);
 }
