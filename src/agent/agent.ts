@@ -20,6 +20,10 @@ import { Watcher } from './watch.ts';
 import { CertManager } from './certs/manager.ts';
 import { Proxy, type ProxyConfig } from '../proxy/proxy.ts';
 import { serviceDefaultsSchema } from '../config/service-defaults.ts';
+import type { ZodError } from 'zod';
+import { intentionsSchema, type StoredIntentions } from '../config/intentions.ts';
+import { compileIntentions, type IntentionEntry } from '../config/intention-table.ts';
+import { MESH_ENTRY_NAME, meshSchema, withMeshDefaults, type StoredMesh } from '../config/mesh.ts';
 import { describeZodIssues } from '../config/describe.ts';
 import type { Snapshot } from './snapshot.ts';
 import { systemRandom } from '../lib/clock.ts';
@@ -42,6 +46,8 @@ export class Agent {
   private watcher: Watcher;
   private readonly proxy: Proxy;
   private readonly goodDefaults = new Map<string, unknown>();
+  /** The last entry of each kind and name this build could read: a bad one never replaces a good one. */
+  private readonly goodEntries = new Map<string, unknown>();
   private readonly certs: CertManager;
   private admin: Server | undefined;
   private readonly startedAt = new Date().toISOString();
@@ -99,6 +105,17 @@ export class Agent {
         if (this.goodDefaults.has(entry.Name)) serviceDefaults.set(entry.Name, this.goodDefaults.get(entry.Name));
       }
     }
+    const intentionEntries: IntentionEntry[] = [];
+    let mesh: StoredMesh | undefined;
+    for (const entry of snapshot.config as Array<{ Kind?: string; Name?: string; Config?: unknown }>) {
+      if (!entry.Name) continue;
+      if (entry.Kind === 'service-intentions') {
+        const config = this.lastGood(entry.Kind, entry.Name, intentionsSchema.safeParse(entry.Config ?? {}));
+        if (config) intentionEntries.push({ Name: entry.Name, Config: config as StoredIntentions });
+      } else if (entry.Kind === 'mesh' && entry.Name === MESH_ENTRY_NAME) {
+        mesh = this.lastGood(entry.Kind, entry.Name, meshSchema.safeParse(entry.Config ?? {})) as StoredMesh | undefined;
+      }
+    }
     const instances = new Map(
       this.config.upstreams.map((u) => [
         u.name,
@@ -109,8 +126,20 @@ export class Agent {
       upstreams: this.config.upstreams.map((u) => ({ service: u.name, localPort: u.localPort, caller: callerOf(this.config.services, u) })),
       instances,
       serviceDefaults,
+      intentions: compileIntentions(intentionEntries, withMeshDefaults(mesh).default_policy),
       local: this.config.services.map((s) => ({ id: s.id, name: s.name, port: s.port })),
     };
+  }
+
+  /** A parsed entry, remembered; an entry this build cannot read keeps the last good one of that kind and name. */
+  private lastGood(kind: string, name: string, parsed: { success: true; data: unknown } | { success: false; error: ZodError }): unknown {
+    const key = `${kind}/${name}`;
+    if (parsed.success) {
+      this.goodEntries.set(key, parsed.data);
+      return parsed.data;
+    }
+    this.log(`${kind} ${name} rejected, keeping the last good one: ${describeZodIssues(parsed.error)}`);
+    return this.goodEntries.get(key);
   }
 
   private applyProxy(snapshot: Snapshot): void {

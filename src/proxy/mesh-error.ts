@@ -49,12 +49,13 @@ export function statusFor(cause: MeshErrorCause): number {
   }
 }
 
-/** The header value: `cause; hop=outbound; service=web; policy=...; endpoint=...`. */
+/** The header value: `cause; hop=outbound; service=web; policy=...; endpoint=...`, printable ASCII only. */
 export function headerValue(f: MeshFailure): string {
   const parts = [f.cause, `hop=${f.hop}`, `service=${f.service}`];
   if (f.policy) parts.push(`policy=${f.policy}`);
   if (f.endpoint) parts.push(`endpoint=${f.endpoint}`);
-  return parts.join('; ');
+  // Intention names read "web → api"; a header carries "web -> api", and nothing a policy text holds can break the line.
+  return parts.join('; ').replace(/→/g, '->').replace(/[^\x20-\x7e]/g, '?');
 }
 
 export function bodyText(f: MeshFailure): string {

@@ -6,7 +6,9 @@
 //    the service instance and the protocol. Plaintext is refused unless the
 //    service's mtls_mode is permissive.
 // Outbound connections present the calling service's leaf: the one local
-// service, or the one the upstream names (as=).
+// service, or the one the upstream names (as=). Intentions are enforced here,
+// at the callee (src/proxy/authorize.ts): per connection for TCP, per request
+// or stream for HTTP, and a new deny closes the TCP connections it denies.
 // The routing table (clusters, protocols, local instances) is replaced whole
 // by apply(): a connection or request reads it once, so it sees the old table
 // or the new one, never a mix. It runs inside the agent process: one process
@@ -22,13 +24,15 @@ import { HopAgent, connectHop } from './http/hop-agent.ts';
 import { MeshTls, HOP_ALPN, type LeafPem, type TrustBundle } from './tls/mesh-tls.ts';
 import type { TLSSocket } from 'node:tls';
 import type { ServiceIdentity } from '../lib/pki/spiffe.ts';
-import type { MeshFailure } from './mesh-error.ts';
+import { headerValue, type MeshFailure } from './mesh-error.ts';
+import { compileIntentions, type IntentionTable } from '../config/intention-table.ts';
+import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, headerOf } from './authorize.ts';
 import { connectLocal, relayUpgrade } from './http/upgrade.ts';
 import { closeLocalPools, handleInbound, type LocalTarget } from './http/inbound.ts';
 import { handleOutbound, sendMeshError } from './http/outbound.ts';
 import { forwardTcpInbound, forwardTcpOutbound } from './tcp/forward.ts';
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { SessionPool } from './h2/relay.ts';
+import { SessionPool, respondFailure } from './h2/relay.ts';
 import { h2Inbound, h2Outbound } from './h2/stages.ts';
 import { refuseHostless, refuseHostlessUpgrade, refuseMalformed } from './http/strict.ts';
 import { prepend } from './h2/prepend.ts';
@@ -52,12 +56,15 @@ export interface ProxyConfig {
   instances: ReadonlyMap<string, readonly EndpointSource[]>;
   /** service-defaults entries by service name, as stored. */
   serviceDefaults: ReadonlyMap<string, unknown>;
+  /** Who may call the local services: compiled from the service-intentions entries and the mesh default. */
+  intentions: IntentionTable;
   local: readonly ProxyLocalService[];
 }
 
 interface Table {
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly callers: ReadonlyMap<string, string | undefined>;
+  readonly intentions: IntentionTable;
   readonly local: readonly ProxyLocalService[];
   readonly defaults: (service: string) => ResolvedServiceDefaults;
 }
@@ -66,7 +73,9 @@ interface Table {
 const TLS_HANDSHAKE = 0x16;
 const SERVICE_OF = Symbol('meshctl.service');
 const TARGET_OF = Symbol('meshctl.target');
-type Tagged = Socket & { [SERVICE_OF]?: string; [TARGET_OF]?: LocalTarget };
+/** The caller of an inbound connection: the service in its certificate, or UNAUTHENTICATED for plaintext. */
+const SOURCE_OF = Symbol('meshctl.source');
+type Tagged = Socket & { [SERVICE_OF]?: string; [TARGET_OF]?: LocalTarget; [SOURCE_OF]?: string };
 
 export interface ProxyStats {
   /** Plaintext hop connections accepted (permissive services) and refused (strict ones). */
@@ -86,7 +95,10 @@ export interface ProxyOptions {
 
 export class Proxy {
   private readonly options: ProxyOptions;
-  private table: Table = { clusters: new Map(), callers: new Map(), local: [], defaults: () => resolveServiceDefaults(undefined) };
+  // Until the first config arrives, nothing may call in: a new mesh denies by default.
+  private table: Table = { clusters: new Map(), callers: new Map(), intentions: compileIntentions([], 'deny'), local: [], defaults: () => resolveServiceDefaults(undefined) };
+  /** Open inbound TCP connections, re-judged when the intentions change. */
+  private readonly tcpInbound = new Map<Socket, { source: string; service: string }>();
   private readonly tls: MeshTls;
   readonly stats: ProxyStats = { plaintextAccepted: 0, plaintextRefused: 0 };
   private readonly clusters = new Map<string, Cluster>();
@@ -122,8 +134,14 @@ export class Proxy {
     this.inboundHttp = createHttpServer(httpOptions, (req, res) => {
       if (refuseHostless(req, res, 'inbound')) return;
       const target = (req.socket as Tagged)[TARGET_OF];
-      if (target) handleInbound(req, res, target);
-      else sendMeshError(res, { cause: 'bad_hop', hop: 'inbound', service: '' });
+      if (!target) return sendMeshError(res, { cause: 'bad_hop', hop: 'inbound', service: '' });
+      const verdict = authorizeHttp(this.table.intentions, (req.socket as Tagged)[SOURCE_OF] ?? UNAUTHENTICATED, target.service, { url: req.url ?? '', method: req.method ?? 'GET', header: headerOf(req.headers) });
+      if (!verdict.ok) {
+        req.resume();
+        this.options.onMeshError?.(JSON.stringify({ method: req.method, path: req.url, status: 403, ...verdict.failure }));
+        return sendMeshError(res, verdict.failure);
+      }
+      handleInbound(req, res, target, verdict.forwardPath);
     });
     this.outboundHttp.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       if (refuseHostlessUpgrade(req, socket, 'outbound')) return;
@@ -146,6 +164,12 @@ export class Proxy {
       if (refuseHostlessUpgrade(req, socket, 'inbound')) return;
       const target = (socket as Tagged)[TARGET_OF];
       if (!target) return socket.destroy();
+      const verdict = authorizeHttp(this.table.intentions, (socket as Tagged)[SOURCE_OF] ?? UNAUTHENTICATED, target.service, { url: req.url ?? '', method: req.method ?? 'GET', header: headerOf(req.headers) });
+      if (!verdict.ok) {
+        socket.end(`HTTP/1.1 ${verdict.failure.cause === 'bad_request' ? '400 Bad Request' : '403 Forbidden'}\r\nx-mesh-error: ${headerValue(verdict.failure)}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+        return;
+      }
+      req.url = verdict.forwardPath;
       relayUpgrade(req, socket, head, connectLocal(target.port), this.table.defaults(target.service).timeouts.idleMs);
     });
     for (const server of [this.outboundHttp, this.inboundHttp]) {
@@ -178,7 +202,15 @@ export class Proxy {
       cluster.update(config.instances.get(up.service) ?? [], defaults);
       clusters.set(up.service, cluster);
     }
-    this.table = { clusters, callers: new Map(config.upstreams.map((u) => [u.service, u.caller])), local: config.local, defaults: defaultsOf };
+    this.table = { clusters, callers: new Map(config.upstreams.map((u) => [u.service, u.caller])), intentions: config.intentions, local: config.local, defaults: defaultsOf };
+    // A new deny applies to connections already open, not only to new ones.
+    for (const [socket, { source, service }] of this.tcpInbound) {
+      const denied = authorizeConnection(config.intentions, source, service);
+      if (denied) {
+        this.options.log(`inbound: closing tcp ${source || 'plaintext'} → ${service}: now denied by ${denied.policy}`);
+        socket.destroy();
+      }
+    }
     const wanted = new Map(config.upstreams.map((u) => [u.localPort, u.service]));
     for (const [port, listener] of this.listeners) {
       if (wanted.get(port) !== listener.service) {
@@ -337,7 +369,7 @@ export class Proxy {
   }
 
   private routeInbound(socket: Socket, service: string, protocol: HopProtocol, instanceId: string | undefined, peer: ServiceIdentity | undefined): void {
-    void peer;
+    const source = peer?.service ?? UNAUTHENTICATED;
     const local = this.table.local.find((l) => l.name === service && (instanceId === undefined || l.id === instanceId)) ?? this.table.local.find((l) => l.name === service);
     if (!local) {
       this.options.log(`inbound: no local instance of ${service}${instanceId ? ` (${instanceId})` : ''}; closing`);
@@ -348,6 +380,14 @@ export class Proxy {
       return;
     }
     if (protocol === 'tcp') {
+      const denied = authorizeConnection(this.table.intentions, source, service);
+      if (denied) {
+        this.options.log(`inbound: tcp ${source || 'plaintext'} → ${service} denied by ${denied.policy}; closing`);
+        socket.destroy();
+        return;
+      }
+      this.tcpInbound.set(socket, { source, service });
+      socket.once('close', () => this.tcpInbound.delete(socket));
       // Stays paused until spliced to the app: bytes sent before that must not be dropped.
       forwardTcpInbound(socket, local.port, this.table.defaults(service).timeouts.idleMs);
       return;
@@ -355,9 +395,16 @@ export class Proxy {
     const target = { service, instanceId: local.id, port: local.port };
     if (protocol === 'http2' || protocol === 'grpc') {
       const rest = socket.read() as Buffer | null;
-      this.h2Server(`in|${local.id}|${local.port}`, (stream, headers) => h2Inbound(target, stream, headers, this.h2Sessions)).emit('connection', prepend(socket, rest ?? Buffer.alloc(0)));
+      // One server per caller too: a stream's handler knows who calls without reaching into the session.
+      this.h2Server(`in|${local.id}|${local.port}|${source}`, (stream, headers) => {
+        const verdict = authorizeHttp(this.table.intentions, source, service, { url: String(headers[':path'] ?? ''), method: String(headers[':method'] ?? 'GET'), header: headerOf(headers) });
+        const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
+        if (!verdict.ok) return Promise.resolve(respondFailure(stream, verdict.failure, grpc));
+        return h2Inbound(target, stream, { ...headers, ':path': verdict.forwardPath }, this.h2Sessions);
+      }).emit('connection', prepend(socket, rest ?? Buffer.alloc(0)));
       return;
     }
+    (socket as Tagged)[SOURCE_OF] = source;
     (socket as Tagged)[TARGET_OF] = target;
     this.inboundHttp.emit('connection', socket);
     socket.resume();

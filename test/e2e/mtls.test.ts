@@ -117,6 +117,7 @@ before(async () => {
   await meshctl(h2, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-2', '--service', 'web=8081,check=http://127.0.0.1:8081/health,interval=1s', ...dirs(h2)]);
   await meshctl(h1, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', ...dirs(h1)]);
   await meshctl(h1, ['config', 'set', 'service-defaults', 'web', 'protocol=http']);
+  await meshctl(h1, ['intention', 'allow', 'client', 'web']);
   await waitFor(async () => (await h1.exec('curl', ['-sf', 'http://127.0.0.1:9191/'])).stdout === appSecret, 20_000, 'client to reach web through the mesh');
 });
 
@@ -208,11 +209,18 @@ test('plaintext to the inbound listener is refused in strict mode and accepted, 
   await meshctl(h1, ['config', 'set', 'service-defaults', 'web', 'protocol=http', 'mtls_mode=permissive']);
   await waitFor(async () => (await status(h2)).configVersion > v, 10_000, 'host 2 to apply permissive mode');
   try {
+    // A plaintext caller has no identity: client's intention does not cover it, only a wildcard source can.
+    const anonymous = await probe({});
+    assert.match(anonymous.answer, /^HTTP\/1\.1 403 [\s\S]*x-mesh-error: intention_denied; hop=inbound; service=web; policy=mesh default_policy=deny/, JSON.stringify(anonymous));
+    const w = (await status(h2)).configVersion;
+    await meshctl(h1, ['intention', 'allow', '*', 'web']);
+    await waitFor(async () => (await status(h2)).configVersion > w, 10_000, 'host 2 to apply * → web');
     const permissive = await probe({});
     assert.match(permissive.answer, /^HTTP\/1\.1 200/, JSON.stringify(permissive));
     assert.equal(await hits(), before + 1);
-    assert.equal((await status(h2)).mtls.plaintextAccepted, 1);
+    assert.equal((await status(h2)).mtls.plaintextAccepted, 2);
   } finally {
+    await meshctl(h1, ['intention', 'delete', '*', 'web']).catch(() => '');
     const w = (await status(h2)).configVersion;
     await meshctl(h1, ['config', 'set', 'service-defaults', 'web', 'protocol=http', 'mtls_mode=strict']);
     await waitFor(async () => (await status(h2)).configVersion > w, 10_000, 'host 2 to apply strict mode');
@@ -244,4 +252,50 @@ test('a CA rotation under load drops nothing: leaves are renewed from the new ro
   const { counts, total } = JSON.parse(r.stdout) as { counts: Record<string, number>; total: number };
   assert.ok(total > 1_000, `load ran (${total} requests)`);
   assert.deepEqual(counts, { [appSecret]: total }, `every request succeeded: ${JSON.stringify(counts)}`);
+});
+
+/** A raw request line through host 1's upstream port (curl would resolve dot segments and drop the fragment itself). */
+async function rawGet(target: string): Promise<{ status: number; meshError: string }> {
+  const script = `
+const s = require('node:net').connect(9191, '127.0.0.1', () => s.write('GET ${target} HTTP/1.1\\r\\nHost: web\\r\\nConnection: close\\r\\n\\r\\n'));
+let d = ''; s.on('data', (c) => (d += c)); s.on('close', () => console.log(JSON.stringify(d.split('\\r\\n\\r\\n')[0])));`;
+  const r = await h1.exec(NODE, ['-e', script], { timeoutMs: 10_000 });
+  const head = JSON.parse(r.stdout) as string;
+  return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0), meshError: /x-mesh-error: ([^\r]*)/i.exec(head)?.[1] ?? '' };
+}
+
+test('intentions decide, L7 included: a denied /admin prefix holds against every spelling of it', async () => {
+  const applied = async (change: () => Promise<unknown>) => {
+    const v = (await status(h2)).configVersion;
+    await change();
+    await waitFor(async () => (await status(h2)).configVersion > v, 10_000, 'host 2 to apply the intentions');
+  };
+  await applied(() => meshctl(h1, ['intention', 'deny', 'client', 'web', '--path-prefix', '/admin']));
+  try {
+    const before = await hits();
+    for (const target of ['/admin', '/admin/../admin', '//admin', '/%61dmin', '/admin#x', '/x/../admin/users']) {
+      const answer = await rawGet(target);
+      assert.equal(answer.status, 403, `${target}: ${JSON.stringify(answer)}`);
+      assert.match(answer.meshError, /^intention_denied; hop=inbound; service=web; policy=intention client -> web \(deny, path-prefix \/admin\)/, target);
+    }
+    assert.equal(await hits(), before, 'no denied spelling reached the app');
+    for (const target of ['/ADMIN', '/public', '/administrators/../public']) assert.equal((await rawGet(target)).status, 200, target);
+    const explained = await meshctl(h1, ['intention', 'check', 'client', 'web', '--path', '/admin/x']);
+    assert.match(explained, /den/i);
+    assert.match(explained, /path-prefix \/admin/);
+
+    // L4 deny, then no intention at all: the new mesh's default decides.
+    await applied(() => meshctl(h1, ['intention', 'deny', 'client', 'web']));
+    assert.match((await rawGet('/public')).meshError, /policy=intention client -> web \(deny/);
+    await applied(() => meshctl(h1, ['intention', 'delete', 'client', 'web']));
+    const byDefault = await rawGet('/public');
+    assert.equal(byDefault.status, 403);
+    assert.match(byDefault.meshError, /policy=mesh default_policy=deny/);
+  } finally {
+    await applied(async () => {
+      await meshctl(h1, ['intention', 'delete', 'client', 'web']).catch(() => '');
+      await meshctl(h1, ['intention', 'allow', 'client', 'web']);
+    });
+  }
+  assert.equal((await rawGet('/admin')).status, 200, 'allowed again');
 });

@@ -71,6 +71,8 @@ before(async () => {
   await meshctl(h3, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-3', '--service', 'web=8081,id=w3,check=http://127.0.0.1:8081/health,interval=1s', '--service', 'api=9081,weight=1', '--service', 'redis=6379,check=tcp:127.0.0.1:6379,interval=1s', '--service', 'echo=50051,check=tcp:127.0.0.1:50051,interval=1s', ...dirs(h3)]);
   // The caller is a service too: its calls carry its identity (mTLS), which is what intentions decide on.
   await meshctl(h1, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', '--upstream', 'api:9292', '--upstream', 'redis:16379', '--upstream', 'echo:15051', ...dirs(h1)]);
+  // A new mesh denies by default: client may call every service here.
+  await meshctl(h1, ['intention', 'allow', 'client', '*']);
   await waitFor(async () => {
     const ups = (JSON.parse(await meshctl(h1, ['status', '--json'])) as { upstreams: Array<{ name: string; passing: number }> }).upstreams;
     return ups.find((u) => u.name === 'web')?.passing === 3 && ups.find((u) => u.name === 'api')?.passing === 2 && ups.find((u) => u.name === 'redis')?.passing === 1 && ups.find((u) => u.name === 'echo')?.passing === 1;

@@ -8,6 +8,7 @@ import { createServer as createNetServer } from 'node:net';
 import { systemClock, systemRandom } from '../../src/lib/clock.ts';
 import { Proxy } from '../../src/proxy/proxy.ts';
 import { makeTestCa, type TestCa } from './pki.ts';
+import { compileIntentions, type IntentionEntry } from '../../src/config/intention-table.ts';
 
 let bedCa: TestCa | undefined;
 /** One CA for every bed in a test process. */
@@ -34,12 +35,23 @@ export interface ProxyBed {
   proxy: Proxy;
   upstreamPort: number;
   inboundPort: number;
-  /** Re-applies the table with other instances or service defaults. */
-  set(instances: BedInstance[], serviceDefaults?: Record<string, unknown>): Promise<void>;
+  /** Re-applies the table with other instances, service defaults or intentions. */
+  set(instances: BedInstance[], serviceDefaults?: Record<string, unknown>, intentions?: BedIntentions): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startProxyBed(service: string, instances: BedInstance[], serviceDefaults?: Record<string, unknown>): Promise<ProxyBed> {
+/**
+ * The bed tests forwarding, so its mesh allows by default unless `intentions`
+ * (entries and default) are given; intentions have their own tests.
+ */
+export interface BedIntentions {
+  entries: IntentionEntry[];
+  defaultPolicy: 'allow' | 'deny';
+}
+
+const ALLOW_ALL: BedIntentions = { entries: [], defaultPolicy: 'allow' };
+
+export async function startProxyBed(service: string, instances: BedInstance[], serviceDefaults?: Record<string, unknown>, intentions: BedIntentions = ALLOW_ALL): Promise<ProxyBed> {
   const proxy = new Proxy({ inboundHost: '127.0.0.1', inboundPort: 0, clock: systemClock, random: systemRandom, log: () => {} });
   await proxy.start();
   // The bed calls itself: the service is both the caller and the callee, over mTLS like any hop.
@@ -47,11 +59,12 @@ export async function startProxyBed(service: string, instances: BedInstance[], s
   proxy.updateCertificates({ trustDomain: ca.trustDomain, rootsPem: [ca.certPem] }, new Map([[service, ca.leaf(service)]]));
   const inboundPort = Number(proxy.inboundAddress.split(':').pop());
   const upstreamPort = await freePort();
-  const set = async (list: BedInstance[], defaults?: Record<string, unknown>) => {
+  const set = async (list: BedInstance[], defaults?: Record<string, unknown>, rules: BedIntentions = intentions) => {
     await proxy.apply({
       upstreams: [{ service, localPort: upstreamPort, caller: service }],
       instances: new Map([[service, list.map((i) => ({ node: 'local', id: i.id, address: '127.0.0.1', port: i.port, weight: i.weight ?? 1, inboundPort }))]]),
       serviceDefaults: new Map(defaults ? [[service, defaults]] : []),
+      intentions: compileIntentions(rules.entries, rules.defaultPolicy),
       local: list.map((i) => ({ id: i.id, name: service, port: i.port })),
     });
   };

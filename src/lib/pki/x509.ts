@@ -163,3 +163,37 @@ export function crossSign(input: CrossSignInput): string {
   cert.sign(forge.pki.privateKeyFromPem(input.issuerKeyPem), forge.md.sha256.create());
   return forge.pki.certificateToPem(cert);
 }
+
+export interface ServerCertInput {
+  publicKeyPem: string;
+  /** The one DNS name agents check (serverName()): they reach the server by any address, and verify this name. */
+  dnsName: string;
+  rootCertPem: string;
+  rootKeyPem: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** The control plane's own certificate for its TLS API: serverAuth only, one DNS name. */
+export function signServerCertificate(input: ServerCertInput): string {
+  const root = forge.pki.certificateFromPem(input.rootCertPem);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(input.publicKeyPem);
+  cert.serialNumber = serial();
+  cert.validity.notBefore = input.notBefore;
+  cert.validity.notAfter = input.notAfter;
+  cert.setSubject([{ name: 'commonName', value: input.dnsName }]);
+  cert.setIssuer(root.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames: [{ type: 2, value: input.dnsName }] },
+    { name: 'authorityKeyIdentifier', keyIdentifier: root.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(input.rootKeyPem), forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
+}
+
+/** The name in the server's certificate, checked by every agent and CLI: server.<trust domain>. */
+export const serverName = (trustDomain: string): string => `server.${trustDomain}`;

@@ -60,13 +60,16 @@ export function openSession(authority: string, createConnection?: () => Socket):
   return connect(authority, createConnection ? { createConnection } : {});
 }
 
+/** gRPC's status for what the mesh answers itself: DEADLINE_EXCEEDED, PERMISSION_DENIED, INVALID_ARGUMENT; UNAVAILABLE otherwise. */
+const GRPC_STATUS: Partial<Record<MeshFailure['cause'], string>> = { upstream_timeout: '4', request_timeout: '4', intention_denied: '7', bad_request: '3' };
+
 export function respondFailure(stream: ServerHttp2Stream, failure: MeshFailure, grpc: boolean): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
     stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     return;
   }
-  const code = failure.cause === 'upstream_timeout' || failure.cause === 'request_timeout' ? '4' : '14';
+  const code = GRPC_STATUS[failure.cause] ?? '14';
   const headers: OutgoingHttpHeaders = grpc
     ? { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': code, 'grpc-message': encodeURIComponent(`meshctl: ${failure.cause}`), [HEADER]: headerValue(failure) }
     : { ':status': statusFor(failure.cause), 'content-type': 'text/plain; charset=utf-8', [HEADER]: headerValue(failure) };

@@ -29,13 +29,14 @@ export function closeLocalPools(): void {
   pools.clear();
 }
 
-export function handleInbound(req: IncomingMessage, res: ServerResponse, target: LocalTarget, onEnd?: (status: number) => void): void {
+/** Forwards the request with `path` (the normalized one the intentions judged), never the raw target. */
+export function handleInbound(req: IncomingMessage, res: ServerResponse, target: LocalTarget, path: string, onEnd?: (status: number) => void): void {
   const upstream = request({
     host: '127.0.0.1',
     port: target.port,
     agent: poolFor(target.port),
     method: req.method,
-    path: req.url,
+    path,
     headers: forwardableHeaders(req.rawHeaders),
     setHost: false,
   });

@@ -1,0 +1,151 @@
+// Intentions enforced by the callee's inbound hop, on the in-process bed
+// (test/helpers/proxy-bed.ts: `web` calls itself over mTLS, so the caller's
+// identity is `web`). HTTP requests are judged per request on the normalized
+// path, which is also the path the app receives; TCP connections are judged
+// at connect, and a new deny closes the open ones it denies.
+
+import assert from 'node:assert/strict';
+import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import type { IntentionEntry } from '../../src/config/intention-table.ts';
+import { startProxyBed, type BedIntentions, type ProxyBed } from '../helpers/proxy-bed.ts';
+import { waitFor } from '../helpers/server.ts';
+
+/** Sends raw request bytes to a port; resolves the status line's code, the x-mesh-error header and the body. */
+function raw(port: number, request: string): Promise<{ status: number; meshError: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    let data = '';
+    socket.on('data', (d: Buffer) => (data += d.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', body = ''] = data.split('\r\n\r\n');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), meshError: /\r\nx-mesh-error: ([^\r]*)/i.exec(head)?.[1] ?? '', body });
+    });
+  });
+}
+const get = (port: number, target: string) => raw(port, `GET ${target} HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n`);
+
+const adminDenied = (extra: IntentionEntry['Config']['Sources'] = []): BedIntentions => ({
+  defaultPolicy: 'deny',
+  entries: [{ Name: 'web', Config: { Sources: [{ Name: 'web', Action: 'allow', Permissions: [{ Action: 'deny', HTTP: { PathPrefix: '/admin' } }] }, ...extra] } }],
+});
+
+describe('HTTP: L7 intentions on the normalized path', () => {
+  let app: Server;
+  let bed: ProxyBed;
+  const seen: string[] = [];
+  before(async () => {
+    app = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.end(`app saw ${req.url}`);
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const port = (app.address() as { port: number }).port;
+    bed = await startProxyBed('web', [{ id: 'web', port }], { protocol: 'http', retries: { num_retries: 0 } }, adminDenied());
+  });
+  after(async () => {
+    await bed.close();
+    app.close();
+  });
+
+  const cases: Array<[string, number, string | undefined]> = [
+    ['/admin', 403, undefined],
+    ['/admin/users', 403, undefined],
+    ['/admin/../admin', 403, undefined],
+    ['//admin', 403, undefined],
+    ['/%61dmin', 403, undefined],
+    ['/admin#x', 403, undefined],
+    ['/public/../admin/x', 403, undefined],
+    ['/./admin', 403, undefined],
+    ['/ADMIN', 200, '/ADMIN'],
+    ['/public', 200, '/public'],
+    ['/a/./b//c/../d?q=%2F..', 200, '/a/b/d?q=%2F..'],
+    ['/%7Euser', 200, '/~user'],
+  ];
+  for (const [target, status, appSees] of cases) {
+    test(`${target} → ${status}${appSees ? `, the app sees ${appSees}` : ''}`, async () => {
+      seen.length = 0;
+      const answer = await get(bed.upstreamPort, target);
+      assert.equal(answer.status, status, JSON.stringify(answer));
+      if (status === 403) {
+        assert.match(answer.meshError, /^intention_denied; hop=inbound; service=web; policy=intention web -> web \(deny, path-prefix \/admin\)/);
+        assert.deepEqual(seen, [], 'nothing reached the app');
+      } else {
+        assert.deepEqual(seen, [appSees], 'the app got the normalized path, the one judged');
+      }
+    });
+  }
+
+  test('an encoded slash or backslash is refused with a 400 that says why', async () => {
+    for (const target of ['/admin%2Fx', '/x%2fadmin', '/x%5Cadmin']) {
+      seen.length = 0;
+      const answer = await get(bed.upstreamPort, target);
+      assert.equal(answer.status, 400, `${target}: ${JSON.stringify(answer)}`);
+      assert.match(answer.meshError, /^bad_request; hop=inbound/);
+      assert.deepEqual(seen, []);
+    }
+  });
+
+  test('method and header permissions; deny beats allow at one precedence; the mesh default decides the rest', async () => {
+    await bed.set([{ id: 'web', port: (app.address() as { port: number }).port }], { protocol: 'http', retries: { num_retries: 0 } }, {
+      defaultPolicy: 'deny',
+      entries: [{
+        Name: 'web',
+        Config: { Sources: [{ Name: 'web', Permissions: [
+          { Action: 'allow', HTTP: { PathPrefix: '/api', Methods: ['GET'] } },
+          { Action: 'deny', HTTP: { PathPrefix: '/api', Header: [{ Name: 'x-debug', Present: true }] } },
+        ] }] },
+      }],
+    });
+    assert.equal((await get(bed.upstreamPort, '/api/x')).status, 200);
+    assert.equal((await raw(bed.upstreamPort, 'DELETE /api/x HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n')).status, 403, 'no permission allows DELETE: the default denies');
+    const both = await raw(bed.upstreamPort, 'GET /api/x HTTP/1.1\r\nHost: web\r\nx-debug: 1\r\nConnection: close\r\n\r\n');
+    assert.equal(both.status, 403, 'allow and deny both match: deny wins');
+    assert.match(both.meshError, /x-debug/);
+    const other = await get(bed.upstreamPort, '/other');
+    assert.equal(other.status, 403);
+    assert.match(other.meshError, /policy=mesh default_policy=deny/);
+  });
+});
+
+describe('TCP: judged at connect, and again when the intentions change', () => {
+  let echo: NetServer;
+  let bed: ProxyBed;
+  let port: number;
+  const allow: BedIntentions = { defaultPolicy: 'deny', entries: [{ Name: 'db', Config: { Sources: [{ Name: 'db', Action: 'allow' }] } }] };
+  const deny: BedIntentions = { defaultPolicy: 'deny', entries: [{ Name: 'db', Config: { Sources: [{ Name: '*', Action: 'allow' }, { Name: 'db', Action: 'deny' }] } }] };
+  before(async () => {
+    echo = createNetServer((s) => s.pipe(s));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    port = (echo.address() as { port: number }).port;
+    bed = await startProxyBed('db', [{ id: 'db', port }], { protocol: 'tcp' }, allow);
+  });
+  after(async () => {
+    await bed.close();
+    echo.close();
+  });
+
+  const open = () => {
+    const socket = connect(bed.upstreamPort, '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString()));
+    return { socket, closed, got: () => got };
+  };
+
+  test('an allowed connection carries bytes; a new exact deny (beating * allow) closes it, and new ones are closed at once', async () => {
+    const c = open();
+    c.socket.write('ping');
+    await waitFor(() => c.got() === 'ping', 5_000, 'the echo through the mesh');
+    await bed.set([{ id: 'db', port }], { protocol: 'tcp' }, deny);
+    await c.closed;
+    const d = open();
+    d.socket.write('ping');
+    await d.closed;
+    assert.equal(d.got(), '', 'a denied connection carries nothing');
+    await bed.set([{ id: 'db', port }], { protocol: 'tcp' }, allow);
+  });
+});
