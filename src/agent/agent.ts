@@ -58,7 +58,12 @@ export class Agent {
     this.version = options.version;
     this.log = options.log ?? (() => {});
     const clock = options.clock ?? systemClock;
-    this.client = new ServerClient(this.config.server, this.config.token);
+    this.client = new ServerClient(this.config.server, this.config.token, {
+      // Read per connection: the roots watch replaces the join-time roots after a rotation.
+      roots: () => this.certs.trust()?.rootsPem ?? this.config.serverCaPem ?? [],
+      insecureSkipVerify: this.config.insecureSkipVerify === true,
+      clientCertificate: () => this.certs.leavesPem().values().next().value,
+    });
     this.checks = new CheckRunner({ clock, ...(options.probe ? { probe: options.probe } : {}), onChange: (id, state) => {
       this.log(`check ${id} is now ${state.status}${state.output ? `: ${state.output.slice(0, 200)}` : ''}`);
       this.syncer.checkChanged(id);

@@ -6,6 +6,7 @@
 
 import Consul from 'consul';
 import { MeshError } from '../lib/errors.ts';
+import { ServerAgent, type ServerTlsSource } from './server-agent.ts';
 
 export interface RawResult<T> {
   status: number;
@@ -40,23 +41,27 @@ export class ServerClient {
   readonly consul: Consul;
   private readonly transport: ConsulTransport;
 
-  constructor(serverUrl: string, token: string) {
+  /** `tls` for an https server: where the roots and the client certificate come from. */
+  constructor(serverUrl: string, token: string, tls?: ServerTlsSource) {
     const url = new URL(serverUrl);
+    const secure = url.protocol === 'https:';
     this.consul = new Consul({
       host: url.hostname.replace(/^\[|\]$/g, ''),
-      port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
-      secure: url.protocol === 'https:',
+      port: Number(url.port || (secure ? 443 : 80)),
+      secure,
+      ...(secure && tls ? { agent: new ServerAgent(tls) } : {}),
       defaults: token ? { token } : {},
     });
     this.transport = this.consul as unknown as ConsulTransport;
   }
 
-  private async call<T>(method: '_get' | '_put' | '_post', path: string, options: { body?: unknown; query?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<RawResult<T>> {
+  private async call<T>(method: '_get' | '_put' | '_post', path: string, options: { body?: unknown; query?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; withoutToken?: boolean } = {}): Promise<RawResult<T>> {
+    const token = options.withoutToken ? undefined : this.consulToken();
     const req: Record<string, unknown> = {
       name: `meshctl${path}`,
       path,
       query: options.query ?? {},
-      headers: this.consulToken() ? { 'x-consul-token': this.consulToken() } : {},
+      headers: token ? { 'x-consul-token': token } : {},
       type: 'json',
       timeout: options.timeoutMs ?? 10_000,
     };
@@ -123,8 +128,16 @@ export class ServerClient {
 
   /** A leaf for a CSR made on this host, with the certificates between it and its root. */
   async signCsr(csrPem: string): Promise<{ certPem: string; chainPem: string[]; rootId: string }> {
-    const { body } = await this.call<{ CertPEM: string; ChainPEM?: string[]; RootID: string }>('_post', '/mesh/ca/sign', { body: { CSR: csrPem } });
-    return { certPem: body.CertPEM, chainPem: body.ChainPEM ?? [], rootId: body.RootID };
+    type Signed = { CertPEM: string; ChainPEM?: string[]; RootID: string };
+    let signed: Signed;
+    try {
+      signed = (await this.call<Signed>('_post', '/mesh/ca/sign', { body: { CSR: csrPem } })).body;
+    } catch (error) {
+      // A token that was revoked or lost its rights: the current leaf (presented on this TLS connection) still proves the identity.
+      if (!(error instanceof MeshError) || (error.code !== 'MESH_E_PERMISSION_DENIED' && error.code !== 'MESH_E_ACL_NOT_FOUND')) throw error;
+      signed = (await this.call<Signed>('_post', '/mesh/ca/sign', { body: { CSR: csrPem }, withoutToken: true })).body;
+    }
+    return { certPem: signed.CertPEM, chainPem: signed.ChainPEM ?? [], rootId: signed.RootID };
   }
 
   close(): void {

@@ -6,6 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MeshError } from '../lib/errors.ts';
 import type { Target } from './target.ts';
+import { serverTlsOptions, type ServerTls } from '../lib/tls/server-trust.ts';
 
 export interface ApiResponse<T> {
   status: number;
@@ -27,9 +28,14 @@ export class ApiClient {
     if (payload !== undefined) headers['Content-Type'] = 'application/json';
     let res: RawResponse;
     try {
-      res = await send(this.target.url + path, method, headers, payload);
+      res = await send(this.target.url + path, method, headers, payload, this.target.tls);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      if (this.target.url.startsWith('https:') && /CERT|SSL|TLS|ALTNAME|SELF_SIGNED|VERIFY/.test(code ?? '')) {
+        throw new MeshError('MESH_E_SERVER_UNVERIFIED', `cannot verify the server at ${this.target.url}: ${code}`, {
+          hint: 'set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show on the server), or run the command on a joined host',
+        });
+      }
       throw new MeshError('MESH_E_SERVER_UNREACHABLE', `cannot reach the meshctl server at ${this.target.url}: ${code ?? (error as Error).message}`, {
         hint: 'check that `meshctl server` runs there, or pass --server ADDR (or set MESHCTL_SERVER)',
       });
@@ -58,10 +64,11 @@ interface RawResponse {
   index: number;
 }
 
-function send(url: string, method: string, headers: Record<string, string>, payload: string | undefined): Promise<RawResponse> {
+function send(url: string, method: string, headers: Record<string, string>, payload: string | undefined, tls: ServerTls | undefined): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const request = url.startsWith('https:') ? httpsRequest : httpRequest;
-    const req = request(url, { method, headers, timeout: 30_000 }, (res) => {
+    const secure = url.startsWith('https:');
+    const options = { method, headers, timeout: 30_000, ...(secure && tls ? serverTlsOptions(tls) : {}) };
+    const req = (secure ? httpsRequest : httpRequest)(url, options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);

@@ -15,6 +15,7 @@ import {
   configPath,
   parseAgentConfig,
   readAgentConfigFile,
+  serverTlsOf,
   writeAgentConfig,
   type AgentConfig,
 } from '../agent/config/agent-config.ts';
@@ -37,7 +38,8 @@ import { parseGoDuration } from '../lib/duration.ts';
 import { MeshError } from '../lib/errors.ts';
 import { VERSION } from '../control/server.ts';
 import { ApiClient } from './api-client.ts';
-import { serverUrl } from './target.ts';
+import { readCaFile, serverUrl } from './target.ts';
+import { discoverPinnedRoots, verifiedRoots, type ServerTls } from '../lib/tls/server-trust.ts';
 import { colour } from './output.ts';
 import { fetchAdmin } from './admin-client.ts';
 import { resolveAdminAddr } from '../agent/admin-addr.ts';
@@ -57,6 +59,9 @@ interface JoinFlags {
   supervisor: string;
   heartbeatInterval: string;
   syncInterval: string;
+  caHash?: string;
+  caFile?: string;
+  insecureSkipVerify?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -65,8 +70,11 @@ export function addJoinCommands(program: Command): void {
   program
     .command('join')
     .description("put this host in the mesh: register its services and install a supervised agent")
-    .argument('<server>', 'the meshctl server, host:port or URL')
+    .argument('<server>', "the meshctl server's TLS API, host:port (https) or a URL")
     .option('--token <secret>', 'an agent token for this node and its services (or MESHCTL_TOKEN)')
+    .option('--ca-hash <sha256:hex>', 'pin the mesh CA by its hash (printed by meshctl server at first start, and by meshctl ca show)')
+    .option('--ca-file <file>', 'trust the mesh CA root in this PEM file instead of pinning a hash')
+    .option('--insecure-skip-verify', 'send the token without verifying the server (never in production)')
     .option('--node-name <name>', 'this node\'s name (default: the hostname)')
     .option('--advertise-addr <ip>', 'the address other hosts reach this one at (default: the address that routes to the server)')
     .option('--service <spec>', 'a service on this host: NAME=PORT[,check=SPEC][,interval=10s][,timeout=5s][,tags=a|b][,meta=k:v][,weight=N] (repeatable)', collect, [])
@@ -89,9 +97,13 @@ with PUT http://127.0.0.1:15000/v1/agent/check/pass/service:NAME). Checks run
 every 10s with a 5s timeout unless interval= and timeout= say otherwise.
 
 Examples:
-  meshctl join 10.0.0.1:8500 --token $TOKEN --service web=8080,check=http://127.0.0.1:8080/health
-  meshctl join 10.0.0.1:8500 --token $TOKEN --service db=5432,check=tcp:127.0.0.1:5432,tags=primary --upstream web:9191
-  meshctl join 10.0.0.1:8500 --token $TOKEN --services-file /etc/meshctl/services.yaml
+  meshctl join 10.0.0.1:8501 --ca-hash sha256:… --token $TOKEN --service web=8080,check=http://127.0.0.1:8080/health
+  meshctl join 10.0.0.1:8501 --ca-hash sha256:… --token $TOKEN --service db=5432,check=tcp:127.0.0.1:5432,tags=primary --upstream web:9191
+  meshctl join 10.0.0.1:8501 --ca-file /etc/meshctl/ca.pem --token $TOKEN --services-file /etc/meshctl/services.yaml
+  meshctl join http://127.0.0.1:8500 --service web=8080          (a server on this host, or a --dev one)
+
+join sends the token only to a server it has verified: one whose certificate
+comes from the pinned CA (--ca-hash or --ca-file), or one on this host.
 
 Running join again with other flags updates the registration in place.`,
     )
@@ -125,8 +137,44 @@ function duration(text: string, flag: string): number {
   return ms;
 }
 
+/** The server to join: host:port means its TLS API. */
+function joinUrl(server: string): string {
+  return serverUrl(/^[a-z]+:\/\//i.test(server) ? server : `https://${server}`);
+}
+
+const isLoopbackUrl = (url: string): boolean => /^(127\.|localhost$|\[::1\]$)/.test(new URL(url).hostname);
+
+/**
+ * How join trusts the server before it sends the token: the pinned CA's roots
+ * (verified over TLS), or an explicit, loud opt-out. Refuses to send a token
+ * off this host unverified.
+ */
+async function establishTrust(url: string, flags: JoinFlags): Promise<ServerTls | undefined> {
+  if (flags.caHash && flags.caFile) throw new MeshError('MESH_E_USAGE', '--ca-hash and --ca-file both name the CA', { hint: 'give one of them' });
+  const local = isLoopbackUrl(url);
+  const warn = (what: string) => process.stderr.write(`${colour.yellow(`WARNING: ${what}; anyone between this host and ${url} can read the token and impersonate the server. Use --ca-hash in production.`)}\n`);
+  if (url.startsWith('http:')) {
+    if (flags.caHash || flags.caFile) throw new MeshError('MESH_E_USAGE', `${url} is plain HTTP, so there is no certificate to check against --ca-hash or --ca-file`, { hint: 'join the TLS API instead: host:8501' });
+    if (!local && !flags.insecureSkipVerify) {
+      throw new MeshError('MESH_E_USAGE', `refusing to send the token over plain HTTP to ${url}`, { hint: 'join the TLS API (host:8501) with --ca-hash, or pass --insecure-skip-verify for a throwaway --dev mesh' });
+    }
+    if (!local) warn('joining over plain HTTP');
+    return undefined;
+  }
+  if (flags.caHash) return { rootsPem: await discoverPinnedRoots(url, flags.caHash) };
+  if (flags.caFile) return { rootsPem: await verifiedRoots(url, readCaFile(flags.caFile, '--ca-file')) };
+  if (!local && !flags.insecureSkipVerify) {
+    throw new MeshError('MESH_E_USAGE', `refusing to send the token to ${url} without verifying the server`, {
+      hint: 'pass --ca-hash sha256:… (printed by meshctl server at first start, or meshctl ca show) or --ca-file CA.pem; --insecure-skip-verify skips the check (not for production)',
+    });
+  }
+  if (!local) warn('--insecure-skip-verify: the server is not verified');
+  // On this host the token never crosses the network; the roots are taken as the server gives them.
+  return { rootsPem: [], insecureSkipVerify: true };
+}
+
 /** Everything join can check before it touches the host. */
-function buildConfig(server: string, flags: JoinFlags, token: string, advertiseAddr: string): AgentConfig {
+function buildConfig(server: string, flags: JoinFlags, token: string, advertiseAddr: string, tls?: ServerTls): AgentConfig {
   let services: ServiceSpec[] = flags.service.map(parseServiceFlag);
   let upstreams: UpstreamSpec[] = flags.upstream.map(parseUpstreamFlag);
   if (flags.servicesFile) {
@@ -138,7 +186,8 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
   resolveCallers(services, upstreams);
   const config = {
     version: 1 as const,
-    server: serverUrl(server),
+    server: joinUrl(server),
+    ...(tls?.insecureSkipVerify ? { insecureSkipVerify: true } : tls ? { serverCaPem: [...tls.rootsPem] } : {}),
     token,
     nodeName: validateName(flags.nodeName ?? hostname().split('.')[0] ?? 'node', '--node-name'),
     advertiseAddr,
@@ -157,8 +206,10 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
 async function join(server: string, flags: JoinFlags): Promise<void> {
   const token = flags.token ?? process.env.MESHCTL_TOKEN ?? '';
   // Parse everything first: a usage error must leave the host untouched.
-  const draft = buildConfig(server, flags, token, flags.advertiseAddr ?? '0.0.0.0');
-  const client = new ApiClient({ url: draft.server, token: token || undefined, source: 'flag' });
+  buildConfig(server, flags, token, flags.advertiseAddr ?? '0.0.0.0');
+  const tls = await establishTrust(joinUrl(server), flags);
+  const draft = buildConfig(server, flags, token, flags.advertiseAddr ?? '0.0.0.0', tls);
+  const client = new ApiClient({ url: draft.server, token: token || undefined, source: 'flag', tls });
   await client.request('GET', '/v1/agent/self');
   const advertiseAddr = flags.advertiseAddr ?? (await routeAddressTo(draft.server));
   const config = parseAgentConfig({ ...draft, advertiseAddr }, 'from the join flags');
@@ -303,7 +354,7 @@ async function leave(flags: { dataDir: string; configDir: string; force?: boolea
   const done: string[] = [];
   let client: ApiClient | undefined;
   if (config) {
-    client = new ApiClient({ url: config.server, token: config.token || undefined, source: 'agent-config' });
+    client = new ApiClient({ url: config.server, token: config.token || undefined, source: 'agent-config', tls: serverTlsOf(config) });
     try {
       await client.request('GET', '/v1/status/leader');
     } catch (error) {

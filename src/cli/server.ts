@@ -11,6 +11,7 @@ import { colour } from './output.ts';
 interface ServerFlags {
   dataDir?: string;
   httpAddr: string;
+  httpsAddr?: string;
   datacenter: string;
   nodeName: string;
   advertiseAddr?: string;
@@ -25,7 +26,8 @@ export function addServerCommand(program: Command): void {
     .command('server')
     .description('run the control plane: the Consul-compatible catalog, KV, ACL tokens and the mesh API')
     .option('--data-dir <dir>', 'where the durable store and the management token live (required unless --dev)')
-    .option('--http-addr <host:port>', 'address of the HTTP API', '127.0.0.1:8500')
+    .option('--http-addr <host:port>', 'address of the plain HTTP API, for tools on this host', '127.0.0.1:8500')
+    .option('--https-addr <host:port>', "address of the TLS API other hosts' agents and tools use (default 0.0.0.0:8501; none with --dev)")
     .option('--datacenter <name>', 'datacenter name', 'dc1')
     .option('--node-name <name>', "the server's own node name", hostname())
     .option('--advertise-addr <ip>', "address other hosts reach the server's node at (default: the --http-addr host)")
@@ -38,8 +40,11 @@ export function addServerCommand(program: Command): void {
       `
 Examples:
   meshctl server --data-dir /var/lib/meshctl-server
-  meshctl server --data-dir ./data --http-addr 0.0.0.0:8500 --datacenter eu1
+  meshctl server --data-dir ./data --https-addr 10.0.0.1:8501 --datacenter eu1
   meshctl server --dev
+
+Hosts join over TLS, pinning the CA by the hash printed at first start:
+  meshctl join 10.0.0.1:8501 --ca-hash sha256:… --token …
 
 On first start the server prints a management token once and writes it,
 mode 0600, to DATA_DIR/management.token. Use it to make scoped tokens:
@@ -61,9 +66,12 @@ mode 0600, to DATA_DIR/management.token. Use it to make scoped tokens:
         throw new MeshError('MESH_E_USAGE', `invalid --leaf-ttl "${flags.leafTtl}": at least 5m`, { hint: 'give a duration such as 24h, 1h or 5m' });
       }
       const dataDir = flags.dataDir ? resolve(flags.dataDir) : '';
+      const httpsAddr = flags.httpsAddr ?? (flags.dev ? '' : '0.0.0.0:8501');
+      if (flags.dev && flags.httpsAddr) throw new MeshError('MESH_E_USAGE', '--dev serves plain HTTP only and takes no --https-addr', { hint: 'drop --https-addr, or run a durable server with --data-dir' });
       const server = await startServer({
         dataDir,
         httpAddr: flags.httpAddr,
+        httpsAddr,
         datacenter: flags.datacenter,
         nodeName: flags.nodeName,
         dev: flags.dev === true,
@@ -75,8 +83,11 @@ mode 0600, to DATA_DIR/management.token. Use it to make scoped tokens:
       });
       const out = process.stdout;
       out.write(`meshctl server: serving on http://${server.address} (datacenter ${flags.datacenter}, node ${flags.nodeName})\n`);
+      if (server.httpsAddress) out.write(`meshctl server: serving TLS on https://${server.httpsAddress} (certificate from the mesh CA, for server.${server.trustDomain})\n`);
+      if (!flags.dev && !isLoopback(server.address)) process.stderr.write(`${colour.yellow(`warning: plain HTTP on ${server.address} is reachable from other hosts, and tokens cross it in the clear; keep --http-addr on 127.0.0.1 and let hosts use the TLS API`)}\n`);
       out.write(flags.dev ? `${colour.yellow('dev mode: ACLs off, state in memory; do not use in production')}\n` : `data dir: ${dataDir}\n`);
       if (server.caCreated) out.write(`CA created for trust domain ${server.trustDomain}; pin it on hosts with --ca-hash ${server.caHash}\n`);
+      else if (server.httpsAddress) out.write(`hosts join with --ca-hash ${server.caHash}\n`);
       if (server.bootstrapSecret) {
         out.write(`\nManagement token (shown once; also in ${server.managementTokenFile}, mode 0600):\n  ${colour.bold(server.bootstrapSecret)}\n\n`);
       }
@@ -90,4 +101,8 @@ mode 0600, to DATA_DIR/management.token. Use it to make scoped tokens:
         process.once('SIGINT', () => stop('SIGINT'));
       });
     });
+}
+
+function isLoopback(address: string): boolean {
+  return /^(127\.|\[::1\]|localhost)/.test(address);
 }

@@ -1,12 +1,15 @@
 // Where a command finds the server and its token, in DESIGN.md's order:
 // --server / --token, then MESHCTL_SERVER / MESHCTL_TOKEN, then the joined
 // agent's config on this host, then 127.0.0.1:8500 (as Consul's CLI does with
-// CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN).
+// CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN). For an https server, the CA comes
+// from MESHCTL_CA_FILE, else from the joined agent (the roots it verified at
+// join), as CONSUL_CACERT does.
 
 import { readFileSync } from 'node:fs';
+import type { ServerTls } from '../lib/tls/server-trust.ts';
 import { join } from 'node:path';
 import { MeshError } from '../lib/errors.ts';
-import { DEFAULT_CONFIG_DIR } from '../agent/config/agent-config.ts';
+import { DEFAULT_CONFIG_DIR, serverTlsOf } from '../agent/config/agent-config.ts';
 
 export const DEFAULT_SERVER = '127.0.0.1:8500';
 
@@ -16,6 +19,8 @@ export interface Target {
   readonly token: string | undefined;
   /** Where the address came from, for error messages. */
   readonly source: 'flag' | 'env' | 'agent-config' | 'default';
+  /** How an https server is verified. */
+  readonly tls?: ServerTls | undefined;
 }
 
 export interface TargetInputs {
@@ -23,7 +28,15 @@ export interface TargetInputs {
   flagToken?: string | undefined;
   env: NodeJS.ProcessEnv;
   /** The joined agent's config, if this host has one. */
-  agentConfig?: { server?: string; token?: string } | undefined;
+  agentConfig?: AgentTarget | undefined;
+}
+
+export interface AgentTarget {
+  server?: string;
+  token?: string;
+  dataDir?: string;
+  serverCaPem?: string[];
+  insecureSkipVerify?: boolean;
 }
 
 /** Pure: decides the target from the inputs. */
@@ -36,7 +49,24 @@ export function resolveTarget(inputs: TargetInputs): Target {
   else if (agentConfig?.server) [server, source] = [agentConfig.server, 'agent-config'];
   else [server, source] = [DEFAULT_SERVER, 'default'];
   const token = flagToken || env.MESHCTL_TOKEN || agentConfig?.token || undefined;
-  return { url: serverUrl(server), token, source };
+  const caFile = env.MESHCTL_CA_FILE;
+  let tls: ServerTls | undefined;
+  if (caFile) tls = { rootsPem: readCaFile(caFile, 'MESHCTL_CA_FILE') };
+  else if (agentConfig) tls = serverTlsOf({ ...agentConfig, dataDir: agentConfig.dataDir ?? '' });
+  return { url: serverUrl(server), token, source, tls };
+}
+
+/** The PEM certificates of a CA file, or a usage error naming the file. */
+export function readCaFile(path: string, flag: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new MeshError('MESH_E_USAGE', `${flag} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { hint: 'give the mesh CA root, as meshctl ca show --json prints it' });
+  }
+  const certs = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*/g) ?? [];
+  if (certs.length === 0) throw new MeshError('MESH_E_USAGE', `${flag} ${path} holds no PEM certificate`, { hint: 'give the mesh CA root, as meshctl ca show --json prints it' });
+  return certs;
 }
 
 export function serverUrl(server: string): string {
@@ -54,7 +84,7 @@ export function serverUrl(server: string): string {
 }
 
 /** Reads the joined agent's config, if any; a missing file is not an error. */
-export function readAgentConfig(env: NodeJS.ProcessEnv): { server?: string; token?: string } | undefined {
+export function readAgentConfig(env: NodeJS.ProcessEnv): AgentTarget | undefined {
   const path = join(env.MESHCTL_CONFIG_DIR || DEFAULT_CONFIG_DIR, 'agent.json');
   let text: string;
   try {
@@ -63,10 +93,13 @@ export function readAgentConfig(env: NodeJS.ProcessEnv): { server?: string; toke
     return undefined;
   }
   try {
-    const parsed = JSON.parse(text) as { server?: unknown; token?: unknown };
+    const parsed = JSON.parse(text) as { server?: unknown; token?: unknown; serverCaPem?: unknown; insecureSkipVerify?: unknown; dataDir?: unknown };
     return {
       ...(typeof parsed.server === 'string' ? { server: parsed.server } : {}),
       ...(typeof parsed.token === 'string' ? { token: parsed.token } : {}),
+      ...(Array.isArray(parsed.serverCaPem) && parsed.serverCaPem.every((c) => typeof c === 'string') ? { serverCaPem: parsed.serverCaPem as string[] } : {}),
+      ...(parsed.insecureSkipVerify === true ? { insecureSkipVerify: true } : {}),
+      ...(typeof parsed.dataDir === 'string' ? { dataDir: parsed.dataDir } : {}),
     };
   } catch {
     throw new MeshError('MESH_E_USAGE', `the agent config ${path} is not valid JSON`, { hint: 'run meshctl join again, or pass --server and --token' });

@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { join } from 'node:path';
-import { systemClock, systemRandom, type Clock, type Random } from '../lib/clock.ts';
+import { systemClock, systemRandom, type Clock, type Random, type TimerHandle } from '../lib/clock.ts';
 import { MeshError } from '../lib/errors.ts';
 import { TokenRegistry } from './acl/tokens.ts';
 import { getCheck, upsertCheck, upsertNode } from './catalog/catalog.ts';
@@ -21,7 +21,8 @@ import { addKvRoutes } from './api/consul/kv.ts';
 import { addStatusRoutes } from './api/consul/status.ts';
 import type { Handler } from './api/context.ts';
 import type { ApiDeps } from './api/deps.ts';
-import { createApiServer } from './api/http-server.ts';
+import { createApiServer, createTlsApiServer } from './api/http-server.ts';
+import { checkPeerCertificate } from '../lib/pki/peer.ts';
 import { addHeartbeatRoutes } from './api/mesh/heartbeat.ts';
 import { addMeshConfigRoutes } from './api/mesh/config.ts';
 import { addConfigKindsRoutes } from './api/mesh/config-kind.ts';
@@ -40,6 +41,8 @@ export interface ServerOptions {
   dataDir: string;
   /** host:port; port 0 picks a free one. */
   httpAddr: string;
+  /** host:port of the TLS API other hosts use; '' for none (--dev). */
+  httpsAddr: string;
   datacenter: string;
   nodeName: string;
   /** The address other hosts reach this server's node at; defaults to the http-addr host. */
@@ -57,6 +60,8 @@ export interface ServerOptions {
 
 export interface RunningServer {
   readonly address: string;
+  /** The TLS API's host:port, '' when off. */
+  readonly httpsAddress: string;
   readonly store: Store;
   /** The management token's secret, on the first start only. */
   readonly bootstrapSecret: string | undefined;
@@ -150,34 +155,57 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   addIntentionRoutes(router, deps);
   addCaRoutes(router, deps, authority);
 
-  http = createApiServer({
+  const apiOptions = {
     router,
     aclsEnabled: !options.dev,
-    resolveToken: (secret) => tokens.resolve(secret),
-    onError: (error, req) => log(`error serving ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`),
-  });
-  monitor.start();
+    resolveToken: (secret: string) => tokens.resolve(secret),
+    onError: (error: unknown, req: { method?: string | undefined; url?: string | undefined }) => log(`error serving ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`),
+  };
+  http = createApiServer(apiOptions);
   const server = http;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(
-        new MeshError('MESH_E_USAGE', `cannot listen on ${options.httpAddr}: ${error.code === 'EADDRINUSE' ? 'the address is in use' : error.message}`, {
-          hint: 'choose another --http-addr, or stop what is listening there',
-          cause: error,
-        }),
-      );
+  const credentials = () => {
+    const c = authority.serverCredentials(SERVER_CERT_TTL_MS);
+    return { key: c.keyPem, cert: c.certPem, ca: c.rootsPem };
+  };
+  const https = options.httpsAddr
+    ? createTlsApiServer(apiOptions, {
+        credentials: credentials(),
+        peerServiceOf: (socket) => {
+          const raw = socket.getPeerCertificate().raw;
+          const check = raw ? checkPeerCertificate(raw, authority.state().trustDomain) : undefined;
+          return check?.ok ? check.identity.service : undefined;
+        },
+      })
+    : undefined;
+  // A rotation re-issues the server's certificate from the new root, and so does time: it lives 30 days, renewed weekly.
+  const renewServerCert = () => https?.setSecureContext(credentials());
+  authority.onRotate = renewServerCert;
+  let renewal: TimerHandle | undefined;
+  const scheduleRenewal = (): void => {
+    renewal = clock.after(SERVER_CERT_RENEW_MS, () => {
+      renewServerCert();
+      scheduleRenewal();
     });
-    server.listen(port, host, () => resolve());
-  }).catch((error) => {
+  };
+  if (https) scheduleRenewal();
+  monitor.start();
+  let httpsAddress = '';
+  try {
+    await listenOn(server, options.httpAddr, '--http-addr');
+    if (https) httpsAddress = await listenOn(https, options.httpsAddr, '--https-addr');
+  } catch (error) {
     monitor.stop();
+    renewal?.cancel();
+    server.close();
     store.close();
     throw error;
-  });
+  }
   const bound = server.address() as AddressInfo;
   const address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
 
   return {
     address,
+    httpsAddress,
     store,
     bootstrapSecret,
     managementTokenFile,
@@ -186,13 +214,42 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     caCreated,
     async close() {
       monitor.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      renewal?.cancel();
+      await Promise.all(
+        [server, https].map((s) =>
+          s
+            ? new Promise<void>((resolve) => {
+                s.close(() => resolve());
+                s.closeAllConnections();
+              })
+            : undefined,
+        ),
+      );
       store.close();
     },
   };
+}
+
+const SERVER_CERT_TTL_MS = 30 * 86_400_000;
+const SERVER_CERT_RENEW_MS = 7 * 86_400_000;
+
+/** Listens on host:port; resolves the bound address, or a usage error naming the flag. */
+function listenOn(server: NetServer, addr: string, flag: string): Promise<string> {
+  const { host, port } = splitHostPort(addr);
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        new MeshError('MESH_E_USAGE', `cannot listen on ${addr}: ${error.code === 'EADDRINUSE' ? 'the address is in use' : error.message}`, {
+          hint: `choose another ${flag}, or stop what is listening there`,
+          cause: error,
+        }),
+      );
+    });
+    server.listen(port, host, () => {
+      const bound = server.address() as AddressInfo;
+      resolve(`${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`);
+    });
+  });
 }
 
 async function ensureNodeId(store: Store): Promise<string> {

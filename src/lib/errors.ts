@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   MESH_E_UNAVAILABLE: { status: 503, exit: EXIT_RUNTIME, summary: 'the server is shutting down or not ready' },
   MESH_E_SERVER_UNREACHABLE: { status: 502, exit: EXIT_RUNTIME, summary: 'the CLI could not reach the server' },
   MESH_E_DATA_DIR: { status: 500, exit: EXIT_RUNTIME, summary: 'the data directory cannot be used' },
+  MESH_E_SERVER_UNVERIFIED: { status: 502, exit: EXIT_RUNTIME, summary: "the server's TLS certificate does not match the pinned CA" },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

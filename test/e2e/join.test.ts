@@ -10,6 +10,7 @@ import { createTestbed, type Testbed, type TestbedHost } from '../helpers/testbe
 
 const NODE = process.execPath;
 const SERVER_PORT = 8500;
+const SERVER_TLS_PORT = 8501;
 const CHECK_INTERVAL_MS = 1000;
 
 // An app with a health endpoint that /fail and /heal switch.
@@ -49,7 +50,7 @@ async function status(h: TestbedHost) {
 before(async () => {
   bed = await createTestbed({ hosts: 4, name: 'join' });
   [serverHost, ...agents] = bed.hosts as [TestbedHost, ...TestbedHost[]];
-  server = await startServer({ netns: serverHost.name, host: serverHost.ip, port: SERVER_PORT });
+  server = await startServer({ netns: serverHost.name, host: serverHost.ip, port: SERVER_PORT, httpsPort: SERVER_TLS_PORT });
   for (const h of agents) h.spawn(NODE, ['-e', APP]);
 });
 
@@ -65,13 +66,13 @@ test('join registers each host\'s services, seen by meshctl services and the Con
     const token = (JSON.parse(made.stdout) as { SecretID: string }).SecretID;
     await waitFor(async () => (await h.exec('curl', ['-sf', 'http://127.0.0.1:8080/health'])).code === 0, 10_000, 'the app');
     const joined = await meshctl(h, [
-      'join', `${serverHost.ip}:${SERVER_PORT}`, '--token', token, '--node-name', `host-${i + 1}`,
+      'join', `${serverHost.ip}:${SERVER_TLS_PORT}`, '--ca-hash', server.caHash, '--token', token, '--node-name', `host-${i + 1}`,
       '--service', `web=8080,check=http://127.0.0.1:8080/health,interval=${CHECK_INTERVAL_MS}ms,tags=v1`,
       ...(i === 0 ? ['--upstream', 'web:9191'] : []),
       '--data-dir', dirs(h).data, '--config-dir', dirs(h).conf, '--heartbeat-interval', '1s', '--sync-interval', '2s',
     ]);
     assert.equal(joined.code, 0, `join on host-${i + 1}: ${joined.stderr}`);
-    assert.match(joined.stdout, /joined http:\/\/.* as node host-\d/);
+    assert.match(joined.stdout, /joined https:\/\/.* as node host-\d/);
   }
   const listed = await meshctl(agents[0]!, ['services', '--json']);
   assert.equal(listed.code, 0, listed.stderr);
@@ -145,7 +146,7 @@ test('with the control plane stopped for 30 s the agents keep running, a restart
   for (const h of agents) assert.equal((await h.exec('curl', ['-sf', 'http://127.0.0.1:8080/health'])).code, 0);
   const remaining = 30_000 - (Date.now() - outageStart);
   if (remaining > 0) await new Promise((resolve) => setTimeout(resolve, remaining)); // the outage itself, not a synchronisation
-  server = await startServer({ netns: serverHost.name, host: serverHost.ip, port: SERVER_PORT, dataDir: server.dataDir });
+  server = await startServer({ netns: serverHost.name, host: serverHost.ip, port: SERVER_PORT, httpsPort: SERVER_TLS_PORT, dataDir: server.dataDir });
   for (const h of agents) await waitFor(async () => (await status(h)).serverReachable, 15_000, `${h.name} to reconnect`);
   await waitFor(async () => (await passingWeb(agents[1]!)).length === 3, 15_000, 'three passing instances again');
 });

@@ -107,15 +107,15 @@ before(async () => {
   bed = await createTestbed({ hosts: 3, name: 'mtls' });
   [srv, h1, h2] = bed.hosts as [TestbedHost, TestbedHost, TestbedHost];
   // The store is locked while the server runs: start it once to make the CA, read the CA, start it again.
-  const first = await startServer({ netns: srv.name, host: srv.ip, port: PORT });
+  const first = await startServer({ netns: srv.name, host: srv.ip, port: PORT, httpsPort: 8501 });
   await first.stop();
   ca = readMeshCa(first.dataDir);
-  server = await startServer({ netns: srv.name, host: srv.ip, port: PORT, dataDir: first.dataDir });
+  server = await startServer({ netns: srv.name, host: srv.ip, port: PORT, httpsPort: 8501, dataDir: first.dataDir });
   h2.spawn(NODE, ['-e', APP(appSecret)]);
   await waitFor(async () => (await h2.exec('curl', ['-sf', 'http://127.0.0.1:8081/health'])).code === 0, 10_000, 'the app');
-  const common = ['--token', server.token, '--heartbeat-interval', '1s'];
-  await meshctl(h2, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-2', '--service', 'web=8081,check=http://127.0.0.1:8081/health,interval=1s', ...dirs(h2)]);
-  await meshctl(h1, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', ...dirs(h1)]);
+  const common = ['--ca-hash', server.caHash, '--token', server.token, '--heartbeat-interval', '1s'];
+  await meshctl(h2, ['join', server.httpsUrl, ...common, '--node-name', 'host-2', '--service', 'web=8081,check=http://127.0.0.1:8081/health,interval=1s', ...dirs(h2)]);
+  await meshctl(h1, ['join', server.httpsUrl, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', ...dirs(h1)]);
   await meshctl(h1, ['config', 'set', 'service-defaults', 'web', 'protocol=http']);
   await meshctl(h1, ['intention', 'allow', 'client', 'web']);
   await waitFor(async () => (await h1.exec('curl', ['-sf', 'http://127.0.0.1:9191/'])).stdout === appSecret, 20_000, 'client to reach web through the mesh');

@@ -55,7 +55,7 @@ const configVersion = async () => (JSON.parse(await meshctl(h1, ['status', '--js
 before(async () => {
   bed = await createTestbed({ hosts: 4, name: 'proxy' });
   [srv, h1, h2, h3] = bed.hosts as [TestbedHost, TestbedHost, TestbedHost, TestbedHost];
-  server = await startServer({ netns: srv.name, host: srv.ip, port: PORT });
+  server = await startServer({ netns: srv.name, host: srv.ip, port: PORT, httpsPort: 8501 });
   h2.spawn(NODE, ['-e', APP('w1', 8081)]);
   h2.spawn(NODE, ['-e', APP('w2', 8082)]);
   h3.spawn(NODE, ['-e', APP('w3', 8081)]);
@@ -66,11 +66,11 @@ before(async () => {
   for (const [h, port] of [[h2, 8081], [h2, 8082], [h3, 8081]] as const) {
     await waitFor(async () => (await h.exec('curl', ['-sf', `http://127.0.0.1:${port}/health`])).code === 0, 10_000, 'the apps');
   }
-  const common = ['--token', server.token, '--heartbeat-interval', '1s'];
-  await meshctl(h2, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-2', '--service', 'web=8081,id=w1,check=http://127.0.0.1:8081/health,interval=1s', '--service', 'web=8082,id=w2,check=http://127.0.0.1:8082/health,interval=1s', '--service', 'api=9081,weight=3', ...dirs(h2)]);
-  await meshctl(h3, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-3', '--service', 'web=8081,id=w3,check=http://127.0.0.1:8081/health,interval=1s', '--service', 'api=9081,weight=1', '--service', 'redis=6379,check=tcp:127.0.0.1:6379,interval=1s', '--service', 'echo=50051,check=tcp:127.0.0.1:50051,interval=1s', ...dirs(h3)]);
+  const common = ['--ca-hash', server.caHash, '--token', server.token, '--heartbeat-interval', '1s'];
+  await meshctl(h2, ['join', server.httpsUrl, ...common, '--node-name', 'host-2', '--service', 'web=8081,id=w1,check=http://127.0.0.1:8081/health,interval=1s', '--service', 'web=8082,id=w2,check=http://127.0.0.1:8082/health,interval=1s', '--service', 'api=9081,weight=3', ...dirs(h2)]);
+  await meshctl(h3, ['join', server.httpsUrl, ...common, '--node-name', 'host-3', '--service', 'web=8081,id=w3,check=http://127.0.0.1:8081/health,interval=1s', '--service', 'api=9081,weight=1', '--service', 'redis=6379,check=tcp:127.0.0.1:6379,interval=1s', '--service', 'echo=50051,check=tcp:127.0.0.1:50051,interval=1s', ...dirs(h3)]);
   // The caller is a service too: its calls carry its identity (mTLS), which is what intentions decide on.
-  await meshctl(h1, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', '--upstream', 'api:9292', '--upstream', 'redis:16379', '--upstream', 'echo:15051', ...dirs(h1)]);
+  await meshctl(h1, ['join', server.httpsUrl, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', '--upstream', 'api:9292', '--upstream', 'redis:16379', '--upstream', 'echo:15051', ...dirs(h1)]);
   // A new mesh denies by default: client may call every service here.
   await meshctl(h1, ['intention', 'allow', 'client', '*']);
   await waitFor(async () => {

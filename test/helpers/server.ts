@@ -15,6 +15,10 @@ export interface ServerProcess {
   readonly url: string;
   /** 127.0.0.1:PORT */
   readonly address: string;
+  /** The TLS API, https://HOST:PORT ('' in --dev): what hosts join. */
+  readonly httpsUrl: string;
+  /** The CA pin for join --ca-hash ('' in --dev). */
+  readonly caHash: string;
   readonly port: number;
   /** The management token ('' in --dev). */
   readonly token: string;
@@ -33,6 +37,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Reuse a port (a restart at the same address). */
   port?: number;
+  /** The TLS API's port (0, a free one, by default). */
+  httpsPort?: number;
   host?: string;
   extraArgs?: string[];
   /** Run the server in this network namespace. */
@@ -43,7 +49,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   const dataDir = options.dev ? '' : (options.dataDir ?? mkdtempSync(join(tmpdir(), 'meshctl-test-')));
   const host = options.host ?? '127.0.0.1';
   const args = ['server', '--http-addr', `${host}:${options.port ?? 0}`, '--node-name', 'test-server'];
-  args.push(...(options.dev ? ['--dev'] : ['--data-dir', dataDir]), ...(options.extraArgs ?? []));
+  args.push(...(options.dev ? ['--dev'] : ['--data-dir', dataDir, '--https-addr', `${host}:${options.httpsPort ?? 0}`]), ...(options.extraArgs ?? []));
   const command = options.netns ? 'ip' : MESHCTL;
   const argv = options.netns ? ['netns', 'exec', options.netns, MESHCTL, ...args] : args;
   const proc = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -69,6 +75,8 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   });
   let token = '';
   if (!options.dev) token = readFileSync(join(dataDir, 'management.token'), 'utf8').trim();
+  const httpsUrl = /serving TLS on (https:\/\/\S+)/.exec(out)?.[1] ?? '';
+  const caHash = /--ca-hash (sha256:[0-9a-f]{64})/.exec(out)?.[1] ?? '';
   const stopWith = async (signal: NodeJS.Signals) => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
     await exited;
@@ -78,6 +86,8 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     address,
     port: Number(address.slice(address.lastIndexOf(':') + 1)),
     token,
+    httpsUrl,
+    caHash,
     dataDir,
     proc,
     output: () => out,

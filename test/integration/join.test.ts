@@ -4,12 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { MESHCTL, api, removeDir, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
+import { makeTestCa } from '../helpers/pki.ts';
 
 let server: ServerProcess;
 let root: string;
@@ -43,12 +44,20 @@ async function agentToken(node: string, services: string[]): Promise<string> {
 
 test('bad input gets one line naming the problem and the fix, the right exit code, and leaves nothing installed', async () => {
   const token = await agentToken('bad', ['web']);
+  const otherCaFile = join(root, 'other-ca.pem');
+  writeFileSync(otherCaFile, makeTestCa('other.mesh').certPem);
   const cases: Array<[string, string[], number, RegExp]> = [
-    ['unknown flag', [server.address, '--token', token, '--bogus'], 2, /unknown option '--bogus' \(add --help/],
-    ['malformed --service', [server.address, '--token', token, '--service', 'web:8080'], 2, /--service "web:8080": expected NAME=PORT first \(use --service NAME=PORT/],
-    ['unreachable server', ['127.0.0.1:9', '--token', token, '--service', 'web=8080'], 1, /cannot reach the meshctl server at http:\/\/127\.0\.0\.1:9: ECONNREFUSED \(check that/],
-    ['wrong token', [server.address, '--token', 'not-a-token', '--service', 'web=8080'], 1, /refused the token: ACL not found \(pass a token/],
-    ['a token for other services', [server.address, '--token', token, '--node-name', 'bad', '--service', 'db=5432'], 1, /could not register: .*lacks permission 'service:write' on "db" \(see .*nothing was left installed\)/],
+    ['unknown flag', [server.httpsUrl, '--token', token, '--bogus'], 2, /unknown option '--bogus' \(add --help/],
+    ['malformed --service', [server.httpsUrl, '--token', token, '--service', 'web:8080'], 2, /--service "web:8080": expected NAME=PORT first \(use --service NAME=PORT/],
+    ['unreachable server', ['127.0.0.1:9', '--token', token, '--service', 'web=8080'], 1, /cannot reach the meshctl server at https:\/\/127\.0\.0\.1:9: ECONNREFUSED \(check that/],
+    ['wrong token', [server.httpsUrl, '--ca-hash', server.caHash, '--token', 'not-a-token', '--service', 'web=8080'], 1, /refused the token: ACL not found \(pass a token/],
+    ['a token for other services', [`http://${server.address}`, '--token', token, '--node-name', 'bad', '--service', 'db=5432'], 1, /could not register: .*lacks permission 'service:write' on "db" \(see .*nothing was left installed\)/],
+    // Off this host, the token goes only to a verified server: refused before any connection is made.
+    ['no CA for a server off this host', ['server.invalid:8501', '--token', token, '--service', 'web=8080'], 2, /refusing to send the token to https:\/\/server\.invalid:8501 without verifying the server \(pass --ca-hash/],
+    ['plain HTTP off this host', ['http://server.invalid:8500', '--token', token, '--service', 'web=8080'], 2, /refusing to send the token over plain HTTP to http:\/\/server\.invalid:8500 \(join the TLS API/],
+    ['a malformed --ca-hash', [server.httpsUrl, '--ca-hash', 'sha256:abc', '--token', token, '--service', 'web=8080'], 2, /--ca-hash "sha256:abc" is not sha256:<64 hex digits>/],
+    ['a --ca-hash of another mesh', [server.httpsUrl, '--ca-hash', `sha256:${'0'.repeat(64)}`, '--token', token, '--service', 'web=8080'], 1, /offers no CA root with hash sha256:0{64} \(this is not the mesh you meant/],
+    ['a --ca-file of another mesh', [server.httpsUrl, '--ca-file', otherCaFile, '--token', token, '--service', 'web=8080'], 1, /the server's certificate does not verify against the CA/],
   ];
   for (const [what, args, code, message] of cases) {
     const r = meshctl(['join', ...args, ...dirs('bad')]);
@@ -63,10 +72,10 @@ test('bad input gets one line naming the problem and the fix, the right exit cod
 
 test('join run again with other flags updates the registration in place', async () => {
   const token = await agentToken('node-a', ['web', 'api']);
-  const first = meshctl(['join', server.address, '--token', token, '--node-name', 'node-a', '--service', `web=${appPort},check=http://127.0.0.1:${appPort}/,interval=500ms,tags=v1`, ...dirs('a')]);
+  const first = meshctl(['join', server.httpsUrl, '--ca-hash', server.caHash, '--token', token, '--node-name', 'node-a', '--service', `web=${appPort},check=http://127.0.0.1:${appPort}/,interval=500ms,tags=v1`, ...dirs('a')]);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /started the built-in supervisor/);
-  const second = meshctl(['join', server.address, '--token', token, '--node-name', 'node-a', '--service', `web=${appPort},tags=v2`, '--service', `api=${appPort}`, ...dirs('a')]);
+  const second = meshctl(['join', server.httpsUrl, '--ca-hash', server.caHash, '--token', token, '--node-name', 'node-a', '--service', `web=${appPort},tags=v2`, '--service', `api=${appPort}`, ...dirs('a')]);
   assert.equal(second.code, 0, second.stderr);
   assert.match(second.stdout, /updated the running agent/);
   const node = (await (await api(server, 'GET', '/v1/catalog/node/node-a')).json()) as { Services: Record<string, { Tags: string[] }> };

@@ -51,12 +51,12 @@ const status = async (h: TestbedHost) => JSON.parse(await meshctl(h, ['status', 
 before(async () => {
   bed = await createTestbed({ hosts: 3, name: 'renewal' });
   [srv, h1, h2] = bed.hosts as [TestbedHost, TestbedHost, TestbedHost];
-  server = await startServer({ netns: srv.name, host: srv.ip, port: PORT, extraArgs: ['--leaf-ttl', '5m'] });
+  server = await startServer({ netns: srv.name, host: srv.ip, port: PORT, httpsPort: 8501, extraArgs: ['--leaf-ttl', '5m'] });
   h2.spawn(NODE, ['-e', HTTP_APP]);
   h2.spawn(NODE, ['-e', ECHO_APP]);
-  const common = ['--token', server.token, '--heartbeat-interval', '1s'];
-  await meshctl(h2, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-2', '--service', 'web=8081', '--service', 'echo=7070', ...dirs(h2)]);
-  await meshctl(h1, ['join', `${srv.ip}:${PORT}`, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', '--upstream', 'echo:17070', ...dirs(h1)]);
+  const common = ['--ca-hash', server.caHash, '--token', server.token, '--heartbeat-interval', '1s'];
+  await meshctl(h2, ['join', server.httpsUrl, ...common, '--node-name', 'host-2', '--service', 'web=8081', '--service', 'echo=7070', ...dirs(h2)]);
+  await meshctl(h1, ['join', server.httpsUrl, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', '--upstream', 'echo:17070', ...dirs(h1)]);
   await meshctl(h1, ['config', 'set', 'service-defaults', 'web', 'protocol=http']);
   await meshctl(h1, ['intention', 'allow', 'client', '*']);
   await waitFor(async () => (await h1.exec('curl', ['-sf', 'http://127.0.0.1:9191/'])).stdout === 'web', 30_000, 'client to reach web');

@@ -35,6 +35,10 @@ const serviceSchema = z.strictObject({
 export const agentConfigSchema = z.strictObject({
   version: z.literal(1),
   server: z.string().url(),
+  /** For an https server: the mesh roots it was verified against at join (the roots watch keeps them current). */
+  serverCaPem: z.array(z.string()).optional(),
+  /** join --insecure-skip-verify: the server's certificate is not checked. */
+  insecureSkipVerify: z.boolean().optional(),
   token: z.string(),
   nodeName: z.string().min(1),
   advertiseAddr: z.string().min(1),
@@ -106,4 +110,22 @@ export function writeAgentConfig(config: AgentConfig): void {
 /** A short digest of a config, so join can tell when the agent has synced exactly the one it wrote. */
 export function configDigest(config: AgentConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+}
+
+/**
+ * How tools on this host verify the server: the roots join verified, plus
+ * the ones the agent's roots watch has kept since (DATA_DIR/certs/trust.json),
+ * so a CA rotation does not cut `leave` or the CLI off.
+ */
+export function serverTlsOf(config: Pick<AgentConfig, 'serverCaPem' | 'insecureSkipVerify' | 'dataDir'>): { rootsPem: string[]; insecureSkipVerify?: boolean } | undefined {
+  if (config.insecureSkipVerify) return { rootsPem: [], insecureSkipVerify: true };
+  if (!config.serverCaPem) return undefined;
+  let watched: string[] = [];
+  try {
+    const saved = JSON.parse(readFileSync(join(config.dataDir, 'certs', 'trust.json'), 'utf8')) as { rootsPem?: unknown };
+    if (Array.isArray(saved.rootsPem)) watched = saved.rootsPem.filter((r): r is string => typeof r === 'string');
+  } catch {
+    // No roots watched yet: the join-time ones.
+  }
+  return { rootsPem: [...new Set([...config.serverCaPem, ...watched])] };
 }

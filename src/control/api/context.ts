@@ -12,6 +12,8 @@ export interface RequestContext {
   readonly params: Params;
   /** The caller's token, resolved; undefined for anonymous. */
   readonly identity: TokenIdentity | undefined;
+  /** On the TLS API: the mesh service of the client certificate the caller presented, when it verified. */
+  readonly peerService: string | undefined;
   /** Aborted when the client goes away (a blocking query then stops waiting). */
   readonly signal: AbortSignal;
   /** Reads the whole body, refusing with 413 past limitBytes. */

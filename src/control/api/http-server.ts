@@ -4,6 +4,8 @@
 // that throws something unexpected gets a 500; the process never dies of input.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { MeshError, isMeshError } from '../../lib/errors.ts';
 import { authorize, type Permission, type TokenIdentity } from '../acl/policy.ts';
 import type { Handler, Reply, RequestContext } from './context.ts';
@@ -19,21 +21,42 @@ export interface HttpApiOptions {
   onError?: (error: unknown, req: IncomingMessage) => void;
 }
 
+const HTTP_OPTIONS = {
+  insecureHTTPParser: false,
+  requireHostHeader: true,
+  maxHeaderSize: 16 * 1024,
+  // Blocking queries hold responses for up to ~11 minutes; this only bounds receiving the request.
+  requestTimeout: 60_000,
+  headersTimeout: 30_000,
+};
+
 export function createApiServer(options: HttpApiOptions): Server {
-  const server = createServer(
-    {
-      insecureHTTPParser: false,
-      requireHostHeader: true,
-      maxHeaderSize: 16 * 1024,
-      // Blocking queries hold responses for up to ~11 minutes; this only bounds receiving the request.
-      requestTimeout: 60_000,
-      headersTimeout: 30_000,
-    },
-    (req, res) => {
-      handle(options, req, res).catch((error) => options.onError?.(error, req));
-    },
-  );
+  const server = createServer(HTTP_OPTIONS, (req, res) => {
+    handle(options, req, res).catch((error) => options.onError?.(error, req));
+  });
   // Idle keep-alive sockets close after 65 s, longer than clients' usual 60 s pools.
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+export interface TlsApiOptions {
+  /** The server's key, certificate chain and the mesh roots (which verify client certificates). */
+  credentials: SecureContextOptions;
+  /** The mesh service a verified client certificate names, if any. */
+  peerServiceOf: (socket: TLSSocket) => string | undefined;
+}
+
+/**
+ * The same API over TLS, for other hosts. A client certificate is asked for
+ * but not required: agents present a service leaf (it lets them renew it
+ * even when their token is gone), tools and Consul clients present none.
+ */
+export function createTlsApiServer(options: HttpApiOptions, tls: TlsApiOptions): HttpsServer {
+  const server = createHttpsServer({ ...HTTP_OPTIONS, ...tls.credentials, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: false }, (req, res) => {
+    const socket = req.socket as TLSSocket;
+    const peerService = socket.authorized ? tls.peerServiceOf(socket) : undefined;
+    handle(options, req, res, peerService).catch((error) => options.onError?.(error, req));
+  });
   server.keepAliveTimeout = 65_000;
   return server;
 }
@@ -51,7 +74,7 @@ export function tokenOf(req: IncomingMessage, query: URLSearchParams): string | 
   return param === null || param === '' ? undefined : param;
 }
 
-async function handle(options: HttpApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(options: HttpApiOptions, req: IncomingMessage, res: ServerResponse, peerService?: string): Promise<void> {
   const abort = new AbortController();
   res.on('close', () => abort.abort());
   let url: URL;
@@ -74,6 +97,7 @@ async function handle(options: HttpApiOptions, req: IncomingMessage, res: Server
       query: url.searchParams,
       params: match.params,
       identity,
+      peerService,
       signal: abort.signal,
       body: (limit = DEFAULT_BODY_LIMIT) => readBody(req, limit),
       can,

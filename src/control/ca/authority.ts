@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../lib/clock.ts';
 import { MeshError } from '../../lib/errors.ts';
 import type { Store } from '../store/store.ts';
-import { certificateHash, checkCsr, createRoot, crossSign, generateKeyPair, signLeaf } from '../../lib/pki/x509.ts';
+import { certificateHash, checkCsr, createRoot, crossSign, generateKeyPair, serverName, signLeaf, signServerCertificate } from '../../lib/pki/x509.ts';
 import { spiffeIdOf, type ServiceIdentity } from '../../lib/pki/spiffe.ts';
 
 export const CA_KEY = 'ca/state';
@@ -47,6 +47,8 @@ export interface SignedLeaf {
 }
 
 export class Authority {
+  /** Called after a rotation commits (the server re-issues its own certificate). */
+  onRotate: (() => void) | undefined;
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly datacenter: string;
@@ -128,7 +130,28 @@ export class Authority {
       if (current?.roots[0]?.id !== previous.id) throw new MeshError('MESH_E_CONFLICT', 'the CA was rotated by another request meanwhile', { hint: 'check with meshctl ca show, and rotate again if you still want to' });
       txn.put(CA_KEY, { ...current, roots: [next, ...current.roots].slice(0, ROOTS_KEPT) });
     });
+    this.onRotate?.();
     return this.state();
+  }
+
+  /**
+   * The server's own certificate for its TLS API, with a key made here: signed
+   * by the active root (its cross-signed certificate in the chain), naming
+   * server.<trust domain>.
+   */
+  serverCredentials(ttlMs: number): { keyPem: string; certPem: string; rootsPem: string[] } {
+    const state = this.state();
+    const root = this.activeRoot();
+    const keys = generateKeyPair();
+    const certPem = signServerCertificate({
+      publicKeyPem: keys.publicKeyPem,
+      dnsName: serverName(state.trustDomain),
+      rootCertPem: root.certPem,
+      rootKeyPem: root.keyPem,
+      notBefore: new Date(this.clock.now() - 60_000),
+      notAfter: new Date(this.clock.now() + ttlMs),
+    });
+    return { keyPem: keys.privateKeyPem, certPem: certPem + (root.crossSignedPem ?? ''), rootsPem: state.roots.map((r) => r.certPem) };
   }
 
   private makeRoot(trustDomain: string): CaRoot {

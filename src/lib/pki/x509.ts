@@ -99,19 +99,29 @@ export interface LeafInput {
 
 /** A leaf: cA=false, digitalSignature (and keyEncipherment for RSA key exchange), serverAuth + clientAuth, one URI SAN. */
 export function signLeaf(input: LeafInput): string {
+  return issueEndEntity(input, input.identity.service, { serverAuth: true, clientAuth: true }, { type: 6, value: spiffeIdOf(input.identity) });
+}
+
+/** An end-entity certificate signed by a root: the one way leaves and the server's certificate are made. */
+function issueEndEntity(
+  input: { publicKeyPem: string; rootCertPem: string; rootKeyPem: string; notBefore: Date; notAfter: Date },
+  commonName: string,
+  usage: { serverAuth: boolean; clientAuth?: boolean },
+  name: { type: number; value: string },
+): string {
   const root = forge.pki.certificateFromPem(input.rootCertPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(input.publicKeyPem);
   cert.serialNumber = serial();
   cert.validity.notBefore = input.notBefore;
   cert.validity.notAfter = input.notAfter;
-  cert.setSubject([{ name: 'commonName', value: input.identity.service }]);
+  cert.setSubject([{ name: 'commonName', value: commonName }]);
   cert.setIssuer(root.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
-    { name: 'subjectAltName', altNames: [{ type: 6, value: spiffeIdOf(input.identity) }], critical: true },
+    { name: 'extKeyUsage', ...usage },
+    { name: 'subjectAltName', altNames: [name], critical: true },
     { name: 'authorityKeyIdentifier', keyIdentifier: root.generateSubjectKeyIdentifier().getBytes() },
   ]);
   cert.sign(forge.pki.privateKeyFromPem(input.rootKeyPem), forge.md.sha256.create());
@@ -176,23 +186,7 @@ export interface ServerCertInput {
 
 /** The control plane's own certificate for its TLS API: serverAuth only, one DNS name. */
 export function signServerCertificate(input: ServerCertInput): string {
-  const root = forge.pki.certificateFromPem(input.rootCertPem);
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(input.publicKeyPem);
-  cert.serialNumber = serial();
-  cert.validity.notBefore = input.notBefore;
-  cert.validity.notAfter = input.notAfter;
-  cert.setSubject([{ name: 'commonName', value: input.dnsName }]);
-  cert.setIssuer(root.subject.attributes);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectAltName', altNames: [{ type: 2, value: input.dnsName }] },
-    { name: 'authorityKeyIdentifier', keyIdentifier: root.generateSubjectKeyIdentifier().getBytes() },
-  ]);
-  cert.sign(forge.pki.privateKeyFromPem(input.rootKeyPem), forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
+  return issueEndEntity(input, input.dnsName, { serverAuth: true }, { type: 2, value: input.dnsName });
 }
 
 /** The name in the server's certificate, checked by every agent and CLI: server.<trust domain>. */

@@ -44,7 +44,9 @@ export function addCaRoutes(router: Router<Handler>, deps: ApiDeps, authority: A
     const body = decodeStruct({ CSR: 'string' }, parseJsonBody(await ctx.body(64 * 1024)), '');
     const csr = body.CSR as string | undefined;
     if (!csr) throw badRequest('Missing CSR: give {"CSR": "-----BEGIN CERTIFICATE REQUEST-----..."}');
-    const leaf = authority.sign(csr, (service) => ctx.can({ resource: 'service', access: 'write', name: service }));
+    // The token may register the service, or the caller proves it is that service with its current leaf
+    // (a renewal that does not depend on the join token still being valid).
+    const leaf = authority.sign(csr, (service) => ctx.can({ resource: 'service', access: 'write', name: service }) || ctx.peerService === service);
     return {
       json: { CertPEM: leaf.certPem, ChainPEM: leaf.chainPem, SpiffeID: leaf.spiffeId, Service: leaf.identity.service, ValidAfter: leaf.validAfter, ValidBefore: leaf.validBefore, RootID: leaf.rootId },
     };
