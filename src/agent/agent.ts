@@ -128,7 +128,7 @@ export class Agent {
       ]),
     );
     return {
-      upstreams: this.config.upstreams.map((u) => ({ service: u.name, localPort: u.localPort, caller: callerOf(this.config.services, u) })),
+      upstreams: this.config.upstreams.map((u) => ({ service: u.name, localPort: u.localPort, caller: callerOf(this.config.services, u, this.config.identity) })),
       instances,
       serviceDefaults,
       intentions: compileIntentions(intentionEntries, withMeshDefaults(mesh).default_policy),

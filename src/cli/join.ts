@@ -61,6 +61,7 @@ interface JoinFlags {
   syncInterval: string;
   caHash?: string;
   caFile?: string;
+  identity?: string;
   insecureSkipVerify?: boolean;
 }
 
@@ -75,6 +76,7 @@ export function addJoinCommands(program: Command): void {
     .option('--ca-hash <sha256:hex>', 'pin the mesh CA by its hash (printed by meshctl server at first start, and by meshctl ca show)')
     .option('--ca-file <file>', 'trust the mesh CA root in this PEM file instead of pinning a hash')
     .option('--insecure-skip-verify', 'send the token without verifying the server (never in production)')
+    .option('--identity <service>', "the local service this host's calls go out as, when it runs several (an upstream's as= overrides it)")
     .option('--node-name <name>', 'this node\'s name (default: the hostname)')
     .option('--advertise-addr <ip>', 'the address other hosts reach this one at (default: the address that routes to the server)')
     .option('--service <spec>', 'a service on this host: NAME=PORT[,check=SPEC][,interval=10s][,timeout=5s][,tags=a|b][,meta=k:v][,weight=N] (repeatable)', collect, [])
@@ -183,7 +185,8 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
     upstreams = [...upstreams, ...file.upstreams];
   }
   checkUnique(services, upstreams);
-  resolveCallers(services, upstreams);
+  const identity = flags.identity === undefined ? undefined : validateName(flags.identity, '--identity');
+  resolveCallers(services, upstreams, identity);
   const config = {
     version: 1 as const,
     server: joinUrl(server),
@@ -192,6 +195,7 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
     nodeName: validateName(flags.nodeName ?? hostname().split('.')[0] ?? 'node', '--node-name'),
     advertiseAddr,
     services,
+    ...(identity ? { identity } : {}),
     upstreams,
     configDir: resolve(flags.configDir),
     dataDir: resolve(flags.dataDir),
@@ -276,7 +280,7 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   const out = process.stdout;
   out.write(`${colour.green('joined')} ${config.server} as node ${config.nodeName} (${config.advertiseAddr})\n`);
   for (const s of config.services) out.write(`  service ${s.name}${s.id !== s.name ? ` (id ${s.id})` : ''} on port ${s.port}: ${describeCheck(s.check)}\n`);
-  for (const u of config.upstreams) out.write(`  upstream ${u.name} on 127.0.0.1:${u.localPort}${callerOf(config.services, u) ? `, calling as ${callerOf(config.services, u)}` : ''}\n`);
+  for (const u of config.upstreams) out.write(`  upstream ${u.name} on 127.0.0.1:${u.localPort}${callerOf(config.services, u, config.identity) ? `, calling as ${callerOf(config.services, u, config.identity)}` : ''}\n`);
   out.write(`  ${action}; logs ${unitName ? `in journalctl -u ${unitName}` : `in ${logsDir(config.dataDir)}`}\n  config ${configPath(config.configDir)} (0600), state ${config.dataDir}, admin API ${config.adminAddr}\n`);
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkUnique, parseServiceFlag, parseUpstreamFlag } from '../../src/agent/config/service-spec.ts';
+import { callerOf, checkUnique, parseServiceFlag, parseUpstreamFlag, resolveCallers } from '../../src/agent/config/service-spec.ts';
 
 test('--service parses every option', () => {
   assert.deepEqual(parseServiceFlag('web=8080,check=http://127.0.0.1:8080/health,interval=2s,timeout=1s,tags=v1|canary,meta=version:2|team:web,weight=3'), {
@@ -55,4 +55,21 @@ test('--upstream and uniqueness', () => {
   assert.throws(() => checkUnique([parseServiceFlag('a=1'), parseServiceFlag('a=2')], []), /given twice/);
   assert.doesNotThrow(() => checkUnique([parseServiceFlag('a=1'), parseServiceFlag('a=2,id=a-2')], []), 'two instances with their own ids');
   assert.throws(() => checkUnique([], [parseUpstreamFlag('a:9'), parseUpstreamFlag('b:9')]), /two upstreams/);
+});
+
+test('the identity an upstream calls with: as=, else --identity, else the one local service', () => {
+  assert.deepEqual(parseUpstreamFlag('web:9191,as=client'), { name: 'web', localPort: 9191, as: 'client' });
+  assert.throws(() => parseUpstreamFlag('web:9191,like=client'), /unknown option "like=client"/);
+  assert.throws(() => parseUpstreamFlag('web:9191,as='), /unknown option "as="/);
+  const one = [parseServiceFlag('client=7000'), parseServiceFlag('client=7001,id=client-2')];
+  const two = [parseServiceFlag('client=7000'), parseServiceFlag('batch=7100')];
+  assert.equal(callerOf(one, parseUpstreamFlag('web:9191')), 'client', 'one service name (two instances of it) needs no as=');
+  assert.equal(callerOf([], parseUpstreamFlag('web:9191')), undefined, 'a host with no service has no identity');
+  assert.equal(callerOf(two, parseUpstreamFlag('web:9191,as=batch')), 'batch');
+  assert.equal(callerOf(two, parseUpstreamFlag('web:9191'), 'client'), 'client');
+  assert.equal(callerOf(two, parseUpstreamFlag('web:9191,as=batch'), 'client'), 'batch', 'as= beats --identity');
+  assert.throws(() => resolveCallers(two, [parseUpstreamFlag('web:9191')]), (e: Error & { hint?: string }) => /this host runs client, batch, so say which one calls it/.test(e.message) && /--upstream web:9191,as=client, or --identity client/.test(e.hint ?? ''));
+  assert.doesNotThrow(() => resolveCallers(two, [parseUpstreamFlag('web:9191')], 'batch'));
+  assert.throws(() => resolveCallers(two, [parseUpstreamFlag('web:9191,as=nope')]), /calls as "nope", which is not a service on this host/);
+  assert.throws(() => resolveCallers(two, [], 'nope'), /--identity "nope" is not a service on this host/);
 });

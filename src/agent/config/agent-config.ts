@@ -43,6 +43,8 @@ export const agentConfigSchema = z.strictObject({
   nodeName: z.string().min(1),
   advertiseAddr: z.string().min(1),
   services: z.array(serviceSchema),
+  /** join --identity: the service the host's calls go out as, unless an upstream says as=. */
+  identity: z.string().min(1).optional(),
   upstreams: z.array(z.strictObject({ name: z.string().min(1), localPort: z.number().int().min(1).max(65535), as: z.string().min(1).optional() })),
   configDir: z.string().min(1),
   dataDir: z.string().min(1),

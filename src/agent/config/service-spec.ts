@@ -159,25 +159,30 @@ export function parseUpstreamFlag(flag: string): UpstreamSpec {
 }
 
 /**
- * The local service each upstream calls as: its as=, or the one service name
- * on this host. Refuses an as= naming no local service, and an upstream that
- * leaves the choice open on a host with several.
+ * The local service each upstream calls as: its as=, else the host's
+ * --identity, else the one service name on this host. Refuses an as= or an
+ * identity naming no local service, and an upstream that leaves the choice
+ * open on a host with several.
  */
-export function resolveCallers(services: readonly ServiceSpec[], upstreams: readonly UpstreamSpec[]): void {
+export function resolveCallers(services: readonly ServiceSpec[], upstreams: readonly UpstreamSpec[], identity?: string): void {
   const names = [...new Set(services.map((s) => s.name))];
+  if (identity !== undefined && !names.includes(identity)) {
+    throw usage(`--identity "${identity}" is not a service on this host`, `register it with --service ${identity}=PORT, or pick one of: ${names.join(', ') || '(none registered)'}`);
+  }
   for (const u of upstreams) {
     if (u.as !== undefined && !names.includes(u.as)) {
       throw usage(`upstream ${u.name} calls as "${u.as}", which is not a service on this host`, `register it with --service ${u.as}=PORT, or pick one of: ${names.join(', ') || '(none registered)'}`);
     }
-    if (u.as === undefined && names.length > 1) {
-      throw usage(`upstream ${u.name}: this host runs ${names.join(', ')}, so say which one calls it`, `give --upstream ${u.name}:${u.localPort},as=${names[0]}`);
+    if (u.as === undefined && identity === undefined && names.length > 1) {
+      throw usage(`upstream ${u.name}: this host runs ${names.join(', ')}, so say which one calls it`, `give --upstream ${u.name}:${u.localPort},as=${names[0]}, or --identity ${names[0]} for every upstream`);
     }
   }
 }
 
 /** The identity an upstream's calls carry (see resolveCallers); undefined on a host with no service. */
-export function callerOf(services: readonly { name: string }[], upstream: { as?: string | undefined }): string | undefined {
+export function callerOf(services: readonly { name: string }[], upstream: { as?: string | undefined }, identity?: string): string | undefined {
   if (upstream.as !== undefined) return upstream.as;
+  if (identity !== undefined) return identity;
   const names = new Set(services.map((s) => s.name));
   return names.size === 1 ? [...names][0] : undefined;
 }
