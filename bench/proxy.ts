@@ -386,8 +386,8 @@ async function haproxyInfo(socketPath: string): Promise<Record<string, string>> 
 }
 
 /** What openssl s_client sees of HAProxy's mTLS bind: the protocol, the verify result, and whether a client without a certificate is refused. */
-function checkHaproxyTls(port: number, dir: string): { protocol: string; cipher: string; verify: string; alpn: string; withoutClientCert: string } {
-  const base = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'app', '-alpn', 'http/1.1', '-CAfile', join(dir, 'ca.pem'), '-brief'];
+function checkHaproxyTls(port: number, dir: string): { protocol: string; cipher: string; verify: string; alpn: string; answer: string; withoutClientCert: string } {
+  const base = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'app', '-alpn', 'http/1.1', '-CAfile', join(dir, 'ca.pem'), '-ign_eof'];
   const run = (args: string[]) => {
     const r = spawnSync('openssl', [...base, ...args], { input: 'GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n', encoding: 'utf8', timeout: 5000 });
     return `${r.stdout ?? ''}${r.stderr ?? ''}`;
@@ -395,10 +395,11 @@ function checkHaproxyTls(port: number, dir: string): { protocol: string; cipher:
   const ok = run(['-cert', join(dir, 'app.crt'), '-key', join(dir, 'app.key')]);
   const without = run([]);
   return {
-    protocol: /Protocol version: (\S+)/.exec(ok)?.[1] ?? 'none',
-    cipher: /Ciphersuite: (\S+)/.exec(ok)?.[1] ?? 'none',
-    verify: /Verification: (.+)/.exec(ok)?.[1]?.trim() ?? 'none',
+    protocol: /New, (TLSv[\d.]+), Cipher/.exec(ok)?.[1] ?? 'none',
+    cipher: /Cipher is (\S+)/.exec(ok)?.[1] ?? 'none',
+    verify: /Verify return code: (.+)/.exec(ok)?.[1]?.trim() ?? 'none',
     alpn: /ALPN protocol: (\S+)/.exec(ok)?.[1] ?? 'none',
+    answer: /HTTP\/1\.1 \d+[^\r\n]*/.exec(ok)?.[0] ?? 'none',
     withoutClientCert: /HTTP\/1\.1 200/.test(without) ? 'ANSWERED (not mutual TLS!)' : (/alert[^\n]*/i.exec(without)?.[0]?.trim() ?? 'refused'),
   };
 }
@@ -1223,7 +1224,7 @@ export async function main(): Promise<void> {
     await waitForOk(mesh.port, 'meshctl proxy', mesh.child);
     if (!hap2b.running()) throw new Error(`HAProxy hop 2 of 2 exited:\n${hap2b.output()}`);
     const haproxyTls = checkHaproxyTls(hap2bPort, dir);
-    if (haproxyTls.protocol !== 'TLSv1.3' || haproxyTls.withoutClientCert.startsWith('ANSWERED')) {
+    if (haproxyTls.protocol !== 'TLSv1.3' || !haproxyTls.answer.includes(' 200') || haproxyTls.withoutClientCert.startsWith('ANSWERED')) {
       throw new Error(`HAProxy hop 2 does not do the mTLS hop: ${JSON.stringify(haproxyTls)}`);
     }
     const meshHandshakes = async () => (await meshctlTlsStats(mesh.child)).outboundHandshakes;
@@ -1247,7 +1248,7 @@ export async function main(): Promise<void> {
     );
     console.log(`meshctl proxy process (pid ${mesh.child.pid}): ${meshctlBuild!.from}/ — ${meshctlBuild!.note}${NODE_FLAGS.length ? `; node flags ${NODE_FLAGS.join(' ')}` : ''}`);
     console.log(
-      `HAProxy's mTLS hop (openssl s_client to hop 2 with the app leaf): ${haproxyTls.protocol} ${haproxyTls.cipher}, ALPN ${haproxyTls.alpn}, verification ${haproxyTls.verify}; ` +
+      `HAProxy's mTLS hop (openssl s_client to hop 2 with the app leaf): ${haproxyTls.protocol} ${haproxyTls.cipher}, ALPN ${haproxyTls.alpn}, verify ${haproxyTls.verify}, ${haproxyTls.answer}; ` +
         `without a client certificate: ${haproxyTls.withoutClientCert}`,
     );
     console.log(`temp dir ${dir}`);
