@@ -19,11 +19,23 @@
 // <tmp>/proxy-process.mjs and runs it as plain JavaScript with MESHCTL_ROOT
 // set. That is why this file holds no type syntax at all.
 //
+// The hop is mutual TLS 1.3, as between any two proxies: at start it makes a
+// mesh CA (trust domain bench.mesh, RSA-2048, with the production builders of
+// src/lib/pki/x509.ts) and a leaf for `app`, hands both to the proxy, and the
+// upstream names `app` as its caller. Where other processes (bench/handshake.ts)
+// need the same certificates, MESHCTL_BENCH_PKI_DIR=<dir> writes ca.pem,
+// app.crt and app.key there before `ready`.
+//
+// TLS counters: on SIGUSR2 it prints `tls <json of proxy.tlsStats>` on stdout;
+// with MESHCTL_BENCH_TLS_STATS=<file> it also writes that JSON there on stop.
+//
 // Prints `ready <upstream port> <inbound port>` on stdout once it listens.
 // Exits on SIGTERM/SIGINT (after proxy.stop(), so --cpu-prof profiles get
 // written), and when its stdin closes, so it cannot outlive the benchmark.
 
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const appPort = Number(process.argv[2]);
@@ -36,6 +48,7 @@ const root = process.env.MESHCTL_ROOT ? pathToFileURL(`${process.env.MESHCTL_ROO
 const ext = build === 'dist' ? 'js' : 'ts';
 const { Proxy } = await import(new URL(`${build}/proxy/proxy.${ext}`, root).href);
 const { systemClock, systemRandom } = await import(new URL(`${build}/lib/clock.${ext}`, root).href);
+const { createRoot, generateKeyPair, signLeaf } = await import(new URL(`${build}/lib/pki/x509.${ext}`, root).href);
 
 function freePort() {
   const server = createServer();
@@ -51,21 +64,54 @@ function freePort() {
 
 // As startProxyBed('app', [{ id: 'app', port: appPort }], { protocol: 'http' }).
 const service = 'app';
+const trustDomain = 'bench.mesh';
+const HOUR = 3_600_000;
+const now = Date.now();
+const caKeys = generateKeyPair();
+const caPem = createRoot({ keys: caKeys, trustDomain, notBefore: new Date(now - HOUR), notAfter: new Date(now + 24 * HOUR) });
+const leafKeys = generateKeyPair();
+const leafPem = signLeaf({
+  publicKeyPem: leafKeys.publicKeyPem,
+  identity: { trustDomain, datacenter: 'dc1', service },
+  rootCertPem: caPem,
+  rootKeyPem: caKeys.privateKeyPem,
+  notBefore: new Date(now - HOUR),
+  notAfter: new Date(now + 12 * HOUR),
+});
+const pkiDir = process.env.MESHCTL_BENCH_PKI_DIR;
+if (pkiDir) {
+  writeFileSync(join(pkiDir, 'ca.pem'), caPem);
+  writeFileSync(join(pkiDir, `${service}.crt`), leafPem);
+  writeFileSync(join(pkiDir, `${service}.key`), leafKeys.privateKeyPem, { mode: 0o600 });
+}
+
 const proxy = new Proxy({ inboundHost: '127.0.0.1', inboundPort: 0, clock: systemClock, random: systemRandom, log: () => {} });
 await proxy.start();
+// The process calls itself: `app` is both the caller and the callee, over mTLS like any hop.
+proxy.updateCertificates({ trustDomain, rootsPem: [caPem] }, new Map([[service, { certPem: leafPem, keyPem: leafKeys.privateKeyPem }]]));
 const inboundPort = Number(String(proxy.inboundAddress).split(':').pop());
 const upstreamPort = await freePort();
 await proxy.apply({
-  upstreams: [{ service, localPort: upstreamPort }],
+  upstreams: [{ service, localPort: upstreamPort, caller: service }],
   instances: new Map([[service, [{ node: 'local', id: 'app', address: '127.0.0.1', port: appPort, weight: 1, inboundPort }]]]),
   serviceDefaults: new Map([[service, { protocol: 'http' }]]),
   local: [{ id: 'app', name: service, port: appPort }],
 });
 
+const tlsStats = () => JSON.stringify(proxy.tlsStats);
+process.on('SIGUSR2', () => process.stdout.write(`tls ${tlsStats()}\n`));
+
 let stopping = false;
 const stop = () => {
   if (stopping) return;
   stopping = true;
+  if (process.env.MESHCTL_BENCH_TLS_STATS) {
+    try {
+      writeFileSync(process.env.MESHCTL_BENCH_TLS_STATS, `${tlsStats()}\n`);
+    } catch {
+      // The benchmark's temp dir may already be gone.
+    }
+  }
   setTimeout(() => process.exit(0), 2_000).unref();
   Promise.resolve(proxy.stop())
     .catch(() => {})
