@@ -49,6 +49,7 @@ const ext = build === 'dist' ? 'js' : 'ts';
 const { Proxy } = await import(new URL(`${build}/proxy/proxy.${ext}`, root).href);
 const { systemClock, systemRandom } = await import(new URL(`${build}/lib/clock.${ext}`, root).href);
 const { createRoot, generateKeyPair, signLeaf } = await import(new URL(`${build}/lib/pki/x509.${ext}`, root).href);
+const { compileIntentions } = await import(new URL(`${build}/config/intention-table.${ext}`, root).href);
 
 function freePort() {
   const server = createServer();
@@ -95,6 +96,8 @@ await proxy.apply({
   upstreams: [{ service, localPort: upstreamPort, caller: service }],
   instances: new Map([[service, [{ node: 'local', id: 'app', address: '127.0.0.1', port: appPort, weight: 1, inboundPort }]]]),
   serviceDefaults: new Map([[service, { protocol: 'http' }]]),
+  // An exact intention, judged on every request as in a real mesh (which denies by default).
+  intentions: compileIntentions([{ Name: service, Config: { Sources: [{ Name: service, Action: 'allow' }] } }], 'deny'),
   local: [{ id: 'app', name: service, port: appPort }],
 });
 

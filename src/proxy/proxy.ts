@@ -117,7 +117,7 @@ export class Proxy {
 
   constructor(options: ProxyOptions) {
     this.options = options;
-    this.tls = new MeshTls({ log: options.log, onPeer: (socket, peer) => this.acceptSecure(socket, peer) });
+    this.tls = new MeshTls({ log: options.log, now: () => options.clock.now(), onPeer: (socket, peer) => this.acceptSecure(socket, peer) });
     // Host is checked by refuseHostless, so the refusal carries the mesh header like every other one.
     const httpOptions = { insecureHTTPParser: false, requireHostHeader: false, keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 };
     this.outboundHttp = createHttpServer(httpOptions, (req, res) => {
@@ -179,7 +179,8 @@ export class Proxy {
   }
 
   async start(): Promise<void> {
-    this.inbound = createNetServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => this.acceptInbound(socket));
+    // noDelay: a hop's first answer must not wait out Nagle against the peer's delayed ACK (tens of ms).
+    this.inbound = createNetServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }, (socket) => this.acceptInbound(socket));
     await listen(this.inbound, this.options.inboundPort, this.options.inboundHost);
   }
 
@@ -220,7 +221,7 @@ export class Proxy {
     }
     for (const [port, service] of wanted) {
       if (this.listeners.has(port)) continue;
-      const server = createNetServer({ allowHalfOpen: true }, (socket) => this.acceptUpstream(socket, service));
+      const server = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.acceptUpstream(socket, service));
       try {
         await listen(server, port, '127.0.0.1');
         this.listeners.set(port, { service, server });

@@ -48,12 +48,14 @@ export class MeshTls {
   private readonly peerCache = new Map<string, PeerCheck>();
   private readonly server: Server;
   private readonly log: (line: string) => void;
-  private lastLog = 0;
+  private readonly now: () => number;
+  private lastLog = Number.NEGATIVE_INFINITY;
   private suppressed = 0;
   readonly stats: TlsStats = { inboundHandshakes: 0, outboundHandshakes: 0, inboundHandshakeFailures: 0, peersRefused: 0 };
 
-  constructor(options: { onPeer: (socket: TLSSocket, peer: ServiceIdentity) => void; log: (line: string) => void }) {
+  constructor(options: { onPeer: (socket: TLSSocket, peer: ServiceIdentity) => void; log: (line: string) => void; now: () => number }) {
     this.log = options.log;
+    this.now = options.now;
     this.server = createServer(
       {
         SNICallback: (servername, callback) => {
@@ -154,7 +156,7 @@ export class MeshTls {
 
   /** Logs refusals at most once a second, so a scanner cannot flood the log. */
   private note(line: string): void {
-    const now = Date.now();
+    const now = this.now();
     if (now - this.lastLog < LOG_INTERVAL_MS) {
       this.suppressed++;
       return;
