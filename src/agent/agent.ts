@@ -73,7 +73,15 @@ export class Agent {
     this.snapshotSource = saved ? 'disk' : 'none';
     if (saved) this.log(`loaded the last snapshot from disk (saved ${saved.savedAt}, config version ${saved.configIndex})`);
     const [inboundHost, inboundPort] = splitAddr(this.config.inboundAddr);
-    this.proxy = new Proxy({ inboundHost, inboundPort, clock, random: systemRandom, log: this.log, onMeshError: (line) => this.log(`mesh error ${line}`) });
+    this.proxy = new Proxy({
+      inboundHost,
+      inboundPort,
+      ...(this.config.transparent ? { outboundPort: this.config.transparent.outboundPort } : {}),
+      clock,
+      random: systemRandom,
+      log: this.log,
+      onMeshError: (line) => this.log(`mesh error ${line}`),
+    });
     this.watcher = this.makeWatcher(saved ?? emptySnapshot());
     this.certs = new CertManager({
       dataDir: this.config.dataDir,
@@ -116,22 +124,32 @@ export class Agent {
       if (!entry.Name) continue;
       if (entry.Kind === 'service-intentions') {
         const config = this.lastGood(entry.Kind, entry.Name, intentionsSchema.safeParse(entry.Config ?? {}));
-        if (config) intentionEntries.push({ Name: entry.Name, Config: config as StoredIntentions });
+        // An entry this build cannot read, and never could, denies its destination: intentions fail closed.
+        intentionEntries.push({ Name: entry.Name, Config: (config as StoredIntentions | undefined) ?? { Sources: [{ Name: '*', Action: 'deny' }] } });
       } else if (entry.Kind === 'mesh' && entry.Name === MESH_ENTRY_NAME) {
         mesh = this.lastGood(entry.Kind, entry.Name, meshSchema.safeParse(entry.Config ?? {})) as StoredMesh | undefined;
       }
     }
+    // Transparent mode: every mesh service is an upstream, reached through iptables rather than a local port.
+    const vips = this.config.transparent ? (snapshot.services?.vips ?? {}) : {};
+    const upstreams = this.config.upstreams.map((u) => ({ service: u.name, localPort: u.localPort, caller: callerOf(this.config.services, u, this.config.identity) }));
+    const named = new Set(upstreams.map((u) => u.service));
+    for (const service of Object.keys(vips)) {
+      if (!named.has(service)) upstreams.push({ service, localPort: 0, caller: callerOf(this.config.services, {}, this.config.identity) });
+    }
     const instances = new Map(
-      this.config.upstreams.map((u) => [
-        u.name,
-        (snapshot.upstreams[u.name]?.instances ?? []).filter((i) => i.status === 'passing').map((i) => ({ node: i.node, id: i.id, address: i.address, port: i.port, weight: i.weight, inboundPort: i.inboundPort })),
+      upstreams.map((u) => [
+        u.service,
+        (snapshot.upstreams[u.service]?.instances ?? []).filter((i) => i.status === 'passing').map((i) => ({ node: i.node, id: i.id, address: i.address, port: i.port, weight: i.weight, inboundPort: i.inboundPort })),
       ]),
     );
+    const meshSettings = withMeshDefaults(mesh);
     return {
-      upstreams: this.config.upstreams.map((u) => ({ service: u.name, localPort: u.localPort, caller: callerOf(this.config.services, u, this.config.identity) })),
+      upstreams,
       instances,
+      transparent: this.config.transparent ? { vips: new Map(Object.entries(vips).map(([service, vip]) => [vip, service])), passthrough: meshSettings.outbound_policy === 'allow_any' } : undefined,
       serviceDefaults,
-      intentions: compileIntentions(intentionEntries, withMeshDefaults(mesh).default_policy),
+      intentions: compileIntentions(intentionEntries, meshSettings.default_policy),
       local: this.config.services.map((s) => ({ id: s.id, name: s.name, port: s.port })),
     };
   }
@@ -176,7 +194,7 @@ export class Agent {
     this.checks.run(this.config.services);
     this.certs.start(this.config.services.map((s) => s.name));
     this.syncer.start();
-    this.watcher.start(this.config.upstreams.map((u) => u.name));
+    this.watcher.start(this.config.upstreams.map((u) => u.name), { allServices: this.config.transparent !== undefined });
     this.log(`agent for node ${this.config.nodeName} started: server ${this.config.server}, admin API on ${this.config.adminAddr}, ${this.config.services.length} service(s)`);
   }
 
@@ -189,7 +207,7 @@ export class Agent {
     this.watcher.stop();
     this.watcher = this.makeWatcher(this.watcher.snapshot);
     this.applyProxy(this.watcher.snapshot);
-    this.watcher.start(config.upstreams.map((u) => u.name));
+    this.watcher.start(config.upstreams.map((u) => u.name), { allServices: config.transparent !== undefined });
     this.log('config reloaded');
   }
 

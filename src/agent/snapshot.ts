@@ -25,6 +25,8 @@ export interface Snapshot {
   configIndex: number;
   config: unknown[];
   upstreams: Record<string, { index: number; instances: UpstreamInstance[] }>;
+  /** Transparent mode: every mesh service and its virtual IP (GET /v1/mesh/services). */
+  services?: { index: number; vips: Record<string, string> };
 }
 
 export const emptySnapshot = (): Snapshot => ({ version: 1, savedAt: '', configIndex: 0, config: [], upstreams: {} });

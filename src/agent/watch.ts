@@ -1,5 +1,6 @@
 // Blocking watches on the control plane: the mesh config and the health of
-// each upstream. Each answer replaces its part of the snapshot whole; a
+// each upstream (in transparent mode, of every mesh service, whose list and
+// virtual IPs are watched too). Each answer replaces its part of the snapshot whole; a
 // malformed answer is dropped and the last good one kept. A watch that fails
 // retries with capped backoff and never clears what the host already knows.
 
@@ -39,6 +40,8 @@ export class Watcher {
   private readonly dataDir: string;
   private readonly abort = new AbortController();
   private readonly onChange: (snapshot: Snapshot) => void;
+  /** The services whose health is watched, so a new one in the list starts one watch. */
+  private readonly watched = new Set<string>();
   snapshot: Snapshot;
 
   constructor(options: { client: ServerClient; dataDir: string; snapshot: Snapshot; onChange?: (snapshot: Snapshot) => void }) {
@@ -48,20 +51,37 @@ export class Watcher {
     this.onChange = options.onChange ?? (() => {});
   }
 
-  start(upstreams: readonly string[]): void {
+  start(upstreams: readonly string[], options: { allServices?: boolean } = {}): void {
     void this.loop('/mesh/config', () => this.snapshot.configIndex, (index, body) => {
       const entries = (body as { Entries?: unknown }).Entries;
       if (!Array.isArray(entries)) return false;
       this.update({ configIndex: index, config: entries });
       return true;
     });
-    for (const name of upstreams) {
-      void this.loop(`/health/service/${encodeURIComponent(name)}`, () => this.snapshot.upstreams[name]?.index ?? 0, (index, body) => {
-        if (!Array.isArray(body)) return false;
-        this.update({ upstreams: { ...this.snapshot.upstreams, [name]: { index, instances: instancesFrom(body as HealthEntry[]) } } });
-        return true;
-      });
-    }
+    for (const name of upstreams) this.watchHealth(name);
+    if (!options.allServices) return;
+    // Transparent mode: apps may call any service, so every one is watched, and each new one as it appears.
+    for (const name of Object.keys(this.snapshot.services?.vips ?? {})) this.watchHealth(name);
+    void this.loop('/mesh/services', () => this.snapshot.services?.index ?? 0, (index, body) => {
+      if (!Array.isArray(body)) return false;
+      const vips: Record<string, string> = {};
+      for (const s of body as Array<{ Name?: unknown; VirtualIP?: unknown }>) {
+        if (typeof s.Name === 'string' && typeof s.VirtualIP === 'string') vips[s.Name] = s.VirtualIP;
+      }
+      this.update({ services: { index, vips } });
+      for (const name of Object.keys(vips)) this.watchHealth(name);
+      return true;
+    });
+  }
+
+  private watchHealth(name: string): void {
+    if (this.watched.has(name)) return;
+    this.watched.add(name);
+    void this.loop(`/health/service/${encodeURIComponent(name)}`, () => this.snapshot.upstreams[name]?.index ?? 0, (index, body) => {
+      if (!Array.isArray(body)) return false;
+      this.update({ upstreams: { ...this.snapshot.upstreams, [name]: { index, instances: instancesFrom(body as HealthEntry[]) } } });
+      return true;
+    });
   }
 
   stop(): void {

@@ -48,7 +48,7 @@ export class ApiClient {
           hint: this.target.token ? 'pass a token with the needed policy (--token or MESHCTL_TOKEN)' : 'pass a token with --token or MESHCTL_TOKEN',
         });
       }
-      const code = res.status === 404 ? 'MESH_E_NOT_FOUND' : res.status === 400 ? 'MESH_E_BAD_REQUEST' : 'MESH_E_INTERNAL';
+      const code = res.status === 404 ? 'MESH_E_NOT_FOUND' : res.status === 400 ? 'MESH_E_BAD_REQUEST' : res.status === 409 ? 'MESH_E_CONFLICT' : 'MESH_E_INTERNAL';
       throw new MeshError(code, `the server answered ${res.status}: ${reason}`);
     }
     let parsed: unknown = text;

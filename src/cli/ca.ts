@@ -33,9 +33,10 @@ export function addCaCommands(program: Command): void {
       .command('rotate')
       .description('make a new root, cross-signed by the current one; both stay trusted while agents renew their leaves (within seconds)')
       .option('--json', 'print JSON')
+      .option('--force', 'rotate even when the root it drops may still have leaves in use (hosts holding them lose trust)')
       .addHelpText('after', '\nExamples:\n  meshctl ca rotate\n\nOpen connections are not touched. Agents get the new root through their watch and renew\nevery leaf of the old root within 2 s. The previous root stays trusted until the next rotation.'),
-  ).action(async (flags: TargetFlags & { json?: boolean }) => {
-    const { body } = await clientFor(flags).request<{ ActiveRootID: string; Roots: string[] }>('POST', '/v1/mesh/ca/rotate');
+  ).action(async (flags: TargetFlags & { json?: boolean; force?: boolean }) => {
+    const { body } = await clientFor(flags).request<{ ActiveRootID: string; Roots: string[] }>('POST', `/v1/mesh/ca/rotate${flags.force ? '?force=true' : ''}`);
     if (flags.json) return printJson(body);
     process.stdout.write(`new active root: ${body.ActiveRootID}\ntrusted roots:   ${body.Roots.length} (the previous one stays trusted until the next rotation)\nagents renew their leaves within seconds; check with: meshctl status\n`);
   });

@@ -39,6 +39,7 @@ import { MeshError } from '../lib/errors.ts';
 import { VERSION } from '../control/server.ts';
 import { ApiClient } from './api-client.ts';
 import { readCaFile, serverUrl } from './target.ts';
+import { isIP } from 'node:net';
 import { discoverPinnedRoots, verifiedRoots, type ServerTls } from '../lib/tls/server-trust.ts';
 import { colour } from './output.ts';
 import { fetchAdmin } from './admin-client.ts';
@@ -144,7 +145,12 @@ function joinUrl(server: string): string {
   return serverUrl(/^[a-z]+:\/\//i.test(server) ? server : `https://${server}`);
 }
 
-const isLoopbackUrl = (url: string): boolean => /^(127\.|localhost$|\[::1\]$)/.test(new URL(url).hostname);
+/** A server on this host: an IP in 127.0.0.0/8, ::1, or the name localhost (never a name that merely starts with 127.). */
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
 
 /**
  * How join trusts the server before it sends the token: the pinned CA's roots

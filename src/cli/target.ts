@@ -50,10 +50,12 @@ export function resolveTarget(inputs: TargetInputs): Target {
   else [server, source] = [DEFAULT_SERVER, 'default'];
   const token = flagToken || env.MESHCTL_TOKEN || agentConfig?.token || undefined;
   const caFile = env.MESHCTL_CA_FILE;
+  const url = serverUrl(server);
   let tls: ServerTls | undefined;
   if (caFile) tls = { rootsPem: readCaFile(caFile, 'MESHCTL_CA_FILE') };
-  else if (agentConfig) tls = serverTlsOf({ ...agentConfig, dataDir: agentConfig.dataDir ?? '' });
-  return { url: serverUrl(server), token, source, tls };
+  // The joined agent's trust is for its own server only: another server is verified by MESHCTL_CA_FILE.
+  else if (agentConfig?.server && serverUrl(agentConfig.server) === url) tls = serverTlsOf({ ...agentConfig, dataDir: agentConfig.dataDir ?? '' });
+  return { url, token, source, tls };
 }
 
 /** The PEM certificates of a CA file, or a usage error naming the file. */

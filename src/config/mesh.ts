@@ -11,20 +11,25 @@ export type Policy = (typeof POLICIES)[number];
 
 const kit = settingsFor(() => meshSchema, { policy: 'default_policy', default: 'default_policy', default_action: 'default_policy', defaultpolicy: 'default_policy' });
 
+export const OUTBOUND_POLICIES = ['allow_any', 'registry_only'] as const;
+
 export const meshSchema = kit.group([], {
   default_policy: oneOf(POLICIES).optional(),
+  /** Transparent mode: a redirected connection to no mesh service passes through (allow_any) or is refused. */
+  outbound_policy: oneOf(OUTBOUND_POLICIES).optional(),
 });
 
 export type StoredMesh = z.infer<typeof meshSchema>;
 
-export const MESH_DEFAULTS = deepFreeze({ default_policy: 'deny' } satisfies StoredMesh);
+export const MESH_DEFAULTS = deepFreeze({ default_policy: 'deny', outbound_policy: 'allow_any' } satisfies StoredMesh);
 
 /** The one entry's name. */
 export const MESH_ENTRY_NAME = 'mesh';
 
 export const checkMesh = (input: unknown): Checked<StoredMesh> => kit.check<StoredMesh>(input);
 
-export const withMeshDefaults = (stored: StoredMesh | undefined): Required<StoredMesh> => deepFreeze({ default_policy: stored?.default_policy ?? MESH_DEFAULTS.default_policy });
+export const withMeshDefaults = (stored: StoredMesh | undefined): Required<StoredMesh> =>
+  deepFreeze({ default_policy: stored?.default_policy ?? MESH_DEFAULTS.default_policy, outbound_policy: stored?.outbound_policy ?? MESH_DEFAULTS.outbound_policy });
 
 /** The mesh kind as the CLI's and the API's kind tables take it. */
 export const meshKind = Object.freeze({

@@ -15,10 +15,14 @@ export const UNAUTHENTICATED = '';
 export interface HttpRequestHead {
   url: string;
   method: string;
-  header: (lowercaseName: string) => string | undefined;
+  /** Every value of each header, by lowercase name, in the order received. */
+  headers: ReadonlyMap<string, readonly string[]>;
 }
 
 export type HttpVerdict = { ok: true; forwardPath: string } | { ok: false; failure: MeshFailure };
+
+/** Variants judged at most per request: a request repeating more headers than this is refused. */
+const MAX_VARIANTS = 32;
 
 /** A TCP connection, or any hop, judged at connect: undefined when allowed. */
 export function authorizeConnection(intentions: IntentionTable, source: string, service: string): MeshFailure | undefined {
@@ -26,11 +30,26 @@ export function authorizeConnection(intentions: IntentionTable, source: string, 
   return decision.action === 'allow' ? undefined : denial(service, source, decision.decidedBy);
 }
 
+/**
+ * A request judged on its normalized path, method and headers. A repeated
+ * header is judged as a whole and value by value, and any denial wins: an
+ * app may read the first value, the last, or all of them, so a deny on one
+ * of them must hold whichever it reads.
+ */
 export function authorizeHttp(intentions: IntentionTable, source: string, service: string, request: HttpRequestHead): HttpVerdict {
   const target = normalizeRequestTarget(request.url);
   if (!target.ok) return { ok: false, failure: { cause: 'bad_request', hop: 'inbound', service, detail: target.reason } };
-  const decision = intentions.decide({ source, destination: service, http: { path: target.path, method: request.method, headers: request.header } });
-  if (decision.action === 'deny') return { ok: false, failure: denial(service, source, decision.decidedBy) };
+  const joined = (name: string) => request.headers.get(name)?.join(', ');
+  const variants: Array<(name: string) => string | undefined> = [joined];
+  for (const [name, values] of request.headers) {
+    if (values.length < 2) continue;
+    for (const value of values) variants.push((asked) => (asked === name ? value : joined(asked)));
+  }
+  if (variants.length > MAX_VARIANTS) return { ok: false, failure: { cause: 'bad_request', hop: 'inbound', service, detail: `too many repeated headers to judge (${variants.length - 1} values)` } };
+  for (const headers of variants) {
+    const decision = intentions.decide({ source, destination: service, http: { path: target.path, method: request.method, headers } });
+    if (decision.action === 'deny') return { ok: false, failure: denial(service, source, decision.decidedBy) };
+  }
   return { ok: true, forwardPath: target.forward };
 }
 
@@ -38,10 +57,24 @@ function denial(service: string, source: string, decidedBy: string): MeshFailure
   return { cause: 'intention_denied', hop: 'inbound', service, policy: decidedBy, detail: `${source || 'an unauthenticated (plaintext) caller'} may not call ${service}` };
 }
 
-/** A header of a Node request as one string (repeated headers joined as HTTP allows). */
-export function headerOf(headers: Record<string, string | string[] | undefined>): (name: string) => string | undefined {
-  return (name) => {
-    const value = headers[name];
-    return Array.isArray(value) ? value.join(', ') : value;
-  };
+/** An HTTP/1.1 request's headers from its raw list (Node's req.headers keeps only the first of some repeated headers). */
+export function headersOfRaw(rawHeaders: readonly string[]): Map<string, string[]> {
+  const headers = new Map<string, string[]>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase();
+    const list = headers.get(name);
+    if (list) list.push(rawHeaders[i + 1] as string);
+    else headers.set(name, [rawHeaders[i + 1] as string]);
+  }
+  return headers;
+}
+
+/** An HTTP/2 stream's headers (pseudo-headers left out). */
+export function headersOfH2(h2: Record<string, string | string[] | undefined>): Map<string, string[]> {
+  const headers = new Map<string, string[]>();
+  for (const [name, value] of Object.entries(h2)) {
+    if (value === undefined || name.startsWith(':')) continue;
+    headers.set(name, Array.isArray(value) ? value : [value]);
+  }
+  return headers;
 }

@@ -15,7 +15,8 @@
 // to supervise, and no IPC on the config path.
 
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type Server, type Socket } from 'node:net';
+import { originalDestination, type OriginalDestination } from '../iptables/original-dst.ts';
 import type { Clock, Random } from '../lib/clock.ts';
 import { resolveServiceDefaults, type ResolvedServiceDefaults } from '../config/service-defaults.ts';
 import { Cluster, type ClusterEndpoint, type EndpointSource } from './cluster.ts';
@@ -26,11 +27,11 @@ import type { TLSSocket } from 'node:tls';
 import type { ServiceIdentity } from '../lib/pki/spiffe.ts';
 import { headerValue, type MeshFailure } from './mesh-error.ts';
 import { compileIntentions, type IntentionTable } from '../config/intention-table.ts';
-import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, headerOf } from './authorize.ts';
+import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, headersOfH2, headersOfRaw } from './authorize.ts';
 import { connectLocal, relayUpgrade } from './http/upgrade.ts';
 import { closeLocalPools, handleInbound, type LocalTarget } from './http/inbound.ts';
 import { handleOutbound, sendMeshError } from './http/outbound.ts';
-import { forwardTcpInbound, forwardTcpOutbound } from './tcp/forward.ts';
+import { forwardTcpInbound, forwardTcpOutbound, splice } from './tcp/forward.ts';
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { SessionPool, respondFailure } from './h2/relay.ts';
 import { h2Inbound, h2Outbound } from './h2/stages.ts';
@@ -39,6 +40,7 @@ import { prepend } from './h2/prepend.ts';
 
 export interface ProxyUpstream {
   service: string;
+  /** 127.0.0.1:localPort reaches the service; 0 for none (a service reached only transparently). */
   localPort: number;
   /** The local service whose identity calls go out with; undefined when the host has none to offer. */
   caller?: string | undefined;
@@ -58,17 +60,31 @@ export interface ProxyConfig {
   serviceDefaults: ReadonlyMap<string, unknown>;
   /** Who may call the local services: compiled from the service-intentions entries and the mesh default. */
   intentions: IntentionTable;
+  /** Transparent mode: which redirected destinations are mesh services, and what to do with the others. */
+  transparent?: TransparentRouting | undefined;
   local: readonly ProxyLocalService[];
+}
+
+export interface TransparentRouting {
+  /** Virtual IP → service. */
+  vips: ReadonlyMap<string, string>;
+  /** Destinations that are no mesh service: passed through as they are, or refused (registry_only). */
+  passthrough: boolean;
 }
 
 interface Table {
   readonly clusters: ReadonlyMap<string, Cluster>;
   readonly callers: ReadonlyMap<string, string | undefined>;
   readonly intentions: IntentionTable;
+  /** Transparent mode: a redirected destination (a VIP, or an instance's address:port) → its service. */
+  readonly destinations: ReadonlyMap<string, string>;
+  readonly passthrough: boolean;
   readonly local: readonly ProxyLocalService[];
   readonly defaults: (service: string) => ResolvedServiceDefaults;
 }
 
+/** How long an inbound connection may take to say which service it wants. */
+const PREAMBLE_TIMEOUT_MS = 10_000;
 /** The first byte of a TLS record carrying a handshake (the ClientHello). */
 const TLS_HANDSHAKE = 0x16;
 const SERVICE_OF = Symbol('meshctl.service');
@@ -78,6 +94,10 @@ const SOURCE_OF = Symbol('meshctl.source');
 type Tagged = Socket & { [SERVICE_OF]?: string; [TARGET_OF]?: LocalTarget; [SOURCE_OF]?: string };
 
 export interface ProxyStats {
+  /** Transparent mode: redirected connections routed through the mesh, passed through, and refused. */
+  redirectedToMesh: number;
+  passedThrough: number;
+  redirectRefused: number;
   /** Plaintext hop connections accepted (permissive services) and refused (strict ones). */
   plaintextAccepted: number;
   plaintextRefused: number;
@@ -91,16 +111,23 @@ export interface ProxyOptions {
   log: (line: string) => void;
   /** Every answer the proxy made on its own, as one JSON line (cause, hop, policy, endpoint). */
   onMeshError?: (line: string) => void;
+  /** Transparent mode: the outbound listener iptables redirects apps' connections to (127.0.0.1 and ::1). */
+  outboundPort?: number;
 }
 
 export class Proxy {
   private readonly options: ProxyOptions;
   // Until the first config arrives, nothing may call in: a new mesh denies by default.
-  private table: Table = { clusters: new Map(), callers: new Map(), intentions: compileIntentions([], 'deny'), local: [], defaults: () => resolveServiceDefaults(undefined) };
-  /** Open inbound TCP connections, re-judged when the intentions change. */
-  private readonly tcpInbound = new Map<Socket, { source: string; service: string }>();
+  private table: Table = { clusters: new Map(), callers: new Map(), intentions: compileIntentions([], 'deny'), destinations: new Map(), passthrough: false, local: [], defaults: () => resolveServiceDefaults(undefined) };
+  /**
+   * Open inbound connections judged once for all they carry (TCP hops,
+   * upgraded HTTP, plaintext), judged again when the config changes: a new
+   * deny, or a service turned strict, closes them.
+   */
+  private readonly judged = new Map<Socket, { source: string; service: string; rejudge: (table: Table) => MeshFailure | undefined }>();
   private readonly tls: MeshTls;
-  readonly stats: ProxyStats = { plaintextAccepted: 0, plaintextRefused: 0 };
+  readonly stats: ProxyStats = { redirectedToMesh: 0, passedThrough: 0, redirectRefused: 0, plaintextAccepted: 0, plaintextRefused: 0 };
+  private readonly outbound: Server[] = [];
   private readonly clusters = new Map<string, Cluster>();
   private readonly listeners = new Map<number, { service: string; server: Server }>();
   private readonly agents = new Map<string, HopAgent>();
@@ -135,7 +162,7 @@ export class Proxy {
       if (refuseHostless(req, res, 'inbound')) return;
       const target = (req.socket as Tagged)[TARGET_OF];
       if (!target) return sendMeshError(res, { cause: 'bad_hop', hop: 'inbound', service: '' });
-      const verdict = authorizeHttp(this.table.intentions, (req.socket as Tagged)[SOURCE_OF] ?? UNAUTHENTICATED, target.service, { url: req.url ?? '', method: req.method ?? 'GET', header: headerOf(req.headers) });
+      const verdict = authorizeHttp(this.table.intentions, (req.socket as Tagged)[SOURCE_OF] ?? UNAUTHENTICATED, target.service, { url: req.url ?? '', method: req.method ?? 'GET', headers: headersOfRaw(req.rawHeaders) });
       if (!verdict.ok) {
         req.resume();
         this.options.onMeshError?.(JSON.stringify({ method: req.method, path: req.url, status: 403, ...verdict.failure }));
@@ -164,12 +191,18 @@ export class Proxy {
       if (refuseHostlessUpgrade(req, socket, 'inbound')) return;
       const target = (socket as Tagged)[TARGET_OF];
       if (!target) return socket.destroy();
-      const verdict = authorizeHttp(this.table.intentions, (socket as Tagged)[SOURCE_OF] ?? UNAUTHENTICATED, target.service, { url: req.url ?? '', method: req.method ?? 'GET', header: headerOf(req.headers) });
+      const verdict = authorizeHttp(this.table.intentions, (socket as Tagged)[SOURCE_OF] ?? UNAUTHENTICATED, target.service, { url: req.url ?? '', method: req.method ?? 'GET', headers: headersOfRaw(req.rawHeaders) });
       if (!verdict.ok) {
         socket.end(`HTTP/1.1 ${verdict.failure.cause === 'bad_request' ? '400 Bad Request' : '403 Forbidden'}\r\nx-mesh-error: ${headerValue(verdict.failure)}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
         return;
       }
       req.url = verdict.forwardPath;
+      const source = (socket as Tagged)[SOURCE_OF] ?? UNAUTHENTICATED;
+      const request = { url: verdict.forwardPath, method: req.method ?? 'GET', headers: headersOfRaw(req.rawHeaders) };
+      this.judge(socket, source, target.service, (table) => {
+        const again = authorizeHttp(table.intentions, source, target.service, request);
+        return again.ok ? undefined : again.failure;
+      });
       relayUpgrade(req, socket, head, connectLocal(target.port), this.table.defaults(target.service).timeouts.idleMs);
     });
     for (const server of [this.outboundHttp, this.inboundHttp]) {
@@ -182,6 +215,14 @@ export class Proxy {
     // noDelay: a hop's first answer must not wait out Nagle against the peer's delayed ACK (tens of ms).
     this.inbound = createNetServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }, (socket) => this.acceptInbound(socket));
     await listen(this.inbound, this.options.inboundPort, this.options.inboundHost);
+    if (this.options.outboundPort !== undefined) {
+      // iptables REDIRECT in OUTPUT sends local connections to the loopback address of their family.
+      for (const host of ['127.0.0.1', '::1']) {
+        const server = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.acceptRedirected(socket));
+        await listen(server, this.options.outboundPort, host);
+        this.outbound.push(server);
+      }
+    }
   }
 
   get inboundAddress(): string {
@@ -203,16 +244,25 @@ export class Proxy {
       cluster.update(config.instances.get(up.service) ?? [], defaults);
       clusters.set(up.service, cluster);
     }
-    this.table = { clusters, callers: new Map(config.upstreams.map((u) => [u.service, u.caller])), intentions: config.intentions, local: config.local, defaults: defaultsOf };
+    this.table = {
+      clusters,
+      callers: new Map(config.upstreams.map((u) => [u.service, u.caller])),
+      intentions: config.intentions,
+      destinations: transparentDestinations(config),
+      passthrough: config.transparent?.passthrough ?? false,
+      local: config.local,
+      defaults: defaultsOf,
+    };
     // A new deny applies to connections already open, not only to new ones.
-    for (const [socket, { source, service }] of this.tcpInbound) {
-      const denied = authorizeConnection(config.intentions, source, service);
+    for (const [socket, { source, service, rejudge }] of this.judged) {
+      const strictNow = source === UNAUTHENTICATED && this.table.defaults(service).mtlsMode !== 'permissive';
+      const denied = strictNow ? { policy: 'mtls_mode=strict' } : rejudge(this.table);
       if (denied) {
-        this.options.log(`inbound: closing tcp ${source || 'plaintext'} → ${service}: now denied by ${denied.policy}`);
+        this.options.log(`inbound: closing ${source || 'plaintext'} → ${service}: now denied by ${denied.policy}`);
         socket.destroy();
       }
     }
-    const wanted = new Map(config.upstreams.map((u) => [u.localPort, u.service]));
+    const wanted = new Map(config.upstreams.filter((u) => u.localPort > 0).map((u) => [u.localPort, u.service]));
     for (const [port, listener] of this.listeners) {
       if (wanted.get(port) !== listener.service) {
         listener.server.close();
@@ -245,6 +295,8 @@ export class Proxy {
   }
 
   async stop(): Promise<void> {
+    for (const server of this.outbound) server.close();
+    this.outbound.length = 0;
     for (const { server } of this.listeners.values()) server.close();
     this.listeners.clear();
     this.inbound?.close();
@@ -266,6 +318,11 @@ export class Proxy {
     socket.on('error', () => socket.destroy());
   }
 
+  private judge(socket: Socket, source: string, service: string, rejudge: (table: Table) => MeshFailure | undefined): void {
+    if (!this.judged.has(socket)) socket.once('close', () => this.judged.delete(socket));
+    this.judged.set(socket, { source, service, rejudge });
+  }
+
   /** Replaces the mesh roots and the local services' leaves; new handshakes use them at once. */
   updateCertificates(trust: TrustBundle, leaves: ReadonlyMap<string, LeafPem>): void {
     this.tls.update(trust, leaves);
@@ -273,6 +330,46 @@ export class Proxy {
 
   get tlsStats(): MeshTls['stats'] {
     return this.tls.stats;
+  }
+
+  /**
+   * A connection iptables redirected to the outbound listener: to a mesh
+   * service (its VIP, or an instance's address and port) it goes through the
+   * mesh like an upstream's; anything else passes through as it was, or is
+   * refused when the mesh's outbound policy is registry_only.
+   */
+  private acceptRedirected(socket: Socket): void {
+    this.track(socket);
+    let destination: OriginalDestination | undefined;
+    try {
+      destination = originalDestination(socket);
+    } catch (error) {
+      this.options.log(`outbound: cannot read the original destination (${(error as Error).message}); closing`);
+    }
+    if (!destination) {
+      this.stats.redirectRefused++;
+      socket.destroy();
+      return;
+    }
+    const table = this.table;
+    const service = table.destinations.get(destination.address) ?? table.destinations.get(hostPort(destination.address, destination.port));
+    if (service) {
+      this.stats.redirectedToMesh++;
+      this.acceptUpstream(socket, service);
+      return;
+    }
+    if (!table.passthrough) {
+      this.stats.redirectRefused++;
+      this.options.log(`outbound: ${hostPort(destination.address, destination.port)} is no mesh service and the outbound policy is registry_only; closing`);
+      socket.destroy();
+      return;
+    }
+    this.stats.passedThrough++;
+    socket.pause();
+    // The agent runs as the proxy user, whose connections iptables leaves alone: this one goes where the app meant.
+    const direct = connect({ host: destination.address, port: destination.port, allowHalfOpen: true, noDelay: true });
+    direct.on('error', () => socket.destroy());
+    direct.once('connect', () => void splice(socket, direct, table.defaults('').timeouts.idleMs));
   }
 
   private acceptUpstream(socket: Socket, service: string): void {
@@ -312,9 +409,13 @@ export class Proxy {
    */
   private acceptInbound(socket: Socket): void {
     this.track(socket);
+    // A connection that says nothing is closed: an unauthenticated peer must not hold a descriptor for long.
+    const silent = setTimeout(() => socket.destroy(), PREAMBLE_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(silent));
     socket.once('readable', () => {
+      clearTimeout(silent);
       const first = socket.read() as Buffer | null;
-      if (!first) return;
+      if (!first) return void socket.destroy();
       socket.unshift(first);
       if (first[0] === TLS_HANDSHAKE) this.tls.accept(socket);
       else this.readPreamble(socket, (header) => this.acceptPlaintext(socket, header.service, header.protocol, header.instance));
@@ -336,6 +437,11 @@ export class Proxy {
   private acceptSecure(socket: TLSSocket, peer: ServiceIdentity): void {
     this.track(socket);
     this.readPreamble(socket, (header) => {
+      if (socket.servername !== header.service) {
+        this.options.log(`inbound: ${peer.service} at ${socket.remoteAddress} asked for ${socket.servername || 'no SNI'} but its preamble names ${header.service}; closing`);
+        socket.destroy();
+        return;
+      }
       if (socket.alpnProtocol !== HOP_ALPN[header.protocol]) {
         this.options.log(`inbound: ${peer.service} at ${socket.remoteAddress} negotiated ALPN ${socket.alpnProtocol || 'none'} for a ${header.protocol} hop; closing`);
         socket.destroy();
@@ -348,7 +454,7 @@ export class Proxy {
   /** Reads the hop preamble, then hands on the socket paused with the bytes after it unread. */
   private readPreamble(socket: Socket, onHeader: (header: HopHeader) => void): void {
     let buffered = Buffer.alloc(0);
-    const timer = setTimeout(() => socket.destroy(), 10_000);
+    const timer = setTimeout(() => socket.destroy(), PREAMBLE_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       const parsed = parseHop(buffered);
@@ -371,6 +477,13 @@ export class Proxy {
 
   private routeInbound(socket: Socket, service: string, protocol: HopProtocol, instanceId: string | undefined, peer: ServiceIdentity | undefined): void {
     const source = peer?.service ?? UNAUTHENTICATED;
+    // The service's protocol decides how it is judged, never the caller: a TCP hop to an HTTP service would skip its L7 rules.
+    const configured = this.table.defaults(service).protocol;
+    if (protocol !== configured) {
+      this.options.log(`inbound: ${source || 'plaintext'} → ${service}: a ${protocol} hop to a ${configured} service; closing`);
+      socket.destroy();
+      return;
+    }
     const local = this.table.local.find((l) => l.name === service && (instanceId === undefined || l.id === instanceId)) ?? this.table.local.find((l) => l.name === service);
     if (!local) {
       this.options.log(`inbound: no local instance of ${service}${instanceId ? ` (${instanceId})` : ''}; closing`);
@@ -387,8 +500,7 @@ export class Proxy {
         socket.destroy();
         return;
       }
-      this.tcpInbound.set(socket, { source, service });
-      socket.once('close', () => this.tcpInbound.delete(socket));
+      this.judge(socket, source, service, (table) => authorizeConnection(table.intentions, source, service));
       // Stays paused until spliced to the app: bytes sent before that must not be dropped.
       forwardTcpInbound(socket, local.port, this.table.defaults(service).timeouts.idleMs);
       return;
@@ -398,7 +510,7 @@ export class Proxy {
       const rest = socket.read() as Buffer | null;
       // One server per caller too: a stream's handler knows who calls without reaching into the session.
       this.h2Server(`in|${local.id}|${local.port}|${source}`, (stream, headers) => {
-        const verdict = authorizeHttp(this.table.intentions, source, service, { url: String(headers[':path'] ?? ''), method: String(headers[':method'] ?? 'GET'), header: headerOf(headers) });
+        const verdict = authorizeHttp(this.table.intentions, source, service, { url: String(headers[':path'] ?? ''), method: String(headers[':method'] ?? 'GET'), headers: headersOfH2(headers) });
         const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
         if (!verdict.ok) return Promise.resolve(respondFailure(stream, verdict.failure, grpc));
         return h2Inbound(target, stream, { ...headers, ':path': verdict.forwardPath }, this.h2Sessions);
@@ -407,6 +519,8 @@ export class Proxy {
     }
     (socket as Tagged)[SOURCE_OF] = source;
     (socket as Tagged)[TARGET_OF] = target;
+    // HTTP is judged per request; a plaintext connection is judged again on the service's mode.
+    if (source === UNAUTHENTICATED) this.judge(socket, source, service, () => undefined);
     this.inboundHttp.emit('connection', socket);
     socket.resume();
   }
@@ -434,6 +548,19 @@ export class Proxy {
     }
     return agent;
   }
+}
+
+const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
+
+/** Transparent mode's routing keys: each VIP, and each instance's address:port, to its service. */
+function transparentDestinations(config: ProxyConfig): Map<string, string> {
+  const destinations = new Map<string, string>();
+  if (!config.transparent) return destinations;
+  for (const [service, instances] of config.instances) {
+    for (const instance of instances) destinations.set(hostPort(instance.address, instance.port), service);
+  }
+  for (const [vip, service] of config.transparent.vips) destinations.set(vip, service);
+  return destinations;
 }
 
 function memoDefaults(stored: ReadonlyMap<string, unknown>): (service: string) => ResolvedServiceDefaults {

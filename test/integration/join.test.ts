@@ -54,6 +54,7 @@ test('bad input gets one line naming the problem and the fix, the right exit cod
     ['a token for other services', [`http://${server.address}`, '--token', token, '--node-name', 'bad', '--service', 'db=5432'], 1, /could not register: .*lacks permission 'service:write' on "db" \(see .*nothing was left installed\)/],
     // Off this host, the token goes only to a verified server: refused before any connection is made.
     ['no CA for a server off this host', ['server.invalid:8501', '--token', token, '--service', 'web=8080'], 2, /refusing to send the token to https:\/\/server\.invalid:8501 without verifying the server \(pass --ca-hash/],
+    ['a name that only starts with 127.', ['127.evil.invalid:8501', '--token', token, '--service', 'web=8080'], 2, /refusing to send the token to https:\/\/127\.evil\.invalid:8501 without verifying the server/],
     ['plain HTTP off this host', ['http://server.invalid:8500', '--token', token, '--service', 'web=8080'], 2, /refusing to send the token over plain HTTP to http:\/\/server\.invalid:8500 \(join the TLS API/],
     ['a malformed --ca-hash', [server.httpsUrl, '--ca-hash', 'sha256:abc', '--token', token, '--service', 'web=8080'], 2, /--ca-hash "sha256:abc" is not sha256:<64 hex digits>/],
     ['a --ca-hash of another mesh', [server.httpsUrl, '--ca-hash', `sha256:${'0'.repeat(64)}`, '--token', token, '--service', 'web=8080'], 1, /offers no CA root with hash sha256:0{64} \(this is not the mesh you meant/],

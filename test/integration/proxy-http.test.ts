@@ -165,6 +165,8 @@ describe('resilience', () => {
 
   test('a slow instance trips the per-try timeout and the retry goes elsewhere', async () => {
     await reset({ ...http, load_balancer: { policy: 'round_robin' }, retries: { num_retries: 2, per_try_timeout: '100ms' } });
+    // Warm the pools first: the per-try timeout is for the app's answer, not for a loaded machine's first mTLS handshakes.
+    await Promise.all(Array.from({ length: 9 }, () => get(bed.upstreamPort)));
     apps[0]!.mode = 'slow';
     const started = Date.now();
     const results = await Promise.all(Array.from({ length: 9 }, () => get(bed.upstreamPort)));

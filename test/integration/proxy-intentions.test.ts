@@ -9,7 +9,8 @@ import { connect, createServer as createNetServer, type Server as NetServer } fr
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { IntentionEntry } from '../../src/config/intention-table.ts';
-import { startProxyBed, type BedIntentions, type ProxyBed } from '../helpers/proxy-bed.ts';
+import { connect as connectTls } from 'node:tls';
+import { bedCertificateAuthority, startProxyBed, type BedIntentions, type ProxyBed } from '../helpers/proxy-bed.ts';
 import { waitFor } from '../helpers/server.ts';
 
 /** Sends raw request bytes to a port; resolves the status line's code, the x-mesh-error header and the body. */
@@ -147,5 +148,55 @@ describe('TCP: judged at connect, and again when the intentions change', () => {
     await d.closed;
     assert.equal(d.got(), '', 'a denied connection carries nothing');
     await bed.set([{ id: 'db', port }], { protocol: 'tcp' }, allow);
+  });
+});
+
+describe('the caller cannot choose how it is judged', () => {
+  let app: Server;
+  let bed: ProxyBed;
+  const seen: string[] = [];
+  before(async () => {
+    app = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    bed = await startProxyBed('web', [{ id: 'web', port: (app.address() as { port: number }).port }], { protocol: 'http', retries: { num_retries: 0 } }, {
+      defaultPolicy: 'deny',
+      entries: [{ Name: 'web', Config: { Sources: [{ Name: 'web', Action: 'allow', Permissions: [
+        { Action: 'deny', HTTP: { PathPrefix: '/admin' } },
+        { Action: 'deny', HTTP: { PathPrefix: '/', Header: [{ Name: 'x-user', Exact: 'mallory' }] } },
+      ] }] } }],
+    });
+  });
+  after(async () => {
+    await bed.close();
+    app.close();
+  });
+
+  test('a TCP hop to an HTTP service is closed, so L7 denies cannot be skipped', async () => {
+    const ca = bedCertificateAuthority();
+    const leaf = ca.leaf('web');
+    seen.length = 0;
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connectTls({ port: bed.inboundPort, host: '127.0.0.1', servername: 'web', ca: ca.certPem, cert: leaf.certPem, key: leaf.keyPem, ALPNProtocols: ['meshctl/tcp'], checkServerIdentity: () => undefined }, () => {
+        socket.write(`MESH/1 web tcp web\r\nGET /admin HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n`);
+      });
+      let data = '';
+      socket.on('data', (d: Buffer) => (data += d.toString()));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(data));
+    });
+    assert.equal(answer, '', 'nothing answered');
+    assert.deepEqual(seen, [], 'nothing reached the app');
+  });
+
+  test('a repeated header is judged value by value: a denied value anywhere is denied', async () => {
+    const once = await raw(bed.upstreamPort, 'GET /x HTTP/1.1\r\nHost: web\r\nx-user: alice\r\nConnection: close\r\n\r\n');
+    assert.equal(once.status, 200);
+    for (const order of [['alice', 'mallory'], ['mallory', 'alice'], ['mallory', 'mallory']]) {
+      const twice = await raw(bed.upstreamPort, `GET /x HTTP/1.1\r\nHost: web\r\nx-user: ${order[0]}\r\nx-user: ${order[1]}\r\nConnection: close\r\n\r\n`);
+      assert.equal(twice.status, 403, `x-user: ${order.join(', ')}`);
+    }
   });
 });

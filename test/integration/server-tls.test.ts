@@ -83,3 +83,15 @@ test("a service's current leaf renews it without a token, and only it", async ()
   const anonymous = await sign('web', {});
   assert.equal(anonymous.status, 403, 'no token and no certificate: refused');
 });
+
+test('a second rotation is refused while the root it would drop may still have leaves, unless forced', async () => {
+  const rotate = (query = '') => api(server, 'POST', `/v1/mesh/ca/rotate${query}`);
+  const first = await rotate();
+  assert.equal(first.status, 200, await first.text());
+  const second = await rotate();
+  assert.equal(second.status, 409);
+  assert.match(await second.text(), /would drop the root before the last one while its leaves may live until/);
+  const forced = await rotate('?force=true');
+  assert.equal(forced.status, 200);
+  assert.equal(((await forced.json()) as { Roots: string[] }).Roots.length, 2);
+});

@@ -207,7 +207,11 @@ describe('the mesh kind', () => {
     assert.ok(checkMesh({ default_policy: 'allow' }).ok);
     assert.match(describeFieldErrors((checkMesh({ default_policy: 'open' }) as { errors: readonly FieldError[] }).errors), /default_policy: expected one of allow, deny, got "open"/);
     assert.match(describeFieldErrors((checkMesh({ policy: 'allow' }) as { errors: readonly FieldError[] }).errors), /policy: unknown key, did you mean default_policy\?/);
-    assert.deepEqual(meshKind.keys, [{ path: 'default_policy', defaultValue: 'deny', values: ['allow', 'deny'] }]);
+    assert.deepEqual(meshKind.keys, [
+      { path: 'default_policy', defaultValue: 'deny', values: ['allow', 'deny'] },
+      { path: 'outbound_policy', defaultValue: 'allow_any', values: ['allow_any', 'registry_only'] },
+    ]);
+    assert.deepEqual(meshKind.applySetters({}, ['outbound_policy=registry_only']), { outbound_policy: 'registry_only' });
     assert.ok(meshKind.nameRule.test('mesh') && !meshKind.nameRule.test('other'));
   });
 });

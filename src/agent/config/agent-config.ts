@@ -53,7 +53,24 @@ export const agentConfigSchema = z.strictObject({
   inboundAddr: z.string().min(3),
   heartbeatIntervalMs: z.number().int().min(100),
   syncIntervalMs: z.number().int().min(100),
+  /** join --transparent: iptables send the host's traffic through the proxy, which runs as proxyUser. */
+  transparent: z
+    .strictObject({
+      proxyUser: z.string().min(1),
+      proxyUid: z.number().int().min(1),
+      proxyGid: z.number().int().min(1),
+      outboundPort: z.number().int().min(1).max(65535),
+      dnsPort: z.number().int().min(1).max(65535),
+      redirectDns: z.boolean(),
+      excludeInboundPorts: z.array(z.number().int().min(1).max(65535)),
+      excludeOutboundPorts: z.array(z.number().int().min(1).max(65535)),
+      excludeOutboundCidrs: z.array(z.string().min(1)),
+    })
+    .optional(),
 });
+
+export const DEFAULT_OUTBOUND_PORT = 15001;
+export const DEFAULT_DNS_PORT = 15053;
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 

@@ -119,9 +119,17 @@ export class Authority {
    * once when their watch brings the new roots). Open connections are not
    * touched. Older roots than the previous one are dropped.
    */
-  async rotate(): Promise<CaState> {
+  async rotate(options: { force?: boolean } = {}): Promise<CaState> {
     const state = this.state();
     const previous = this.activeRoot();
+    // The root this rotation would drop signed leaves until the active one took over; they live one leaf TTL more.
+    const dropped = state.roots.length >= ROOTS_KEPT ? state.roots[ROOTS_KEPT - 1] : undefined;
+    const lastLeafExpiry = Date.parse(previous.notBefore) + 60_000 + state.leafTtlMs;
+    if (dropped && !options.force && this.clock.now() < lastLeafExpiry) {
+      throw new MeshError('MESH_E_CONFLICT', `rotating now would drop the root before the last one while its leaves may live until ${new Date(lastLeafExpiry).toISOString()}`, {
+        hint: 'rotate again after that time (agents renew within seconds, but one that was offline may still hold such a leaf), or pass --force',
+      });
+    }
     const next = this.makeRoot(state.trustDomain);
     next.crossSignedPem = crossSign({ rootCertPem: next.certPem, issuerCertPem: previous.certPem, issuerKeyPem: previous.keyPem, notAfter: new Date(next.notAfter) });
     await this.store.transact((txn) => {

@@ -36,7 +36,7 @@ export function addCaRoutes(router: Router<Handler>, deps: ApiDeps, authority: A
 
   router.add('POST', '/v1/mesh/ca/rotate', async (ctx) => {
     ctx.require({ resource: 'operator', access: 'write' });
-    const state = await authority.rotate();
+    const state = await authority.rotate({ force: ctx.query.get('force') === 'true' });
     return { json: { ActiveRootID: state.roots[0]?.id ?? '', Roots: state.roots.map((r) => r.id) } };
   });
 
