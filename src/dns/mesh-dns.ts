@@ -45,6 +45,10 @@ export interface MeshDnsStats {
 const HEADER_BYTES = 12;
 // Queries are small: one name of at most 255 bytes plus an OPT record.
 const MAX_QUERY_BYTES = 4096;
+// Bounds on queries waiting for an upstream, so a flood cannot open sockets
+// without limit: per TCP connection (reading pauses) and in all (SERVFAIL).
+const MAX_IN_FLIGHT_PER_CONNECTION = 32;
+const MAX_FORWARDS_IN_FLIGHT = 1024;
 
 export class MeshDns {
   private readonly options: MeshDnsOptions;
@@ -57,6 +61,7 @@ export class MeshDns {
   private readonly connections = new Set<Socket>();
   private stopping = new AbortController();
   private counts = { answered: 0, forwarded: 0, failed: 0, malformed: 0 };
+  private forwardsInFlight = 0;
   private listening: { host: string; port: number } | undefined;
 
   constructor(options: MeshDnsOptions) {
@@ -86,25 +91,44 @@ export class MeshDns {
 
   async start({ host, port }: { host: string; port: number }): Promise<void> {
     this.stopping = new AbortController();
-    const udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    udp.on('message', (message, rinfo) => this.onUdp(message, rinfo));
-    udp.on('error', (error) => this.options.log(`dns: udp: ${error.message}`));
-    udp.bind(port, host);
-    await once(udp, 'listening');
-    this.udp = udp;
-    // With port 0 the TCP listener takes the port the OS gave UDP.
-    const bound = udp.address().port;
-    const tcp = createServer({ noDelay: true }, (socket) => this.onTcp(socket));
-    tcp.listen(bound, host);
-    await once(tcp, 'listening');
-    this.tcp = tcp;
-    this.listening = { host, port: bound };
+    // With port 0 the TCP listener takes the port the OS gave UDP, which may
+    // already be taken for TCP: then try another.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.listening = await this.listen(host, port);
+        break;
+      } catch (error) {
+        if (port !== 0 || attempt === 5 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+          throw new MeshError('MESH_E_INTERNAL', `mesh DNS cannot listen on ${host}:${port}: ${(error as Error).message}`, { cause: error });
+        }
+      }
+    }
     this.upstreams = this.configuredUpstreams.filter((upstream) => {
       const self = isSelf(upstream, this.listening!);
       if (self) this.options.log(`dns: ignoring upstream ${upstream.host}:${upstream.port}: it is this server`);
       return !self;
     });
     if (this.upstreams.length === 0) this.options.log('dns: no upstream resolvers; names outside the mesh get SERVFAIL');
+  }
+
+  private async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    udp.on('message', (message, rinfo) => this.onUdp(message, rinfo));
+    udp.on('error', (error) => this.options.log(`dns: udp: ${error.message}`));
+    const tcp = createServer({ noDelay: true }, (socket) => this.onTcp(socket));
+    try {
+      udp.bind(port, host);
+      await once(udp, 'listening');
+      tcp.listen(udp.address().port, host);
+      await once(tcp, 'listening');
+    } catch (error) {
+      udp.close();
+      tcp.close();
+      throw error;
+    }
+    this.udp = udp;
+    this.tcp = tcp;
+    return { host, port: udp.address().port };
   }
 
   async stop(): Promise<void> {
@@ -137,7 +161,7 @@ export class MeshDns {
       });
     };
     const malformed = () => {
-      this.counts.malformed++;
+      if (!socket.destroyed) this.counts.malformed++;
       socket.destroy();
     };
     armIdle();
@@ -146,12 +170,11 @@ export class MeshDns {
       idle?.cancel();
       this.connections.delete(socket);
     });
-    socket.on('data', (chunk: Buffer) => {
-      armIdle();
-      buffered = Buffer.concat([buffered, chunk]);
-      // Several queries may arrive on one connection, pipelined; answers go
-      // back as they are ready, matched by ID (RFC 7766).
-      while (buffered.length >= 2) {
+    // Several queries may arrive on one connection, pipelined; answers go
+    // back as they are ready, matched by ID (RFC 7766).
+    const drain = () => {
+      if (socket.destroyed) return;
+      while (buffered.length >= 2 && inFlight < MAX_IN_FLIGHT_PER_CONNECTION) {
         const length = buffered.readUInt16BE(0);
         if (length < HEADER_BYTES || length > MAX_QUERY_BYTES) return malformed();
         if (buffered.length < 2 + length) return;
@@ -166,8 +189,16 @@ export class MeshDns {
           prefix.writeUInt16BE(response.length, 0);
           socket.write(Buffer.concat([prefix, response]));
           armIdle();
+          socket.resume();
+          drain();
         });
       }
+      if (inFlight >= MAX_IN_FLIGHT_PER_CONNECTION) socket.pause();
+    };
+    socket.on('data', (chunk: Buffer) => {
+      armIdle();
+      buffered = Buffer.concat([buffered, chunk]);
+      drain();
     });
   }
 
@@ -183,12 +214,20 @@ export class MeshDns {
       this.counts.answered++;
       return Buffer.from(dnsPacket.encode(decision.response));
     }
-    const answer = await forward(message, this.upstreams, transport, {
-      clock: this.options.clock,
-      random: this.options.random,
-      timeoutMs: this.options.upstreamTimeoutMs ?? 2000,
-      signal: this.stopping.signal,
-    });
+    let answer: Buffer | undefined;
+    if (this.forwardsInFlight < MAX_FORWARDS_IN_FLIGHT) {
+      this.forwardsInFlight++;
+      try {
+        answer = await forward(message, this.upstreams, transport, {
+          clock: this.options.clock,
+          random: this.options.random,
+          timeoutMs: this.options.upstreamTimeoutMs ?? 2000,
+          signal: this.stopping.signal,
+        });
+      } finally {
+        this.forwardsInFlight--;
+      }
+    }
     if (answer) {
       this.counts.forwarded++;
       return answer;
