@@ -8,10 +8,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import dnsPacket from 'dns-packet';
 import type { Packet } from 'dns-packet';
-import type { Clock, Random, TimerHandle } from '../lib/clock.ts';
+import type { Clock, Random } from '../lib/clock.ts';
 import { MeshError } from '../lib/errors.ts';
 import { decide, responseTo, RCODE_SERVFAIL, type MeshRecords } from './mesh-zone.ts';
 import { forward } from './forwarder.ts';
+import { serveTcpConnection } from './tcp-connection.ts';
 import { isSelf, parseUpstream, type Upstream } from './upstream.ts';
 import { parseIpv4 } from './vip.ts';
 
@@ -150,55 +151,15 @@ export class MeshDns {
 
   private onTcp(socket: Socket): void {
     this.connections.add(socket);
-    let buffered = Buffer.alloc(0);
-    let inFlight = 0;
-    let idle: TimerHandle | undefined;
-    const armIdle = () => {
-      idle?.cancel();
-      idle = this.options.clock.after(this.options.idleTimeoutMs ?? 10_000, () => {
-        if (inFlight === 0) socket.destroy();
-        else armIdle();
-      });
-    };
-    const malformed = () => {
-      if (!socket.destroyed) this.counts.malformed++;
-      socket.destroy();
-    };
-    armIdle();
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      idle?.cancel();
-      this.connections.delete(socket);
-    });
-    // Several queries may arrive on one connection, pipelined; answers go
-    // back as they are ready, matched by ID (RFC 7766).
-    const drain = () => {
-      if (socket.destroyed) return;
-      while (buffered.length >= 2 && inFlight < MAX_IN_FLIGHT_PER_CONNECTION) {
-        const length = buffered.readUInt16BE(0);
-        if (length < HEADER_BYTES || length > MAX_QUERY_BYTES) return malformed();
-        if (buffered.length < 2 + length) return;
-        const message = buffered.subarray(2, 2 + length);
-        buffered = buffered.subarray(2 + length);
-        inFlight++;
-        void this.handle(message, 'tcp').then((response) => {
-          inFlight--;
-          if (!response) return malformed();
-          if (socket.destroyed) return;
-          const prefix = Buffer.alloc(2);
-          prefix.writeUInt16BE(response.length, 0);
-          socket.write(Buffer.concat([prefix, response]));
-          armIdle();
-          socket.resume();
-          drain();
-        });
-      }
-      if (inFlight >= MAX_IN_FLIGHT_PER_CONNECTION) socket.pause();
-    };
-    socket.on('data', (chunk: Buffer) => {
-      armIdle();
-      buffered = Buffer.concat([buffered, chunk]);
-      drain();
+    socket.on('close', () => this.connections.delete(socket));
+    serveTcpConnection(socket, {
+      clock: this.options.clock,
+      idleTimeoutMs: this.options.idleTimeoutMs ?? 10_000,
+      minMessageBytes: HEADER_BYTES,
+      maxMessageBytes: MAX_QUERY_BYTES,
+      maxInFlight: MAX_IN_FLIGHT_PER_CONNECTION,
+      handle: (message) => this.handle(message, 'tcp'),
+      onMalformed: () => this.counts.malformed++,
     });
   }
 

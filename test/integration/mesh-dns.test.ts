@@ -13,7 +13,10 @@ import { systemClock } from '../../src/lib/clock.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { MeshDns } from '../../src/dns/mesh-dns.ts';
 
-/** A resolver on 127.0.0.1 that answers example.test. A 192.0.2.7 over UDP and TCP, or stays silent. */
+/**
+ * A resolver on 127.0.0.1 that answers example.test. A 192.0.2.7 over UDP and
+ * TCP, big.test. A 192.0.2.8 only over TCP (truncated over UDP), or stays silent.
+ */
 class FakeUpstream {
   udp!: UdpSocket;
   tcp!: Server;
@@ -21,15 +24,17 @@ class FakeUpstream {
   silent = false;
   received: Array<{ transport: 'udp' | 'tcp'; packet: Packet }> = [];
 
-  answer(query: Packet): Buffer {
+  answer(query: Packet, transport: 'udp' | 'tcp'): Buffer {
     const question = query.questions![0]!;
-    const known = question.name.toLowerCase() === 'example.test' && question.type === 'A';
+    const name = question.name.toLowerCase();
+    const address = question.type === 'A' ? { 'example.test': '192.0.2.7', 'big.test': '192.0.2.8' }[name] : undefined;
+    const truncated = name === 'big.test' && transport === 'udp';
     return dnsPacket.encode({
       type: 'response',
       id: query.id!,
-      flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (known ? 0 : 3),
+      flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (truncated ? dnsPacket.TRUNCATED_RESPONSE : 0) | (address ? 0 : 3),
       questions: query.questions!,
-      answers: known ? [{ type: 'A', name: question.name, ttl: 60, data: '192.0.2.7' }] : [],
+      answers: address && !truncated ? [{ type: 'A', name: question.name, ttl: 60, data: address }] : [],
     });
   }
 
@@ -38,7 +43,7 @@ class FakeUpstream {
     this.udp.on('message', (message, rinfo) => {
       const packet = dnsPacket.decode(message);
       this.received.push({ transport: 'udp', packet });
-      if (!this.silent) this.udp.send(this.answer(packet), rinfo.port, rinfo.address);
+      if (!this.silent) this.udp.send(this.answer(packet, 'udp'), rinfo.port, rinfo.address);
     });
     this.udp.bind(0, '127.0.0.1');
     await once(this.udp, 'listening');
@@ -51,7 +56,7 @@ class FakeUpstream {
           const packet = dnsPacket.streamDecode(buffered);
           buffered = buffered.subarray(2 + buffered.readUInt16BE(0));
           this.received.push({ transport: 'tcp', packet });
-          if (!this.silent) socket.write(dnsPacket.streamEncode(dnsPacket.decode(this.answer(packet))));
+          if (!this.silent) socket.write(dnsPacket.streamEncode(dnsPacket.decode(this.answer(packet, 'tcp'))));
         }
       });
     });
@@ -180,6 +185,12 @@ test('other names are forwarded upstream over UDP and over TCP, never mesh names
   assert.deepEqual(upstream.received.map((r) => r.packet.id), [0x8000, 0x8000]);
   // Mesh names never leave the host: the upstream saw only the forwarded name.
   assert.ok(upstream.received.every((r) => r.packet.questions![0]!.name === 'example.test'));
+});
+
+test('a truncated UDP answer is relayed, and the client retries over TCP through us', async () => {
+  upstream.received = [];
+  assert.deepEqual(await resolver().resolve4('big.test'), ['192.0.2.8']);
+  assert.deepEqual(upstream.received.map((r) => r.transport), ['udp', 'tcp']);
 });
 
 test('when the upstream is silent the client gets SERVFAIL', async () => {
