@@ -1,0 +1,67 @@
+// Reading iptables-save output (pure): which chains and rules are meshctl's,
+// and the restore script that deletes exactly those. A rule is meshctl's when
+// it carries a `meshctl:` comment; a chain is meshctl's when its name starts
+// with MESH_ and every rule in it is meshctl's (an empty one only when it is
+// a chain meshctl creates). Nothing else is ever touched.
+
+import { COMMENT_PREFIX, MESH_CHAINS } from './rules.ts';
+
+export interface SavedTable {
+  readonly table: string;
+  /** Chain name → policy ('-' for user-defined chains). */
+  readonly chains: ReadonlyMap<string, string>;
+  /** `-A CHAIN ...` lines, as saved. */
+  readonly rules: readonly { chain: string; line: string }[];
+}
+
+const TAG = new RegExp(`-m comment --comment (?:"${COMMENT_PREFIX}[^"]*"|${COMMENT_PREFIX}\\S+)`);
+const KNOWN_CHAINS: ReadonlySet<string> = new Set([...MESH_CHAINS.nat, ...MESH_CHAINS.filter]);
+
+export const isMeshctlRule = (line: string): boolean => TAG.test(line);
+
+/** Parses `iptables-save -t TABLE` output (one table; other tables are ignored). */
+export function parseSave(text: string, table: string): SavedTable {
+  const chains = new Map<string, string>();
+  const rules: { chain: string; line: string }[] = [];
+  let current: string | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.trimEnd();
+    if (line.startsWith('*')) current = line.slice(1);
+    else if (current !== table) continue;
+    else if (line.startsWith(':')) {
+      const [name = '', policy = '-'] = line.slice(1).split(' ');
+      chains.set(name, policy);
+    } else if (line.startsWith('-A ')) rules.push({ chain: line.split(' ')[1] ?? '', line });
+  }
+  return { table, chains, rules };
+}
+
+export function meshctlChains(saved: SavedTable): string[] {
+  return [...saved.chains.entries()]
+    .filter(([name, policy]) => policy === '-' && name.startsWith('MESH_'))
+    .filter(([name]) => {
+      const own = saved.rules.filter((r) => r.chain === name);
+      return own.length === 0 ? KNOWN_CHAINS.has(name) : own.every((r) => isMeshctlRule(r.line));
+    })
+    .map(([name]) => name);
+}
+
+/** What meshctl has in this table: its chains' declarations and rules, and its tagged rules elsewhere. */
+export function meshctlLines(saved: SavedTable): string[] {
+  const chains = new Set(meshctlChains(saved));
+  return [...[...chains].map((c) => `:${c} - [0:0]`), ...saved.rules.filter((r) => chains.has(r.chain) || isMeshctlRule(r.line)).map((r) => r.line)];
+}
+
+/**
+ * The `--noflush` restore script that removes meshctl's rules from the
+ * built-in chains, then flushes and deletes meshctl's chains (all flushed
+ * before any is deleted, as they jump to one another). Undefined when there
+ * is nothing to remove.
+ */
+export function removalScript(saved: SavedTable): string | undefined {
+  const chains = meshctlChains(saved);
+  const builtIn = (chain: string) => (saved.chains.get(chain) ?? '-') !== '-';
+  const deletes = saved.rules.filter((r) => builtIn(r.chain) && isMeshctlRule(r.line)).map((r) => `-D${r.line.slice(2)}`);
+  if (deletes.length === 0 && chains.length === 0) return undefined;
+  return [`*${saved.table}`, ...deletes, ...chains.map((c) => `-F ${c}`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+}
