@@ -46,10 +46,15 @@ export function meshctlChains(saved: SavedTable): string[] {
     .map(([name]) => name);
 }
 
-/** What meshctl has in this table: its chains' declarations and rules, and its tagged rules elsewhere. */
+/** Built-in chains have a policy (ACCEPT, DROP); user-defined ones print `-`. */
+const isBuiltIn = (saved: SavedTable, chain: string): boolean => (saved.chains.get(chain) ?? '-') !== '-';
+
+/** What meshctl has in this table: its chains' declarations and rules, and its tagged rules in the built-in chains
+ * (what removal would take). */
 export function meshctlLines(saved: SavedTable): string[] {
   const chains = new Set(meshctlChains(saved));
-  return [...[...chains].map((c) => `:${c} - [0:0]`), ...saved.rules.filter((r) => chains.has(r.chain) || isMeshctlRule(r.line)).map((r) => r.line)];
+  const ours = (r: { chain: string; line: string }) => chains.has(r.chain) || (isBuiltIn(saved, r.chain) && isMeshctlRule(r.line));
+  return [...[...chains].map((c) => `:${c} - [0:0]`), ...saved.rules.filter(ours).map((r) => r.line)];
 }
 
 /**
@@ -60,8 +65,7 @@ export function meshctlLines(saved: SavedTable): string[] {
  */
 export function removalScript(saved: SavedTable): string | undefined {
   const chains = meshctlChains(saved);
-  const builtIn = (chain: string) => (saved.chains.get(chain) ?? '-') !== '-';
-  const deletes = saved.rules.filter((r) => builtIn(r.chain) && isMeshctlRule(r.line)).map((r) => `-D${r.line.slice(2)}`);
+  const deletes = saved.rules.filter((r) => isBuiltIn(saved, r.chain) && isMeshctlRule(r.line)).map((r) => `-D${r.line.slice(2)}`);
   if (deletes.length === 0 && chains.length === 0) return undefined;
   return [`*${saved.table}`, ...deletes, ...chains.map((c) => `-F ${c}`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
 }
