@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { MeshError } from '../lib/errors.ts';
 import { buildRefuseIpv6, buildRules, type TransparentConfig } from './rules.ts';
-import { meshctlLines, parseSave, removalScript } from './saved.ts';
+import { meshctlLines, parseSave, replacementScript } from './saved.ts';
 import { execaRunner, firstLine, NOT_INSTALLED, type CommandRunner } from './runner.ts';
 
 export type Backend = 'nft' | 'legacy';
@@ -60,13 +60,17 @@ export async function detectBackend(options: IptablesOptions = {}): Promise<Back
   return 'legacy';
 }
 
-/** Replaces meshctl's rules with the ones for `config`, for IPv4 and IPv6. */
+/**
+ * Replaces meshctl's rules with the ones for `config`, for IPv4 and IPv6.
+ * Each table is replaced in one iptables-restore transaction (old rules out,
+ * new ones in), so re-applying never leaves a moment without redirection.
+ */
 export async function applyRules(config: TransparentConfig, options: IptablesOptions = {}): Promise<ApplyResult> {
   const { run = execaRunner, ipv6Enabled = () => existsSync('/proc/net/if_inet6') } = options;
   const backend = await detectBackend(options);
-  await removeRules(options);
   try {
-    await restore(run, 4, buildRules(config, 4));
+    await replace(run, 4, 'nat', buildRules(config, 4));
+    await replace(run, 4, 'filter', undefined);
     const v6 = await applyIpv6(run, config, ipv6Enabled);
     return { backend, ipv4: 'redirect', ...v6 };
   } catch (error) {
@@ -85,14 +89,28 @@ async function applyIpv6(run: CommandRunner, config: TransparentConfig, ipv6Enab
   }
   let reason = probe.exitCode === 0 ? undefined : `the ip6tables nat table is unusable: ${firstLine(probe.stderr)}`;
   if (reason === undefined) {
-    const result = await run(TOOLS[6].restore, [...WAIT, '--noflush'], buildRules(config, 6));
-    if (result.exitCode === 0) return { ipv6: 'redirect' };
-    reason = `ip6tables-restore refused the nat rules: ${firstLine(result.stderr)}`;
+    try {
+      await replace(run, 6, 'nat', buildRules(config, 6));
+      await replace(run, 6, 'filter', undefined);
+      return { ipv6: 'redirect' };
+    } catch (error) {
+      reason = `ip6tables-restore refused the nat rules: ${(error as Error).message.replace(/^.*?refused the rules: /, '')}`;
+    }
   }
   // Fail closed: without IPv6 redirection, meshed IPv6 connections are
   // refused rather than let around the proxy.
-  await restore(run, 6, buildRefuseIpv6(config));
+  await replace(run, 6, 'filter', buildRefuseIpv6(config));
+  await replace(run, 6, 'nat', undefined);
   return { ipv6: 'refuse', ipv6Reason: reason };
+}
+
+/** Replaces meshctl's rules in one table with `script` (undefined: removes them), in one transaction. */
+async function replace(run: CommandRunner, family: Family, table: string, script: string | undefined): Promise<number> {
+  const saved = await save(run, family, table);
+  const combined = saved === undefined ? script : replacementScript(parseSave(saved, table), script);
+  if (combined === undefined) return 0;
+  await restore(run, family, combined);
+  return combined.split('\n').filter((l) => l.startsWith('-D ') || l.startsWith('-X ')).length;
 }
 
 async function restore(run: CommandRunner, family: Family, script: string): Promise<void> {
@@ -111,14 +129,7 @@ export async function removeRules(options: IptablesOptions = {}): Promise<{ remo
   await detectBackend(options);
   let removed = 0;
   for (const family of [4, 6] as const) {
-    for (const table of TABLES) {
-      const saved = await save(run, family, table);
-      if (saved === undefined) continue;
-      const script = removalScript(parseSave(saved, table));
-      if (script === undefined) continue;
-      await restore(run, family, script);
-      removed += script.split('\n').filter((l) => l.startsWith('-D ') || l.startsWith('-X ')).length;
-    }
+    for (const table of TABLES) removed += await replace(run, family, table, undefined);
   }
   return { removed };
 }

@@ -58,14 +58,27 @@ export function meshctlLines(saved: SavedTable): string[] {
 }
 
 /**
- * The `--noflush` restore script that removes meshctl's rules from the
- * built-in chains, then flushes and deletes meshctl's chains (all flushed
- * before any is deleted, as they jump to one another). Undefined when there
- * is nothing to remove.
+ * The `--noflush` restore script that replaces meshctl's rules in this table
+ * with `next` (a script from rules.ts for the same table; undefined: none),
+ * in one transaction, so there is no moment without rules while they are
+ * replaced: meshctl's rules leave the built-in chains, its chains are
+ * declared again (which empties those that exist), the chains `next` no
+ * longer uses are flushed (all before any is deleted, as they jump to one
+ * another) and deleted, then `next`'s rules go in. Undefined when there is
+ * nothing to do.
  */
-export function removalScript(saved: SavedTable): string | undefined {
-  const chains = meshctlChains(saved);
+export function replacementScript(saved: SavedTable, next?: string): string | undefined {
+  const nextLines = next === undefined ? [] : next.split('\n').filter((l) => l !== '' && !l.startsWith('*') && l !== 'COMMIT');
+  const declared = new Set(nextLines.filter((l) => l.startsWith(':')).map((l) => l.slice(1).split(' ')[0]));
+  const stale = meshctlChains(saved).filter((c) => !declared.has(c));
   const deletes = saved.rules.filter((r) => isBuiltIn(saved, r.chain) && isMeshctlRule(r.line)).map((r) => `-D${r.line.slice(2)}`);
-  if (deletes.length === 0 && chains.length === 0) return undefined;
-  return [`*${saved.table}`, ...deletes, ...chains.map((c) => `-F ${c}`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+  if (deletes.length === 0 && stale.length === 0 && nextLines.length === 0) return undefined;
+  const declarations = nextLines.filter((l) => l.startsWith(':'));
+  const rules = nextLines.filter((l) => !l.startsWith(':'));
+  return [`*${saved.table}`, ...deletes, ...declarations, ...stale.map((c) => `-F ${c}`), ...stale.map((c) => `-X ${c}`), ...rules, 'COMMIT', ''].join('\n');
+}
+
+/** The script that removes meshctl's rules and chains from this table; undefined when there are none. */
+export function removalScript(saved: SavedTable): string | undefined {
+  return replacementScript(saved, undefined);
 }

@@ -56,10 +56,16 @@ const normalise = (text: string) =>
     .map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]'))
     .join('\n');
 
+/** The legacy backend's tools under the names meshctl calls (as update-alternatives would set them). */
+const BACKENDS = {
+  nft: (file: string) => file,
+  legacy: (file: string) => file.replace(/^(ip6?tables)/, '$1-legacy'),
+} as const;
+
 const nsRunner =
-  (host: TestbedHost): CommandRunner =>
+  (host: TestbedHost, tool: (file: string) => string): CommandRunner =>
   async (file, args, input) => {
-    const r = await host.exec(file, args, input === undefined ? {} : { input });
+    const r = await host.exec(tool(file), args, input === undefined ? {} : { input });
     return { exitCode: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
   };
 
@@ -83,28 +89,28 @@ const server = net.createServer((s) => s.end('proxy')).listen({ port: 15001, hos
   server.close();
 });`;
 
-describe('iptables rules in a network namespace', () => {
+for (const [backend, tool] of Object.entries(BACKENDS)) describe(`iptables rules in a network namespace (${backend} backend)`, () => {
   let bed: Testbed;
   let host: TestbedHost;
   let run: CommandRunner;
   const config = resolveTransparentConfig({ proxyUid: PROXY_UID, inboundPorts: [8080], redirectDns: true, excludeOutboundCidrs: ['10.250.0.0/16', 'fd00:250::/32'] });
 
   const saveAll = async () => ({
-    4: normalise((await host.exec('iptables-save', [], { check: true })).stdout),
-    6: normalise((await host.exec('ip6tables-save', [], { check: true })).stdout),
+    4: normalise((await host.exec(tool('iptables-save'), [], { check: true })).stdout),
+    6: normalise((await host.exec(tool('ip6tables-save'), [], { check: true })).stdout),
   });
   const probe = async (uid: string, targets: string[]) => JSON.parse((await host.exec(process.execPath, ['-e', PROBE, uid, ...targets], { check: true })).stdout) as Record<string, string>;
 
   before(async () => {
-    bed = await createTestbed({ hosts: 1, name: 'iptables' });
+    bed = await createTestbed({ hosts: 1, name: `iptables-${backend}` });
     host = bed.hosts[0]!;
-    run = nsRunner(host);
+    run = nsRunner(host, tool);
     await host.exec('ip', ['-6', 'addr', 'add', `${V6}/128`, 'dev', 'lo'], { check: true });
     // connect() needs a route before nat OUTPUT runs; a real host's default
     // route covers the VIP range, the test bed has none (it stays on the bridge).
     await host.exec('ip', ['route', 'add', '240.0.0.0/4', 'dev', host.iface], { check: true });
-    await host.exec('iptables-restore', ['--noflush'], { input: OTHER_SOFTWARE[4], check: true });
-    await host.exec('ip6tables-restore', ['--noflush'], { input: OTHER_SOFTWARE[6], check: true });
+    await host.exec(tool('iptables-restore'), ['--noflush'], { input: OTHER_SOFTWARE[4], check: true });
+    await host.exec(tool('ip6tables-restore'), ['--noflush'], { input: OTHER_SOFTWARE[6], check: true });
   });
   after(async () => {
     await bed?.destroy();
@@ -119,7 +125,7 @@ describe('iptables rules in a network namespace', () => {
     assert.deepEqual(direct, { [`${host.ip}:80`]: 'ECONNREFUSED', [`[${V6}]:80`]: 'ECONNREFUSED' });
 
     const result = await applyRules(config, { run });
-    assert.deepEqual(result, { backend: 'nft', ipv4: 'redirect', ipv6: 'redirect' });
+    assert.deepEqual(result, { backend, ipv4: 'redirect', ipv6: 'redirect' });
     const applied = await saveAll();
     for (const family of [4, 6] as const) {
       assert.match(applied[family], /^-A PREROUTING -p tcp -m comment --comment "?meshctl:inbound"? -j MESH_INBOUND$/m);
@@ -146,6 +152,13 @@ describe('iptables rules in a network namespace', () => {
     await applyRules(config, { run });
     assert.deepEqual(await saveAll(), applied, 'a second apply leaves the same ruleset');
 
+    // Another config replaces the rules whole: no DNS chain, no inbound chains left behind.
+    await applyRules(resolveTransparentConfig({ proxyUid: PROXY_UID }), { run });
+    const replaced = await saveAll();
+    for (const family of [4, 6] as const) assert.doesNotMatch(replaced[family], /MESH_DNS|MESH_INBOUND|--uid-owner 4242 .*\n[^]*--uid-owner 4242/);
+    await applyRules(config, { run });
+    assert.deepEqual(await saveAll(), applied, 'and back again');
+
     const removed = await removeRules({ run });
     assert.ok(removed.removed > 0);
     assert.deepEqual(await saveAll(), before, 'removal restores the ruleset byte for byte');
@@ -157,7 +170,7 @@ describe('iptables rules in a network namespace', () => {
   test('when the ip6tables nat table is unusable, meshed IPv6 is refused, and removal takes that back too', async () => {
     const before = await saveAll();
     const noV6Nat: CommandRunner = (file, args, input) =>
-      file === 'ip6tables' && args.includes('nat') ? Promise.resolve({ exitCode: 3, stdout: '', stderr: "ip6tables v1.8.9: can't initialize ip6tables table `nat'" }) : run(file, args, input);
+      tool(file) === tool('ip6tables') && args.includes('nat') ? Promise.resolve({ exitCode: 3, stdout: '', stderr: "ip6tables v1.8.9: can't initialize ip6tables table `nat'" }) : run(file, args, input);
 
     const result = await applyRules(config, { run: noV6Nat });
     assert.equal(result.ipv6, 'refuse');

@@ -10,7 +10,7 @@ import { applyRules, detectBackend, removeRules } from '../../src/iptables/apply
 import { ensureProxyUser, removeProxyUser } from '../../src/iptables/proxy-user.ts';
 import { resolveTransparentConfig } from '../../src/iptables/rules.ts';
 import type { CommandRunner, RunResult } from '../../src/iptables/runner.ts';
-import { meshctlChains, meshctlLines, parseSave, removalScript } from '../../src/iptables/saved.ts';
+import { meshctlChains, meshctlLines, parseSave, removalScript, replacementScript } from '../../src/iptables/saved.ts';
 
 type Handler = (file: string, args: readonly string[], input?: string) => Partial<RunResult> | undefined;
 
@@ -169,4 +169,25 @@ test('the proxy user is reused when it exists, created as a system user otherwis
   await removeProxyUser('meshctl-proxy', fresh.run);
   assert.ok(fresh.calls.includes('userdel meshctl-proxy'));
   await assert.rejects(ensureProxyUser('Bad Name', fresh.run), isCode('MESH_E_USAGE', /--proxy-user "Bad Name"/));
+});
+
+test('a replacement is one transaction: old jumps out, chains declared again, unused chains deleted, new rules in', () => {
+  const next = '*nat\n:MESH_OUTPUT - [0:0]\n-A MESH_OUTPUT -p tcp -m comment --comment meshctl:outbound -j RETURN\n-I OUTPUT 1 -m comment --comment meshctl:output -j MESH_OUTPUT\nCOMMIT\n';
+  assert.equal(
+    replacementScript(parseSave(SAVED, 'nat'), next),
+    `*nat
+-D PREROUTING -p tcp -m comment --comment "meshctl:inbound" -j MESH_INBOUND
+-D OUTPUT -m comment --comment meshctl:output -j MESH_OUTPUT
+:MESH_OUTPUT - [0:0]
+-F MESH_INBOUND
+-F MESH_INBOUND_REDIRECT
+-F MESH_DNS
+-X MESH_INBOUND
+-X MESH_INBOUND_REDIRECT
+-X MESH_DNS
+-A MESH_OUTPUT -p tcp -m comment --comment meshctl:outbound -j RETURN
+-I OUTPUT 1 -m comment --comment meshctl:output -j MESH_OUTPUT
+COMMIT
+`,
+  );
 });
