@@ -1,8 +1,9 @@
 // The one place that runs iptables. It installs what rules.ts builds with
-// `iptables-restore --noflush` (atomic per table: a script applies whole or
-// not at all), after removing what meshctl added before, so applying is
-// idempotent; removal deletes only meshctl's tagged rules and MESH_* chains
-// (saved.ts decides which). The command runner is injected.
+// `iptables-restore --noflush`, one transaction per table that takes out
+// what meshctl added before and puts in the new rules (a script applies
+// whole or not at all), so applying is idempotent and never leaves a gap;
+// removal deletes only meshctl's tagged rules and MESH_* chains (saved.ts
+// decides which). The command runner is injected.
 
 import { existsSync } from 'node:fs';
 import { MeshError } from '../lib/errors.ts';

@@ -10,7 +10,8 @@
 //                  ├─(dns, optional)─▶ MESH_DNS ─▶ :15053
 //                  └─(tcp)─▶ MESH_OUTBOUND_REDIRECT ─▶ :15001
 
-import { cidrFamily, type TransparentConfig } from './config.ts';
+import { cidrFamily } from './cidr.ts';
+import type { TransparentConfig } from './config.ts';
 
 export { resolveTransparentConfig, type TransparentConfig, type TransparentInput } from './config.ts';
 

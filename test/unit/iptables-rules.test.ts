@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { MeshError } from '../../src/lib/errors.ts';
-import { normaliseCidr } from '../../src/iptables/config.ts';
+import { normaliseCidr } from '../../src/iptables/cidr.ts';
 import { buildRefuseIpv6, buildRules, resolveTransparentConfig, type TransparentInput } from '../../src/iptables/rules.ts';
 
 const GOLDEN_DIR = new URL('./golden/iptables/', import.meta.url);
