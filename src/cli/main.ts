@@ -14,6 +14,7 @@ import { addCaCommands } from './ca.ts';
 import { addJoinCommands } from './join.ts';
 import { addStatusCommands } from './status.ts';
 import { addAgentProcessCommands } from './agent-process.ts';
+import { addIptablesCommands } from './iptables.ts';
 import { colour } from './output.ts';
 
 export function buildProgram(): Command {
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   addTokenCommands(program);
   addKvCommands(program);
   addAgentProcessCommands(program);
+  addIptablesCommands(program);
   program.exitOverride();
   for (const command of allCommands(program)) command.exitOverride();
   return program;

@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   MESH_E_SERVER_UNREACHABLE: { status: 502, exit: EXIT_RUNTIME, summary: 'the CLI could not reach the server' },
   MESH_E_DATA_DIR: { status: 500, exit: EXIT_RUNTIME, summary: 'the data directory cannot be used' },
   MESH_E_SERVER_UNVERIFIED: { status: 502, exit: EXIT_RUNTIME, summary: "the server's TLS certificate does not match the pinned CA" },
+  MESH_E_NOT_ROOT: { status: 500, exit: EXIT_RUNTIME, summary: 'the command changes the host (iptables, users) and needs root' },
+  MESH_E_IPTABLES: { status: 500, exit: EXIT_RUNTIME, summary: 'iptables is missing or refused the rules; nothing was left applied' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
