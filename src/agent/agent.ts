@@ -27,6 +27,9 @@ import { MESH_ENTRY_NAME, meshSchema, withMeshDefaults, type StoredMesh } from '
 import { describeZodIssues } from '../config/describe.ts';
 import type { Snapshot } from './snapshot.ts';
 import { systemRandom } from '../lib/clock.ts';
+import { MeshDns } from '../dns/mesh-dns.ts';
+import { enterTransparentMode } from './transparent.ts';
+import { readResolvConf } from '../dns/resolv-conf.ts';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -49,6 +52,9 @@ export class Agent {
   /** The last entry of each kind and name this build could read: a bad one never replaces a good one. */
   private readonly goodEntries = new Map<string, unknown>();
   private readonly certs: CertManager;
+  /** Transparent mode: <service>.mesh and <service>.service.consul, answered with each service's VIP. */
+  private dns: MeshDns | undefined;
+  private readonly clock: Clock;
   private admin: Server | undefined;
   private readonly startedAt = new Date().toISOString();
   private readonly snapshotSource: 'disk' | 'none';
@@ -58,6 +64,7 @@ export class Agent {
     this.version = options.version;
     this.log = options.log ?? (() => {});
     const clock = options.clock ?? systemClock;
+    this.clock = clock;
     this.client = new ServerClient(this.config.server, this.config.token, {
       // Read per connection: the roots watch replaces the join-time roots after a rotation.
       roots: () => this.certs.trust()?.rootsPem ?? this.config.serverCaPem ?? [],
@@ -166,10 +173,13 @@ export class Agent {
   }
 
   private applyProxy(snapshot: Snapshot): void {
+    if (this.dns && snapshot.services) this.dns.setRecords(new Map(Object.entries(snapshot.services.vips)));
     this.proxy.apply(this.proxyConfig(snapshot)).catch((error) => this.log(`proxy: could not apply the new config, keeping the last one: ${(error as Error).message}`));
   }
 
   async start(): Promise<void> {
+    // First, as root: the rules (again after a reboot), then the drop to the proxy user for good.
+    if (this.config.transparent) await enterTransparentMode(this.config, this.log);
     const [host, port] = splitAddr(this.config.adminAddr);
     this.admin = createAdminServer({
       status: () => this.statusReport(),
@@ -190,6 +200,7 @@ export class Agent {
     await this.proxy.start().catch((error: NodeJS.ErrnoException) => {
       throw new MeshError('MESH_E_USAGE', `the proxy cannot listen on ${this.config.inboundAddr}: ${error.code ?? error.message}`, { hint: 'another agent may use it: join with --inbound-addr HOST:PORT' });
     });
+    if (this.config.transparent) await this.startDns(this.config.transparent.dnsPort);
     await this.proxy.apply(this.proxyConfig(this.watcher.snapshot));
     this.checks.run(this.config.services);
     this.certs.start(this.config.services.map((s) => s.name));
@@ -211,7 +222,19 @@ export class Agent {
     this.log('config reloaded');
   }
 
+  /** The mesh DNS, forwarding every other name to the resolvers the host had (read before any redirect applies). */
+  private async startDns(port: number): Promise<void> {
+    const resolv = await readResolvConf();
+    this.dns = new MeshDns({ upstreams: resolv.nameservers, log: this.log, clock: this.clock, random: systemRandom });
+    const snapshot = this.watcher.snapshot;
+    if (snapshot.services) this.dns.setRecords(new Map(Object.entries(snapshot.services.vips)));
+    await this.dns.start({ host: '127.0.0.1', port }).catch((error: Error) => {
+      throw new MeshError('MESH_E_USAGE', `the mesh DNS cannot listen on 127.0.0.1:${port}: ${error.message}`, { hint: 'another agent may use it: join with another --dns-port' });
+    });
+  }
+
   async stop(): Promise<void> {
+    await this.dns?.stop();
     this.syncer.stop();
     this.checks.stop();
     this.watcher.stop();
@@ -250,7 +273,8 @@ export class Agent {
         port: s.port,
         check: s.check ? { description: describeCheck(s.check), ...(this.checks.states.get(checkIdOf(s)) ?? { status: 'critical', output: '' }) } : null,
       })),
-      upstreams: this.config.upstreams.map((u) => ({
+      // Transparent mode adds every mesh service (no local port: reached through iptables).
+      upstreams: [...this.config.upstreams, ...Object.keys(snapshot.services?.vips ?? {}).filter((name) => this.config.transparent && !this.config.upstreams.some((u) => u.name === name)).map((name) => ({ name, localPort: 0 }))].map((u) => ({
         name: u.name,
         localPort: u.localPort,
         instances: snapshot.upstreams[u.name]?.instances.length ?? 0,

@@ -38,6 +38,11 @@ import { parseGoDuration } from '../lib/duration.ts';
 import { MeshError } from '../lib/errors.ts';
 import { VERSION } from '../control/server.ts';
 import { ApiClient } from './api-client.ts';
+import { chownSync } from 'node:fs';
+import { applyRules, removeRules } from '../iptables/apply.ts';
+import { DEFAULT_DNS_PORT, DEFAULT_OUTBOUND_PORT, DEFAULT_PROXY_USER } from '../iptables/config.ts';
+import { ensureProxyUser, removeProxyUser } from '../iptables/proxy-user.ts';
+import { transparentRulesOf } from '../agent/transparent.ts';
 import { readCaFile, serverUrl } from './target.ts';
 import { isIP } from 'node:net';
 import { discoverPinnedRoots, verifiedRoots, type ServerTls } from '../lib/tls/server-trust.ts';
@@ -63,6 +68,14 @@ interface JoinFlags {
   caHash?: string;
   caFile?: string;
   identity?: string;
+  transparent?: boolean;
+  redirectDns?: boolean;
+  proxyUser: string;
+  outboundPort: string;
+  dnsPort: string;
+  excludeInboundPort: string[];
+  excludeOutboundPort: string[];
+  excludeOutboundCidr: string[];
   insecureSkipVerify?: boolean;
 }
 
@@ -78,6 +91,14 @@ export function addJoinCommands(program: Command): void {
     .option('--ca-file <file>', 'trust the mesh CA root in this PEM file instead of pinning a hash')
     .option('--insecure-skip-verify', 'send the token without verifying the server (never in production)')
     .option('--identity <service>', "the local service this host's calls go out as, when it runs several (an upstream's as= overrides it)")
+    .option('--transparent', "send every app's TCP through the proxy with iptables (apps don't change; needs root)")
+    .option('--redirect-dns', 'transparent mode: send DNS (port 53) to the agent, which answers <service>.mesh')
+    .option('--proxy-user <name>', 'transparent mode: the system user the agent runs as (created when missing); its traffic is never redirected', DEFAULT_PROXY_USER)
+    .option('--outbound-port <port>', "transparent mode: the proxy's outbound listener", String(DEFAULT_OUTBOUND_PORT))
+    .option('--dns-port <port>', "transparent mode: the agent's DNS", String(DEFAULT_DNS_PORT))
+    .option('--exclude-inbound-port <port>', 'transparent mode: an inbound port never redirected (22 and the agent\'s own always are) (repeatable)', collect, [])
+    .option('--exclude-outbound-port <port>', 'transparent mode: an outbound destination port never redirected (repeatable)', collect, [])
+    .option('--exclude-outbound-cidr <cidr>', 'transparent mode: an outbound destination range never redirected (repeatable)', collect, [])
     .option('--node-name <name>', 'this node\'s name (default: the hostname)')
     .option('--advertise-addr <ip>', 'the address other hosts reach this one at (default: the address that routes to the server)')
     .option('--service <spec>', 'a service on this host: NAME=PORT[,check=SPEC][,interval=10s][,timeout=5s][,tags=a|b][,meta=k:v][,weight=N] (repeatable)', collect, [])
@@ -182,7 +203,7 @@ async function establishTrust(url: string, flags: JoinFlags): Promise<ServerTls 
 }
 
 /** Everything join can check before it touches the host. */
-function buildConfig(server: string, flags: JoinFlags, token: string, advertiseAddr: string, tls?: ServerTls): AgentConfig {
+function buildConfig(server: string, flags: JoinFlags, token: string, advertiseAddr: string, tls?: ServerTls, proxy?: { uid: number; gid: number }): AgentConfig {
   let services: ServiceSpec[] = flags.service.map(parseServiceFlag);
   let upstreams: UpstreamSpec[] = flags.upstream.map(parseUpstreamFlag);
   if (flags.servicesFile) {
@@ -209,8 +230,33 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
     inboundAddr: flags.inboundAddr,
     heartbeatIntervalMs: duration(flags.heartbeatInterval, '--heartbeat-interval'),
     syncIntervalMs: duration(flags.syncInterval, '--sync-interval'),
+    ...(flags.transparent ? { transparent: transparentSettings(flags, proxy) } : {}),
   };
-  return parseAgentConfig(config, 'from the join flags');
+  const parsed = parseAgentConfig(config, 'from the join flags');
+  // Every rule flag is checked now, before anything on the host changes.
+  transparentRulesOf(parsed);
+  return parsed;
+}
+
+/** The transparent block of the agent's config; before the proxy user exists, a stand-in uid for the checks. */
+function transparentSettings(flags: JoinFlags, proxy: { uid: number; gid: number } = { uid: 65534, gid: 65534 }): NonNullable<AgentConfig['transparent']> {
+  const port = (text: string, flag: string): number => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new MeshError('MESH_E_USAGE', `${flag} "${text}" is not a port`, { hint: `give ${flag} 1..65535` });
+    return n;
+  };
+  if (flags.redirectDns && !flags.transparent) throw new MeshError('MESH_E_USAGE', '--redirect-dns needs --transparent', { hint: 'add --transparent' });
+  return {
+    proxyUser: flags.proxyUser,
+    proxyUid: proxy.uid,
+    proxyGid: proxy.gid,
+    outboundPort: port(flags.outboundPort, '--outbound-port'),
+    dnsPort: port(flags.dnsPort, '--dns-port'),
+    redirectDns: flags.redirectDns === true,
+    excludeInboundPorts: flags.excludeInboundPort.map((p) => port(p, '--exclude-inbound-port')),
+    excludeOutboundPorts: flags.excludeOutboundPort.map((p) => port(p, '--exclude-outbound-port')),
+    excludeOutboundCidrs: flags.excludeOutboundCidr,
+  };
 }
 
 async function join(server: string, flags: JoinFlags): Promise<void> {
@@ -222,7 +268,9 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   const client = new ApiClient({ url: draft.server, token: token || undefined, source: 'flag', tls });
   await client.request('GET', '/v1/agent/self');
   const advertiseAddr = flags.advertiseAddr ?? (await routeAddressTo(draft.server));
-  const config = parseAgentConfig({ ...draft, advertiseAddr }, 'from the join flags');
+  // Transparent mode: the proxy user exists (or is made) before the config names its uid.
+  const proxyUser = flags.transparent ? await ensureProxyUser(flags.proxyUser) : undefined;
+  const config = parseAgentConfig({ ...(proxyUser ? buildConfig(server, flags, token, advertiseAddr, tls, proxyUser) : draft), advertiseAddr }, 'from the join flags');
 
   const supervision: InstallRecord['supervision'] = flags.foreground ? 'foreground' : chooseSupervision(flags.supervisor);
   const previous = readInstallRecord(config.dataDir);
@@ -231,7 +279,8 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   }
   const unitName = supervision === 'systemd' ? unitNameFor(config.configDir) : undefined;
   const unitText = unitName ? renderUnit({ exec: [launcherPath(), 'agent', '--config-dir', config.configDir], configDir: config.configDir, dataDir: config.dataDir, unitName }) : undefined;
-  const record: InstallRecord = previous ? { ...previous, supervision, ...(unitName ? { unitName } : {}) } : {
+  const record: InstallRecord = previous ? { ...previous, supervision, ...(unitName ? { unitName } : {}), ...(proxyUser?.created ? { createdProxyUser: flags.proxyUser } : {}) } : {
+    ...(proxyUser?.created ? { createdProxyUser: flags.proxyUser } : {}),
     supervision,
     ...(unitName ? { unitName } : {}),
     createdConfigDir: !existsSync(config.configDir),
@@ -242,6 +291,8 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   try {
     writeAgentConfig(config);
     writeInstallRecord(config.dataDir, record);
+    // The agent runs as the proxy user and rereads its config on SIGHUP.
+    if (config.transparent) chownSync(configPath(config.configDir), config.transparent.proxyUid, config.transparent.proxyGid);
   } catch (error) {
     rollback(config, record, !previous);
     throw new MeshError('MESH_E_DATA_DIR', `cannot write the agent's config or state: ${(error as Error).message}`, { hint: 'run as root, or choose --config-dir and --data-dir you can write' });
@@ -266,6 +317,11 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
       const { changed } = await installUnit(unitText, unitName);
       if (existed) await execaRunner('systemctl', [changed ? 'restart' : 'reload', unitName]);
       action = existed ? `${changed ? 'restarted' : 'reloaded'} ${unitName}` : `installed, enabled and started ${unitName}`;
+    } else if (config.transparent && builtinSupervisorPid(config.dataDir)) {
+      // The running agent is the proxy user now and cannot change iptables: join applies the new rules itself.
+      await applyRules(transparentRulesOf(config)!);
+      reloadBuiltinSupervisor(config.dataDir);
+      action = 'updated the running agent and its iptables rules';
     } else if (builtinSupervisorPid(config.dataDir)) {
       reloadBuiltinSupervisor(config.dataDir);
       action = 'updated the running agent';
@@ -278,6 +334,8 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
     if (!previous) {
       if (unitName) await removeUnit(unitName).catch(() => undefined);
       else await stopBuiltinSupervisor(config.dataDir).catch(() => undefined);
+      if (config.transparent) await removeRules().catch(() => undefined);
+      if (record.createdProxyUser) await removeProxyUser(record.createdProxyUser).catch(() => undefined);
       rollback(config, record, true);
     }
     throw error;
@@ -381,6 +439,16 @@ async function leave(flags: { dataDir: string; configDir: string; force?: boolea
     if ((await removeUnit(record.unitName)).removed) done.push(`stopped, disabled and removed ${record.unitName}`);
   }
   if (await stopBuiltinSupervisor(dataDir)) done.push('stopped the agent and its supervisor');
+  // The agent is stopped: the rules come out now (their redirects would otherwise refuse every connection).
+  if (config?.transparent) {
+    const { removed } = await removeRules();
+    done.push(`removed meshctl's iptables rules (${removed})`);
+  }
+  if (record?.createdProxyUser) {
+    // Another agent on this machine may still run as it: then it stays, and leave says so.
+    const gone = await removeProxyUser(record.createdProxyUser).then(() => true, () => false);
+    done.push(gone ? `removed the user ${record.createdProxyUser}` : `kept the user ${record.createdProxyUser} (still in use; userdel it when nothing runs as it)`);
+  }
   if (config && client) {
     await client.request('PUT', '/v1/catalog/deregister', { Node: config.nodeName });
     done.push(`deregistered node ${config.nodeName} and its services`);

@@ -27,6 +27,7 @@ import { addHeartbeatRoutes } from './api/mesh/heartbeat.ts';
 import { addMeshConfigRoutes } from './api/mesh/config.ts';
 import { addConfigKindsRoutes } from './api/mesh/config-kind.ts';
 import { addIntentionRoutes } from './api/mesh/intentions.ts';
+import { addMeshServicesRoutes } from './api/mesh/services.ts';
 import { addCaRoutes } from './api/mesh/ca.ts';
 import { Authority } from './ca/authority.ts';
 import { certificateHash } from '../lib/pki/x509.ts';
@@ -153,6 +154,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   addMeshConfigRoutes(router, deps);
   addConfigKindsRoutes(router, deps);
   addIntentionRoutes(router, deps);
+  addMeshServicesRoutes(router, deps);
   addCaRoutes(router, deps, authority);
 
   const apiOptions = {

@@ -417,9 +417,24 @@ export class Proxy {
       const first = socket.read() as Buffer | null;
       if (!first) return void socket.destroy();
       socket.unshift(first);
-      if (first[0] === TLS_HANDSHAKE) this.tls.accept(socket);
-      else this.readPreamble(socket, (header) => this.acceptPlaintext(socket, header.service, header.protocol, header.instance));
+      if (first[0] === TLS_HANDSHAKE) return this.tls.accept(socket);
+      // Transparent mode: a client outside the mesh calling a meshed port, redirected here by iptables.
+      const local = this.redirectedToLocal(socket);
+      if (local) return this.acceptPlaintext(socket, local.name, this.table.defaults(local.name).protocol, local.id);
+      this.readPreamble(socket, (header) => this.acceptPlaintext(socket, header.service, header.protocol, header.instance));
     });
+  }
+
+  /** The local instance a redirected inbound connection was meant for (by the port it was sent to), if it was redirected. */
+  private redirectedToLocal(socket: Socket): ProxyLocalService | undefined {
+    if (this.options.outboundPort === undefined) return undefined;
+    let destination: OriginalDestination | undefined;
+    try {
+      destination = originalDestination(socket);
+    } catch {
+      return undefined;
+    }
+    return destination && this.table.local.find((l) => l.port === destination.port);
   }
 
   private acceptPlaintext(socket: Socket, service: string, protocol: HopProtocol, instanceId: string | undefined): void {

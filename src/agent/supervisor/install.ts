@@ -18,6 +18,8 @@ export interface InstallRecord {
   createdDataDir: boolean;
   /** The top-most directories join had to create (parents included). */
   createdRoots?: string[];
+  /** Transparent mode: the proxy user join created (leave removes it), if it did. */
+  createdProxyUser?: string;
   joinedAt: string;
 }
 

@@ -3,6 +3,7 @@
 // that changes nothing touches nothing, so heartbeats and repeated TTL passes
 // cost no disk write and wake no watcher.
 
+import { ensureVip } from './vips.ts';
 import { isDeepStrictEqual } from 'node:util';
 import type { Store, StoredEntry, Txn } from '../store/store.ts';
 import {
@@ -96,6 +97,7 @@ export function upsertService(txn: Txn, node: string, service: ServiceRecord): v
   const existing = txn.get<ServiceRecord>(key);
   if (existing && isDeepStrictEqual(existing.value, service)) return;
   txn.put(key, service);
+  ensureVip(txn, service.Service);
   txn.touch(topics.services);
   txn.touch(topics.node(node));
   txn.touch(topics.service(service.Service));
