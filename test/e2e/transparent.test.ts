@@ -118,6 +118,21 @@ test("the proxy user's own connections are not redirected (no loop), and SSH sta
   assert.equal((await status(h1)).mtls.passedThrough ?? 0, passedBefore + 1, "the proxy user's connection never reached the proxy");
 });
 
+test('with outbound_policy=registry_only, a destination outside the mesh is refused, and the mesh still works', async () => {
+  const refusedBefore = (await status(h1)).mtls.redirectRefused ?? 0;
+  await meshctl(h1, ['config', 'set', 'mesh', 'outbound_policy=registry_only']);
+  try {
+    await waitFor(async () => {
+      const r = await h1.exec(NODE, ['-e', CONNECT, h2.ip, '22'], { timeoutMs: 10_000 });
+      return JSON.parse(r.stdout) !== 'SSH-2.0-stand-in\r\n';
+    }, 10_000, 'the new outbound policy to refuse a connection outside the mesh');
+    assert.ok(((await status(h1)).mtls.redirectRefused ?? 0) > refusedBefore, 'the refusal is counted');
+    assert.equal((await h1.exec('curl', ['-sS', '--max-time', '5', 'http://web.mesh/'])).stdout, 'web says hello', 'mesh services still answer');
+  } finally {
+    await meshctl(h1, ['config', 'set', 'mesh', 'outbound_policy=allow_any']);
+  }
+});
+
 test('after leave, iptables-save on both hosts is what it was before join', async () => {
   for (const h of [h1, h2]) {
     await meshctl(h, ['leave', ...dirs(h)]);
