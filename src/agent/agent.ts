@@ -24,6 +24,9 @@ import type { ZodError } from 'zod';
 import { intentionsSchema, type StoredIntentions } from '../config/intentions.ts';
 import { compileIntentions, type IntentionEntry } from '../config/intention-table.ts';
 import { MESH_ENTRY_NAME, meshSchema, withMeshDefaults, type StoredMesh } from '../config/mesh.ts';
+import { RESOLVER_KIND, ROUTER_KIND } from '../config/routes.ts';
+import { compileRoutes } from '../config/route-table.ts';
+import { describeFieldErrors } from '../config/kind.ts';
 import { describeZodIssues } from '../config/describe.ts';
 import type { Snapshot } from './snapshot.ts';
 import { systemRandom } from '../lib/clock.ts';
@@ -126,6 +129,8 @@ export class Agent {
       }
     }
     const intentionEntries: IntentionEntry[] = [];
+    const routerEntries: Array<{ Name: string; Config: unknown }> = [];
+    const resolverEntries: Array<{ Name: string; Config: unknown }> = [];
     let mesh: StoredMesh | undefined;
     for (const entry of snapshot.config as Array<{ Kind?: string; Name?: string; Config?: unknown }>) {
       if (!entry.Name) continue;
@@ -133,6 +138,10 @@ export class Agent {
         const config = this.lastGood(entry.Kind, entry.Name, intentionsSchema.safeParse(entry.Config ?? {}));
         // An entry this build cannot read, and never could, denies its destination: intentions fail closed.
         intentionEntries.push({ Name: entry.Name, Config: (config as StoredIntentions | undefined) ?? { Sources: [{ Name: '*', Action: 'deny' }] } });
+      } else if (entry.Kind === ROUTER_KIND) {
+        routerEntries.push({ Name: entry.Name, Config: entry.Config });
+      } else if (entry.Kind === RESOLVER_KIND) {
+        resolverEntries.push({ Name: entry.Name, Config: entry.Config });
       } else if (entry.Kind === 'mesh' && entry.Name === MESH_ENTRY_NAME) {
         mesh = this.lastGood(entry.Kind, entry.Name, meshSchema.safeParse(entry.Config ?? {})) as StoredMesh | undefined;
       }
@@ -144,10 +153,15 @@ export class Agent {
     for (const service of Object.keys(vips)) {
       if (!named.has(service)) upstreams.push({ service, localPort: 0, caller: callerOf(this.config.services, {}, this.config.identity) });
     }
+    // An entry this build cannot read is left out (its destination is routed as without routes) and logged.
+    const routes = compileRoutes(routerEntries, resolverEntries, { onInvalid: (kind, name, errors) => this.log(`${kind} ${name} ignored: ${describeFieldErrors(errors)}`) });
+    // Routes may send to other services, which must be watched and known to the proxy too.
+    const routed = new Set(routes.destinations().flatMap((d) => routes.routes(d).flatMap((r) => [...r.targets.map((t) => t.service), ...(r.mirror ? [r.mirror.service] : [])])));
+    this.watcher?.ensureWatched(routed);
     const instances = new Map(
-      upstreams.map((u) => [
-        u.service,
-        (snapshot.upstreams[u.service]?.instances ?? []).filter((i) => i.status === 'passing').map((i) => ({ node: i.node, id: i.id, address: i.address, port: i.port, weight: i.weight, inboundPort: i.inboundPort })),
+      [...new Set([...upstreams.map((u) => u.service), ...routed])].map((service) => [
+        service,
+        (snapshot.upstreams[service]?.instances ?? []).filter((i) => i.status === 'passing').map((i) => ({ node: i.node, id: i.id, address: i.address, port: i.port, weight: i.weight, inboundPort: i.inboundPort, tags: i.tags, meta: i.meta })),
       ]),
     );
     const meshSettings = withMeshDefaults(mesh);
@@ -157,6 +171,7 @@ export class Agent {
       transparent: this.config.transparent ? { vips: new Map(Object.entries(vips).map(([service, vip]) => [vip, service])), passthrough: meshSettings.outbound_policy === 'allow_any' } : undefined,
       serviceDefaults,
       intentions: compileIntentions(intentionEntries, meshSettings.default_policy),
+      routes,
       local: this.config.services.map((s) => ({ id: s.id, name: s.name, port: s.port })),
     };
   }

@@ -74,6 +74,11 @@ export class Watcher {
     });
   }
 
+  /** Watches these services' health too (the targets of routes), each from when it is first asked for. */
+  ensureWatched(names: Iterable<string>): void {
+    for (const name of names) this.watchHealth(name);
+  }
+
   private watchHealth(name: string): void {
     if (this.watched.has(name)) return;
     this.watched.add(name);

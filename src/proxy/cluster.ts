@@ -28,6 +28,9 @@ export interface EndpointSource {
   port: number;
   weight: number;
   inboundPort: number;
+  /** What route subsets select on. */
+  tags?: readonly string[];
+  meta?: Readonly<Record<string, string>>;
 }
 
 export class Cluster {

@@ -31,6 +31,8 @@ import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, headersOfH2, heade
 import { connectLocal, relayUpgrade } from './http/upgrade.ts';
 import { closeLocalPools, handleInbound, type LocalTarget } from './http/inbound.ts';
 import { handleOutbound, sendMeshError } from './http/outbound.ts';
+import { routeHttp } from './http/route.ts';
+import type { RouteTable } from '../config/route-table.ts';
 import { forwardTcpInbound, forwardTcpOutbound, splice } from './tcp/forward.ts';
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { SessionPool, respondFailure } from './h2/relay.ts';
@@ -62,6 +64,8 @@ export interface ProxyConfig {
   intentions: IntentionTable;
   /** Transparent mode: which redirected destinations are mesh services, and what to do with the others. */
   transparent?: TransparentRouting | undefined;
+  /** The route sets and subsets of the mesh (service-router, service-resolver). */
+  routes?: RouteTable | undefined;
   local: readonly ProxyLocalService[];
 }
 
@@ -79,6 +83,9 @@ interface Table {
   /** Transparent mode: a redirected destination (a VIP, or an instance's address:port) → its service. */
   readonly destinations: ReadonlyMap<string, string>;
   readonly passthrough: boolean;
+  readonly routes: RouteTable | undefined;
+  /** Every service's instances, for the clusters routes send to (another service, a subset). */
+  readonly instances: ReadonlyMap<string, readonly EndpointSource[]>;
   readonly local: readonly ProxyLocalService[];
   readonly defaults: (service: string) => ResolvedServiceDefaults;
 }
@@ -118,7 +125,7 @@ export interface ProxyOptions {
 export class Proxy {
   private readonly options: ProxyOptions;
   // Until the first config arrives, nothing may call in: a new mesh denies by default.
-  private table: Table = { clusters: new Map(), callers: new Map(), intentions: compileIntentions([], 'deny'), destinations: new Map(), passthrough: false, local: [], defaults: () => resolveServiceDefaults(undefined) };
+  private table: Table = { clusters: new Map(), callers: new Map(), intentions: compileIntentions([], 'deny'), destinations: new Map(), passthrough: false, routes: undefined, instances: new Map(), local: [], defaults: () => resolveServiceDefaults(undefined) };
   /**
    * Open inbound connections judged once for all they carry (TCP hops,
    * upgraded HTTP, plaintext), judged again when the config changes: a new
@@ -150,13 +157,24 @@ export class Proxy {
     this.outboundHttp = createHttpServer(httpOptions, (req, res) => {
       if (refuseHostless(req, res, 'outbound')) return;
       const service = (req.socket as Tagged)[SERVICE_OF] ?? '';
-      void handleOutbound(req, res, this.table.clusters.get(service), service, {
+      // One table for the whole request: it sees the old route set or the new one, never a mix.
+      const table = this.table;
+      const caller = table.callers.get(service);
+      const agentFor = (cluster: Cluster, endpoint: ClusterEndpoint) => this.agentFor(cluster, endpoint, caller);
+      const routed = routeHttp(req, service, table.clusters.get(service), { routes: table.routes, caller, random: this.options.random, clusterFor: (s, subset) => this.clusterFor(table, s, subset), agentFor });
+      if (routed.kind === 'respond') {
+        req.resume();
+        res.writeHead(routed.status, { ...routed.headers, 'content-length': Buffer.byteLength(routed.body) });
+        res.end(routed.body);
+        return;
+      }
+      void handleOutbound(req, res, routed.cluster, routed.service, {
         random: this.options.random,
-        agentFor: (cluster, endpoint) => this.agentFor(cluster, endpoint, this.table.callers.get(service)),
+        agentFor,
         onRequestEnd: (event) => {
-          if (event.failure) this.options.onMeshError?.(JSON.stringify({ method: req.method, path: req.url, status: event.status, attempts: event.attempts, durationMs: Math.round(event.durationMs), ...event.failure }));
+          if (event.failure) this.options.onMeshError?.(JSON.stringify({ method: req.method, path: req.url, status: event.status, attempts: event.attempts, durationMs: Math.round(event.durationMs), ...(routed.effects ? { route: routed.effects.route } : {}), ...event.failure }));
         },
-      });
+      }, routed.effects);
     });
     this.inboundHttp = createHttpServer(httpOptions, (req, res) => {
       if (refuseHostless(req, res, 'inbound')) return;
@@ -244,8 +262,15 @@ export class Proxy {
       cluster.update(config.instances.get(up.service) ?? [], defaults);
       clusters.set(up.service, cluster);
     }
+    // Clusters that routes made (another service, a subset) follow the catalog too.
+    for (const [key, cluster] of this.clusters) {
+      if (clusters.has(key) || !key.includes('~') && !config.instances.has(key)) continue;
+      cluster.update(this.endpointsOf(config.instances, config.routes, key), defaultsOf(cluster.service));
+    }
     this.table = {
       clusters,
+      routes: config.routes,
+      instances: config.instances,
       callers: new Map(config.upstreams.map((u) => [u.service, u.caller])),
       intentions: config.intentions,
       destinations: transparentDestinations(config),
@@ -316,6 +341,30 @@ export class Proxy {
     socket.once('close', () => this.sockets.delete(socket));
     // A peer or an app that resets its connection must never take the agent down.
     socket.on('error', () => socket.destroy());
+  }
+
+  /** A route's target: a service's cluster, or one subset of it (its instances filtered by the subset's tags and meta). */
+  private clusterFor(table: Table, service: string, subset?: string): Cluster | undefined {
+    const key = subset ? `${service}~${subset}` : service;
+    const current = table.clusters.get(key);
+    if (current) return current;
+    if (subset && !table.routes?.subsetFilter(service, subset)) return undefined;
+    if (!table.instances.has(service)) return undefined;
+    let cluster = this.clusters.get(key);
+    if (!cluster) {
+      cluster = new Cluster(service, table.defaults(service), { clock: this.options.clock, random: this.options.random });
+      cluster.update(this.endpointsOf(table.instances, table.routes, key), table.defaults(service));
+      this.clusters.set(key, cluster);
+    }
+    return cluster;
+  }
+
+  private endpointsOf(instances: ReadonlyMap<string, readonly EndpointSource[]>, routes: RouteTable | undefined, key: string): readonly EndpointSource[] {
+    const [service, subset] = key.split('~') as [string, string | undefined];
+    const all = instances.get(service) ?? [];
+    if (!subset) return all;
+    const filter = routes?.subsetFilter(service, subset);
+    return filter ? all.filter((i) => filter({ tags: i.tags ?? [], meta: i.meta ?? {} })) : [];
   }
 
   private judge(socket: Socket, source: string, service: string, rejudge: (table: Table) => MeshFailure | undefined): void {

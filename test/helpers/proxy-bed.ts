@@ -9,6 +9,7 @@ import { systemClock, systemRandom } from '../../src/lib/clock.ts';
 import { Proxy } from '../../src/proxy/proxy.ts';
 import { makeTestCa, type TestCa } from './pki.ts';
 import { compileIntentions, type IntentionEntry } from '../../src/config/intention-table.ts';
+import type { RouteTable } from '../../src/config/route-table.ts';
 
 let bedCa: TestCa | undefined;
 /** One CA for every bed in a test process. */
@@ -29,6 +30,9 @@ export interface BedInstance {
   id: string;
   port: number;
   weight?: number;
+  /** Another service than the bed's (a route's target); its instances sit behind the same proxy. */
+  service?: string;
+  tags?: string[];
 }
 
 export interface ProxyBed {
@@ -36,7 +40,7 @@ export interface ProxyBed {
   upstreamPort: number;
   inboundPort: number;
   /** Re-applies the table with other instances, service defaults or intentions. */
-  set(instances: BedInstance[], serviceDefaults?: Record<string, unknown>, intentions?: BedIntentions): Promise<void>;
+  set(instances: BedInstance[], serviceDefaults?: Record<string, unknown>, intentions?: BedIntentions, routes?: RouteTable): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,16 +60,20 @@ export async function startProxyBed(service: string, instances: BedInstance[], s
   await proxy.start();
   // The bed calls itself: the service is both the caller and the callee, over mTLS like any hop.
   const ca = bedCertificateAuthority();
-  proxy.updateCertificates({ trustDomain: ca.trustDomain, rootsPem: [ca.certPem] }, new Map([[service, ca.leaf(service)]]));
+  const services = new Set([service, ...instances.map((i) => i.service ?? service)]);
+  proxy.updateCertificates({ trustDomain: ca.trustDomain, rootsPem: [ca.certPem] }, new Map([...services].map((s) => [s, ca.leaf(s)])));
   const inboundPort = Number(proxy.inboundAddress.split(':').pop());
   const upstreamPort = await freePort();
-  const set = async (list: BedInstance[], defaults?: Record<string, unknown>, rules: BedIntentions = intentions) => {
+  const set = async (list: BedInstance[], defaults?: Record<string, unknown>, rules: BedIntentions = intentions, routes?: RouteTable) => {
+    const byService = new Map<string, BedInstance[]>();
+    for (const i of list) byService.set(i.service ?? service, [...(byService.get(i.service ?? service) ?? []), i]);
     await proxy.apply({
       upstreams: [{ service, localPort: upstreamPort, caller: service }],
-      instances: new Map([[service, list.map((i) => ({ node: 'local', id: i.id, address: '127.0.0.1', port: i.port, weight: i.weight ?? 1, inboundPort }))]]),
-      serviceDefaults: new Map(defaults ? [[service, defaults]] : []),
+      instances: new Map([...byService].map(([s, is]) => [s, is.map((i) => ({ node: 'local', id: i.id, address: '127.0.0.1', port: i.port, weight: i.weight ?? 1, inboundPort, tags: i.tags ?? [], meta: {} }))])),
+      serviceDefaults: new Map(defaults ? [...byService.keys()].map((s) => [s, defaults]) : []),
       intentions: compileIntentions(rules.entries, rules.defaultPolicy),
-      local: list.map((i) => ({ id: i.id, name: service, port: i.port })),
+      routes,
+      local: list.map((i) => ({ id: i.id, name: i.service ?? service, port: i.port })),
     });
   };
   await set(instances, serviceDefaults);

@@ -15,6 +15,7 @@ import { attempt, type AttemptResult } from './attempt.ts';
 import { readBody } from './body.ts';
 import { forwardableHeaders, rawHeader } from './headers.ts';
 import { HopAgent } from './hop-agent.ts';
+import type { RouteEffects } from './route.ts';
 
 export const MAX_REPLAY_BYTES = 64 * 1024;
 
@@ -26,13 +27,14 @@ export interface OutboundDeps {
   onRequestEnd?(event: { service: string; endpoint?: string; status: number; attempts: number; durationMs: number; failure?: MeshFailure }): void;
 }
 
-export async function handleOutbound(req: IncomingMessage, res: ServerResponse, cluster: Cluster | undefined, service: string, deps: OutboundDeps): Promise<void> {
+/** `effects`: what a matched route changes (src/proxy/http/route.ts): path, headers, overrides, a delay, a mirror. */
+export async function handleOutbound(req: IncomingMessage, res: ServerResponse, cluster: Cluster | undefined, service: string, deps: OutboundDeps, effects?: RouteEffects): Promise<void> {
   const started = performance.now();
   if (!cluster || cluster.endpoints.size === 0) {
     req.resume();
     return fail(res, { cause: cluster ? 'no_healthy_endpoints' : 'unknown_service', hop: 'outbound', service, detail: cluster ? 'no passing instance in the catalog' : 'the catalog has no instance of it' }, deps, started, 0);
   }
-  const d = cluster.defaults;
+  const d = effects?.defaults ?? cluster.defaults;
   if (!cluster.limits.tryAcquire('request')) {
     req.resume();
     return fail(res, { cause: 'circuit_breaker', hop: 'outbound', service, policy: `max_requests=${d.circuitBreaker.maxRequests}` }, deps, started, 0);
@@ -44,7 +46,10 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
     const body = await readBody(req, MAX_REPLAY_BYTES);
     const bodyBytes = body.kind === 'none' ? 0 : body.kind === 'buffered' ? body.data.length : undefined;
     const replayable = canReplay(req.method ?? 'GET', bodyBytes, MAX_REPLAY_BYTES);
-    const headers = forwardableHeaders(req.rawHeaders);
+    const forwarded = forwardableHeaders(req.rawHeaders);
+    const headers = effects ? effects.editHeaders(forwarded) : forwarded;
+    const path = effects?.path ?? req.url ?? '/';
+    if (effects?.mirror && body.kind !== 'stream') effects.mirror({ method: req.method ?? 'GET', path, headers, body: body.kind === 'buffered' ? body.data : undefined });
     const hashHeader = d.loadBalancer.hashOn.header;
     const hashKey = d.loadBalancer.policy !== 'ring_hash' ? undefined : hashHeader ? rawHeader(req.rawHeaders, hashHeader) : req.socket.remoteAddress;
     const tried = new Set<string>();
@@ -62,6 +67,15 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    // An injected delay (a route's fault) holds the request here, within its timeout, as a slow network would.
+    if (effects?.delayMs) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, effects.delayMs);
+        abort.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+      });
+      if (timedOut) return fail(res, { cause: 'request_timeout', hop: 'outbound', service, policy: `request_timeout=${d.timeouts.requestMs}ms; fault delay ${effects.delayMs}ms (route ${effects.route})` }, deps, started, 0);
+      if (abort.signal.aborted) return;
+    }
     for (let attemptNo = 1; ; attemptNo++) {
       const endpoint = cluster.pick(hashKey, tried);
       if (!endpoint) return fail(res, { cause: 'no_healthy_endpoints', hop: 'outbound', service, policy: `${cluster.outlier.effectiveExclusions().size} ejected`, detail: 'every instance is ejected or failing' }, deps, started, attemptNo - 1);
@@ -78,7 +92,7 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
       current = await attempt({
         agent,
         method: req.method ?? 'GET',
-        path: req.url ?? '/',
+        path,
         headers,
         body: body.kind === 'none' ? undefined : body.kind === 'buffered' ? body.data : body.stream,
         perTryTimeoutMs: d.retries.perTryTimeoutMs,
@@ -100,7 +114,7 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
       const decision = decideRetry({
         outcome: current.outcome,
         attempt: attemptNo,
-        policy: cluster.defaults.retries,
+        policy: d.retries,
         replayable,
         budgetAllows: () => cluster.budget.tryWithdraw(),
       });
@@ -109,7 +123,7 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
         return fail(res, failureOf(current, service, endpoint, attemptNo, decision.reason, d.retries.perTryTimeoutMs), deps, started, attemptNo);
       }
       if ('response' in current) current.response.resume();
-      await new Promise((resolve) => setTimeout(resolve, backoffDelay(attemptNo, cluster.defaults.retries, deps.random)));
+      await new Promise((resolve) => setTimeout(resolve, backoffDelay(attemptNo, d.retries, deps.random)));
     }
   } catch (error) {
     return fail(res, { cause: 'bad_request', hop: 'outbound', service, detail: (error as Error).message }, deps, started, 0);

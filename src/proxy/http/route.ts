@@ -1,0 +1,137 @@
+// Routes at the caller's outbound stage (HTTP/1.1): the destination's route
+// set (src/config/route-table.ts) is matched on the normalized path, method,
+// headers, query and the calling service, first match wins. The matched
+// route decides where the request goes (a subset, another service, a
+// weighted split) and what happens on the way: header edits, a prefix
+// rewrite or a redirect, injected faults, a mirror, and timeout and retry
+// overrides. No route, or no match: the whole service, as without routes.
+
+import { request, type IncomingMessage } from 'node:http';
+import type { Random } from '../../lib/clock.ts';
+import { normalizeRequestTarget } from '../../lib/http/path-normalize.ts';
+import type { CompiledRoute, RouteTable } from '../../config/route-table.ts';
+import { pickTarget } from '../../config/route-table.ts';
+import type { ResolvedServiceDefaults } from '../../config/service-defaults.ts';
+import type { Cluster, ClusterEndpoint } from '../cluster.ts';
+import { HopAgent } from './hop-agent.ts';
+import type { MeshFailure } from '../mesh-error.ts';
+
+/** What a matched route changes in how the outbound stage forwards a request. */
+export interface RouteEffects {
+  route: string;
+  path: string;
+  editHeaders(headers: string[]): string[];
+  defaults: ResolvedServiceDefaults;
+  delayMs: number;
+  /** Sends a copy elsewhere, never waited for; only for bodies known whole. */
+  mirror?: (copy: { method: string; path: string; headers: string[]; body: Buffer | undefined }) => void;
+}
+
+export type RouteOutcome =
+  | { kind: 'forward'; cluster: Cluster | undefined; service: string; effects?: RouteEffects }
+  | { kind: 'respond'; status: number; headers: Record<string, string>; body: string };
+
+export interface RouteDeps {
+  routes: RouteTable | undefined;
+  caller: string | undefined;
+  random: Random;
+  /** The cluster of a service, or of one subset of it. */
+  clusterFor(service: string, subset?: string): Cluster | undefined;
+  agentFor(cluster: Cluster, endpoint: ClusterEndpoint): HopAgent | MeshFailure;
+}
+
+export function routeHttp(req: IncomingMessage, service: string, whole: Cluster | undefined, deps: RouteDeps): RouteOutcome {
+  if (!deps.routes) return { kind: 'forward', cluster: whole, service };
+  const target = normalizeRequestTarget(req.url ?? '/');
+  // A target the inbound stage will refuse is not routed: it goes to the service, which refuses it with the reason.
+  if (!target.ok) return { kind: 'forward', cluster: whole, service };
+  const query = new Map<string, string[]>();
+  for (const [name, value] of new URLSearchParams(target.query)) query.set(name, [...(query.get(name) ?? []), value]);
+  const header = (name: string): string | undefined => {
+    const value = req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  };
+  const matched = deps.routes.match(service, { path: target.path, query, method: req.method ?? 'GET', header, source: deps.caller ?? '' });
+  if (!matched) return { kind: 'forward', cluster: whole, service };
+  const route = matched.route;
+  if (route.redirect) {
+    const location = (route.redirect.path ?? target.path) + (target.query ? `?${target.query}` : '');
+    return { kind: 'respond', status: route.redirect.status, headers: { location, 'x-mesh-route': route.name }, body: '' };
+  }
+  if (route.fault?.abort && deps.random() * 100 < route.fault.abort.percent) {
+    return {
+      kind: 'respond',
+      status: route.fault.abort.status,
+      headers: { 'x-mesh-fault': `abort; route=${route.name}; status=${route.fault.abort.status}`, 'content-type': 'text/plain; charset=utf-8' },
+      body: `meshctl: fault injected by route ${route.name} (abort ${route.fault.abort.status} for ${route.fault.abort.percent}% of requests)\n`,
+    };
+  }
+  const chosen = pickTarget(route, deps.random);
+  if (!chosen) return { kind: 'forward', cluster: whole, service };
+  const cluster = deps.clusterFor(chosen.service, chosen.subset);
+  // An unknown service or subset: the outbound stage answers 503 naming it.
+  if (!cluster) return { kind: 'forward', cluster: undefined, service: chosen.subset ? `${chosen.service}~${chosen.subset}` : chosen.service };
+  const effects: RouteEffects = {
+    route: route.name,
+    path: rewrite(route, target.path) + (target.query ? `?${target.query}` : ''),
+    editHeaders: (headers) => editHeaders(headers, route.headers),
+    defaults: withOverrides(cluster.defaults, route),
+    delayMs: route.fault?.delay && deps.random() * 100 < route.fault.delay.percent ? route.fault.delay.ms : 0,
+  };
+  const mirror = route.mirror;
+  if (mirror && deps.random() * 100 < mirror.percent) {
+    effects.mirror = (copy) => sendMirror(copy, deps.clusterFor(mirror.service, mirror.subset), deps);
+  }
+  return { kind: 'forward', cluster, service: chosen.service, effects };
+}
+
+function rewrite(route: CompiledRoute, path: string): string {
+  const r = route.prefixRewrite;
+  if (!r || !path.startsWith(r.from)) return path;
+  const rest = path.slice(r.from.length);
+  const joined = r.to.endsWith('/') && rest.startsWith('/') ? r.to + rest.slice(1) : r.to + rest;
+  return joined.startsWith('/') ? joined : `/${joined}`;
+}
+
+/** Set replaces every value of a header, add appends one, remove drops it; names compare without case. */
+export function editHeaders(headers: string[], edits: CompiledRoute['headers']): string[] {
+  const drop = new Set([...edits.remove, ...Object.keys(edits.set)].map((n) => n.toLowerCase()));
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!drop.has((headers[i] as string).toLowerCase())) out.push(headers[i] as string, headers[i + 1] as string);
+  }
+  for (const [name, value] of Object.entries(edits.set)) out.push(name, value);
+  for (const [name, value] of Object.entries(edits.add)) out.push(name, value);
+  return out;
+}
+
+function withOverrides(d: ResolvedServiceDefaults, route: CompiledRoute): ResolvedServiceDefaults {
+  if (route.timeoutMs === undefined && !route.retries) return d;
+  return {
+    ...d,
+    timeouts: { ...d.timeouts, ...(route.timeoutMs !== undefined ? { requestMs: route.timeoutMs } : {}) },
+    retries: {
+      ...d.retries,
+      ...(route.retries?.numRetries !== undefined ? { numRetries: route.retries.numRetries } : {}),
+      ...(route.retries?.perTryTimeoutMs !== undefined ? { perTryTimeoutMs: route.retries.perTryTimeoutMs } : {}),
+      ...(route.retries?.retryOn !== undefined ? { retryOn: route.retries.retryOn as ResolvedServiceDefaults['retries']['retryOn'] } : {}),
+    },
+  };
+}
+
+const MIRROR_TIMEOUT_MS = 5_000;
+
+/** Fire and forget: the mirror's answer is read and dropped, its failure ignored; the caller never waits for it. */
+function sendMirror(copy: { method: string; path: string; headers: string[]; body: Buffer | undefined }, cluster: Cluster | undefined, deps: RouteDeps): void {
+  const endpoint = cluster?.pick(undefined, new Set());
+  if (!cluster || !endpoint) return;
+  const agent = deps.agentFor(cluster, endpoint);
+  if (!(agent instanceof HopAgent)) return;
+  // Istio's habit: the mirror's Host names it as a shadow, so its logs can tell the copies apart.
+  const headers = copy.headers.map((value, i) => (i % 2 === 1 && (copy.headers[i - 1] as string).toLowerCase() === 'host' ? `${value}-shadow` : value));
+  const req = request({ agent, method: copy.method, path: copy.path, headers, setHost: false, timeout: MIRROR_TIMEOUT_MS });
+  req.on('response', (res) => res.resume());
+  req.on('timeout', () => req.destroy());
+  req.on('error', () => {});
+  req.end(copy.body);
+}
