@@ -1,11 +1,11 @@
 // Where a running agent's admin API listens. Usually the configured address;
-// with port 0 the agent writes the one it got to DATA_DIR/admin.addr.
+// with port 0 the agent writes the one it got to DATA_DIR/agent/admin.addr.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentConfig } from './config/agent-config.ts';
+import { agentStateDir, type AgentConfig } from './config/agent-config.ts';
 
-export const adminAddrPath = (dataDir: string): string => join(dataDir, 'admin.addr');
+export const adminAddrPath = (dataDir: string): string => join(agentStateDir(dataDir), 'admin.addr');
 
 export function resolveAdminAddr(config: Pick<AgentConfig, 'adminAddr' | 'dataDir'>): string {
   if (!config.adminAddr.endsWith(':0')) return config.adminAddr;

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './config/agent-config.ts';
+import { agentStateDir, writeFileAtomic } from './config/agent-config.ts';
 
 export interface UpstreamInstance {
   node: string;
@@ -30,7 +30,7 @@ export interface Snapshot {
 }
 
 export const emptySnapshot = (): Snapshot => ({ version: 1, savedAt: '', configIndex: 0, config: [], upstreams: {} });
-export const snapshotPath = (dataDir: string): string => join(dataDir, 'snapshot.json');
+export const snapshotPath = (dataDir: string): string => join(agentStateDir(dataDir), 'snapshot.json');
 
 /** The saved snapshot, or undefined when there is none or it cannot be read (then the agent waits for the server). */
 export function loadSnapshot(dataDir: string): Snapshot | undefined {

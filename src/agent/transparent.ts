@@ -5,17 +5,20 @@
 // leave alike.
 //
 // The agent starts as root (the supervisor runs it so): it applies the rules
-// (again after a reboot, idempotently), hands its data dir to the proxy user,
-// then drops to that user for good.
+// (again after a reboot, idempotently), hands its own state directory
+// (DATA_DIR/agent: snapshot, certificates, admin.addr) to the proxy user,
+// then drops to that user for good. Everything root relies on later (pid
+// files, logs, install.json, agent.json) stays root's, so a compromised proxy
+// cannot steer what root writes or removes.
 
-import { chownSync, lstatSync, readdirSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { applyRules, type ApplyResult } from '../iptables/apply.ts';
 import { resolveTransparentConfig, type TransparentConfig } from '../iptables/config.ts';
 import { originalDstAvailable } from '../iptables/original-dst.ts';
 import { MeshError } from '../lib/errors.ts';
-import type { AgentConfig } from './config/agent-config.ts';
+import { agentStateDir, type AgentConfig } from './config/agent-config.ts';
 
 /** The rules this host's config calls for: its services' ports are the meshed inbound ports. */
 export function transparentRulesOf(config: AgentConfig): TransparentConfig | undefined {
@@ -54,7 +57,10 @@ export async function enterTransparentMode(config: AgentConfig, log: (line: stri
   if (!originalDstAvailable()) throw new MeshError('MESH_E_INTERNAL', 'transparent mode needs the SO_ORIGINAL_DST addon, which is not built', { hint: 'run npm run build in the meshctl install (it needs gcc)' });
   const result = await applyRules(rules);
   log(`transparent mode: iptables rules applied (${result.backend}; IPv4 redirected, IPv6 ${result.ipv6}${result.ipv6Reason ? `: ${result.ipv6Reason}` : ''})`);
-  chownTree(config.dataDir, t.proxyUid, t.proxyGid);
+  // The data dir stays root's; the proxy user's group may only pass through it to its own state.
+  chownSync(config.dataDir, 0, t.proxyGid);
+  chmodSync(config.dataDir, 0o710);
+  handOver(agentStateDir(config.dataDir), t.proxyUid, t.proxyGid);
   process.setgroups?.([t.proxyGid]);
   process.setgid?.(t.proxyGid);
   process.setuid?.(t.proxyUid);
@@ -62,10 +68,22 @@ export async function enterTransparentMode(config: AgentConfig, log: (line: stri
   return result;
 }
 
-/** chown -R, without following symlinks. */
-export function chownTree(path: string, uid: number, gid: number): void {
-  const stat = lstatSync(path);
-  if (stat.isSymbolicLink()) return;
-  chownSync(path, uid, gid);
-  if (stat.isDirectory()) for (const entry of readdirSync(path)) chownTree(join(path, entry), uid, gid);
+/**
+ * Gives the agent's state directory to the proxy user. Only a directory root
+ * still owns is walked (its contents were made by root, so nothing in it can
+ * be a trap); one the proxy user already owns is left as it is, and any
+ * other owner is refused. lchown never follows a link.
+ */
+export function handOver(dir: string, uid: number, gid: number): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const stat = lstatSync(dir);
+  if (stat.isSymbolicLink() || !stat.isDirectory()) throw new MeshError('MESH_E_DATA_DIR', `${dir} is not a directory`, { hint: 'remove it; the agent makes it again' });
+  if (stat.uid === uid) return;
+  if (stat.uid !== 0) throw new MeshError('MESH_E_DATA_DIR', `${dir} belongs to uid ${stat.uid}, neither root nor the proxy user`, { hint: 'remove it; the agent makes it again' });
+  const walk = (path: string): void => {
+    const s = lstatSync(path);
+    lchownSync(path, uid, gid);
+    if (s.isDirectory()) for (const entry of readdirSync(path)) walk(join(path, entry));
+  };
+  walk(dir);
 }

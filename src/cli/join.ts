@@ -38,8 +38,7 @@ import { parseGoDuration } from '../lib/duration.ts';
 import { MeshError } from '../lib/errors.ts';
 import { VERSION } from '../control/server.ts';
 import { ApiClient } from './api-client.ts';
-import { chownSync } from 'node:fs';
-import { applyRules, removeRules } from '../iptables/apply.ts';
+import { removeRules, showRules } from '../iptables/apply.ts';
 import { DEFAULT_DNS_PORT, DEFAULT_OUTBOUND_PORT, DEFAULT_PROXY_USER } from '../iptables/config.ts';
 import { ensureProxyUser, removeProxyUser } from '../iptables/proxy-user.ts';
 import { transparentRulesOf } from '../agent/transparent.ts';
@@ -268,6 +267,11 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   const client = new ApiClient({ url: draft.server, token: token || undefined, source: 'flag', tls });
   await client.request('GET', '/v1/agent/self');
   const advertiseAddr = flags.advertiseAddr ?? (await routeAddressTo(draft.server));
+  const previousConfig = readAgentConfigFile(resolve(flags.configDir));
+  // The rules are the host's, not one agent's: a second transparent agent would replace the first one's.
+  if (flags.transparent && !previousConfig?.transparent && (await showRules()).some((t) => t.lines.length > 0)) {
+    throw new MeshError('MESH_E_USAGE', 'another meshctl agent on this host already runs in transparent mode (meshctl iptables show)', { hint: 'one transparent agent per host: join without --transparent, or leave the other first' });
+  }
   // Transparent mode: the proxy user exists (or is made) before the config names its uid.
   const proxyUser = flags.transparent ? await ensureProxyUser(flags.proxyUser) : undefined;
   const config = parseAgentConfig({ ...(proxyUser ? buildConfig(server, flags, token, advertiseAddr, tls, proxyUser) : draft), advertiseAddr }, 'from the join flags');
@@ -291,8 +295,6 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   try {
     writeAgentConfig(config);
     writeInstallRecord(config.dataDir, record);
-    // The agent runs as the proxy user and rereads its config on SIGHUP.
-    if (config.transparent) chownSync(configPath(config.configDir), config.transparent.proxyUid, config.transparent.proxyGid);
   } catch (error) {
     rollback(config, record, !previous);
     throw new MeshError('MESH_E_DATA_DIR', `cannot write the agent's config or state: ${(error as Error).message}`, { hint: 'run as root, or choose --config-dir and --data-dir you can write' });
@@ -315,13 +317,16 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
     if (unitName && unitText) {
       const existed = previous !== undefined;
       const { changed } = await installUnit(unitText, unitName);
-      if (existed) await execaRunner('systemctl', [changed ? 'restart' : 'reload', unitName]);
-      action = existed ? `${changed ? 'restarted' : 'reloaded'} ${unitName}` : `installed, enabled and started ${unitName}`;
-    } else if (config.transparent && builtinSupervisorPid(config.dataDir)) {
-      // The running agent is the proxy user now and cannot change iptables: join applies the new rules itself.
-      await applyRules(transparentRulesOf(config)!);
-      reloadBuiltinSupervisor(config.dataDir);
-      action = 'updated the running agent and its iptables rules';
+      // A transparent agent is the proxy user by now: it can neither reread agent.json (root's) nor change
+      // iptables, so it is restarted (as root, it applies the new rules first) rather than reloaded.
+      const restart = changed || config.transparent !== undefined || previousConfig?.transparent !== undefined;
+      if (existed) await execaRunner('systemctl', [restart ? 'restart' : 'reload', unitName]);
+      action = existed ? `${restart ? 'restarted' : 'reloaded'} ${unitName}` : `installed, enabled and started ${unitName}`;
+    } else if ((config.transparent || previousConfig?.transparent) && builtinSupervisorPid(config.dataDir)) {
+      await stopBuiltinSupervisor(config.dataDir);
+      if (!config.transparent) await removeRules();
+      const pid = await startBuiltinSupervisor(config.configDir, config.dataDir);
+      action = `restarted the agent (pid ${pid}) so that it applies the new rules`;
     } else if (builtinSupervisorPid(config.dataDir)) {
       reloadBuiltinSupervisor(config.dataDir);
       action = 'updated the running agent';
@@ -464,7 +469,7 @@ async function leave(flags: { dataDir: string; configDir: string; force?: boolea
     rmSync(dataDir, { recursive: true, force: true });
     done.push(`removed ${dataDir}`);
   } else if (existsSync(dataDir)) {
-    for (const file of ['install.json', 'snapshot.json', 'supervisor.pid', 'agent.pid', 'logs']) rmSync(`${dataDir}/${file}`, { recursive: true, force: true });
+    for (const file of ['install.json', 'agent', 'supervisor.pid', 'agent.pid', 'logs']) rmSync(`${dataDir}/${file}`, { recursive: true, force: true });
     done.push(`removed meshctl's files from ${dataDir}`);
   }
   if (record) removeEmptyRoots(record);

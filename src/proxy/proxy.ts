@@ -466,10 +466,11 @@ export class Proxy {
       const first = socket.read() as Buffer | null;
       if (!first) return void socket.destroy();
       socket.unshift(first);
-      if (first[0] === TLS_HANDSHAKE) return this.tls.accept(socket);
-      // Transparent mode: a client outside the mesh calling a meshed port, redirected here by iptables.
+      // Transparent mode: a client outside the mesh calling a meshed port, redirected here by iptables (its
+      // bytes, TLS or not, are the app's own protocol); anything else is a peer proxy's hop.
       const local = this.redirectedToLocal(socket);
       if (local) return this.acceptPlaintext(socket, local.name, this.table.defaults(local.name).protocol, local.id);
+      if (first[0] === TLS_HANDSHAKE) return this.tls.accept(socket);
       this.readPreamble(socket, (header) => this.acceptPlaintext(socket, header.service, header.protocol, header.instance));
     });
   }

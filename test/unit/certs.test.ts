@@ -54,7 +54,7 @@ test('leaves are issued at start, renewed between 60% and 90% of their life, and
   await waitFor(() => ca.signed.length === 1, 5000, 'the first leaf');
   const first = manager.leaf('web')!;
   assert.equal(first.spiffeId, 'spiffe://td.mesh/ns/default/dc/dc1/svc/web');
-  assert.equal(statSync(join(dir, 'certs', 'web.key')).mode & 0o777, 0o600, 'the key is private to root');
+  assert.equal(statSync(join(dir, 'agent', 'certs', 'web.key')).mode & 0o777, 0o600, 'the key is private to root');
   clock.advance(0.74 * 3_600_000);
   await new Promise((r) => setImmediate(r));
   assert.equal(ca.signed.length, 1, 'not before 75% with random 0.5');

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Clock, Random, TimerHandle } from '../../lib/clock.ts';
 import { spiffeIdOf } from '../../lib/pki/spiffe.ts';
 import { createCsr, generateKeyPair, type KeyPairPem } from '../../lib/pki/x509.ts';
-import { writeFileAtomic } from '../config/agent-config.ts';
+import { agentStateDir, writeFileAtomic } from '../config/agent-config.ts';
 import { renewalDelay } from './renewal.ts';
 
 export interface CaClient {
@@ -61,7 +61,7 @@ export class CertManager {
   }
 
   private dir(): string {
-    return join(this.options.dataDir, 'certs');
+    return join(agentStateDir(this.options.dataDir), 'certs');
   }
 
   /** Loads what is on disk and schedules each renewal (at once for a missing or past-due leaf). */

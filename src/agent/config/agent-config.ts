@@ -69,6 +69,14 @@ export const agentConfigSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * What the agent itself writes (snapshot, certificates and keys, admin.addr),
+ * apart from what root's supervisor and join keep in the data dir (pid files,
+ * logs, install.json): in transparent mode only this directory is handed to
+ * the proxy user the agent drops to.
+ */
+export const agentStateDir = (dataDir: string): string => join(dataDir, 'agent');
+
 export const DEFAULT_OUTBOUND_PORT = 15001;
 export const DEFAULT_DNS_PORT = 15053;
 
@@ -141,7 +149,7 @@ export function serverTlsOf(config: Pick<AgentConfig, 'serverCaPem' | 'insecureS
   if (!config.serverCaPem) return undefined;
   let watched: string[] = [];
   try {
-    const saved = JSON.parse(readFileSync(join(config.dataDir, 'certs', 'trust.json'), 'utf8')) as { rootsPem?: unknown };
+    const saved = JSON.parse(readFileSync(join(agentStateDir(config.dataDir), 'certs', 'trust.json'), 'utf8')) as { rootsPem?: unknown };
     if (Array.isArray(saved.rootsPem)) watched = saved.rootsPem.filter((r): r is string => typeof r === 'string');
   } catch {
     // No roots watched yet: the join-time ones.
