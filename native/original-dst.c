@@ -7,6 +7,9 @@
  *
  *   originalDst(fd) -> { address: string, port: number, family: 4 | 6 }
  *   throws an Error whose code is the errno name (ENOENT: not redirected).
+ *
+ * An IPv4 connection accepted by a dual-stack IPv6 listener reports family 4
+ * and its IPv4 destination.
  */
 #include <node_api.h>
 #include <arpa/inet.h>
@@ -24,7 +27,7 @@
 #endif
 
 static napi_value fail(napi_env env, int err) {
-  const char *name = err == ENOENT ? "ENOENT" : err == EBADF ? "EBADF" : err == ENOTSOCK ? "ENOTSOCK" : err == ENOPROTOOPT ? "ENOPROTOOPT" : "EIO";
+  const char *name = err == ENOENT ? "ENOENT" : err == EBADF ? "EBADF" : err == ENOTSOCK ? "ENOTSOCK" : err == ENOPROTOOPT ? "ENOPROTOOPT" : err == ENOTCONN ? "ENOTCONN" : "EIO";
   napi_throw_error(env, name, strerror(err));
   return NULL;
 }
@@ -40,10 +43,25 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
   struct sockaddr_storage addr;
   socklen_t len = sizeof(addr);
   memset(&addr, 0, sizeof(addr));
-  struct sockaddr local;
+  /* sockaddr_storage, not sockaddr: an AF_INET6 address does not fit in the latter. */
+  struct sockaddr_storage local;
   socklen_t local_len = sizeof(local);
-  if (getsockname(fd, &local, &local_len) != 0) return fail(env, errno);
-  int rc = local.sa_family == AF_INET6 ? getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &addr, &len) : getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &addr, &len);
+  memset(&local, 0, sizeof(local));
+  if (getsockname(fd, (struct sockaddr *)&local, &local_len) != 0) return fail(env, errno);
+  /*
+   * A dual-stack listener (`::` with ipv6Only false) accepts IPv4 connections
+   * on AF_INET6 sockets whose peer is ::ffff:a.b.c.d. Their conntrack entry,
+   * and so their original destination, is IPv4's: ask SOL_IP for it.
+   */
+  int ipv6 = local.ss_family == AF_INET6;
+  if (ipv6) {
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof(peer);
+    memset(&peer, 0, sizeof(peer));
+    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0) return fail(env, errno);
+    if (peer.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&peer)->sin6_addr)) ipv6 = 0;
+  }
+  int rc = ipv6 ? getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &addr, &len) : getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &addr, &len);
   if (rc != 0) return fail(env, errno);
 
   char host[INET6_ADDRSTRLEN];

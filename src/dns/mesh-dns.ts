@@ -1,7 +1,9 @@
 // The agent's DNS responder: `<service>.mesh` and `<service>.service.consul`
 // answered from the mesh's virtual IPs, everything else forwarded to the
 // host's original resolvers. UDP and TCP on one port (15053 in the agent;
-// iptables --redirect-dns sends the host's port-53 traffic here).
+// iptables --redirect-dns sends the host's port-53 traffic here), on one or
+// more addresses: the agent listens on 127.0.0.1 and ::1, because ip6tables
+// REDIRECT delivers IPv6 queries to ::1.
 
 import { createSocket, type Socket as UdpSocket, type RemoteInfo } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -51,19 +53,27 @@ const MAX_QUERY_BYTES = 4096;
 const MAX_IN_FLIGHT_PER_CONNECTION = 32;
 const MAX_FORWARDS_IN_FLIGHT = 1024;
 
+/** Where to listen: one address (`{ host, port }`) or several on one port (`{ hosts, port }`). */
+export type MeshDnsListen = { host: string; port: number } | { hosts: readonly string[]; port: number };
+
+interface Listener {
+  readonly host: string;
+  readonly port: number;
+  readonly udp: UdpSocket;
+  readonly tcp: Server;
+}
+
 export class MeshDns {
   private readonly options: MeshDnsOptions;
   private readonly ttlSeconds: number;
   private readonly configuredUpstreams: readonly Upstream[];
   private upstreams: readonly Upstream[] = [];
   private records: MeshRecords = new Map();
-  private udp: UdpSocket | undefined;
-  private tcp: Server | undefined;
+  private listeners: Listener[] = [];
   private readonly connections = new Set<Socket>();
   private stopping = new AbortController();
   private counts = { answered: 0, forwarded: 0, failed: 0, malformed: 0 };
   private forwardsInFlight = 0;
-  private listening: { host: string; port: number } | undefined;
 
   constructor(options: MeshDnsOptions) {
     this.options = options;
@@ -75,9 +85,15 @@ export class MeshDns {
     return { ...this.counts };
   }
 
-  /** The address actually bound (the port is known after start with port 0). */
+  /** The first address bound (the port is known after start with port 0). */
   address(): { host: string; port: number } | undefined {
-    return this.listening;
+    const first = this.listeners[0];
+    return first ? { host: first.host, port: first.port } : undefined;
+  }
+
+  /** Every address bound, in the order given to start; all share one port. */
+  addresses(): { host: string; port: number }[] {
+    return this.listeners.map(({ host, port }) => ({ host, port }));
   }
 
   /** Replaces the whole table at once: service name → virtual IPv4. Names are case-insensitive. */
@@ -90,62 +106,77 @@ export class MeshDns {
     this.records = next;
   }
 
-  async start({ host, port }: { host: string; port: number }): Promise<void> {
+  /**
+   * Listens, UDP and TCP, on each host on one port. With port 0 the first
+   * host's UDP socket picks the port and the rest take the same one.
+   */
+  async start(listen: MeshDnsListen): Promise<void> {
+    const hosts = 'hosts' in listen ? [...listen.hosts] : [listen.host];
+    const { port } = listen;
+    if (hosts.length === 0) throw new MeshError('MESH_E_INTERNAL', 'mesh DNS: no address to listen on');
     this.stopping = new AbortController();
-    // With port 0 the TCP listener takes the port the OS gave UDP, which may
-    // already be taken for TCP: then try another.
+    // With port 0 the other listeners take the port the OS gave the first UDP
+    // socket, which may already be taken for TCP or on another address: then
+    // try another.
     for (let attempt = 1; ; attempt++) {
+      const bound: Listener[] = [];
+      let chosen = port;
+      let failedHost = hosts[0]!;
       try {
-        this.listening = await this.listen(host, port);
+        for (const host of hosts) {
+          failedHost = host;
+          const listener = await this.listen(host, chosen);
+          bound.push(listener);
+          chosen = listener.port;
+        }
+        this.listeners = bound;
         break;
       } catch (error) {
+        await Promise.all(bound.map((l) => closeListener(l)));
         if (port !== 0 || attempt === 5 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
-          throw new MeshError('MESH_E_INTERNAL', `mesh DNS cannot listen on ${host}:${port}: ${(error as Error).message}`, { cause: error });
+          throw new MeshError('MESH_E_INTERNAL', `mesh DNS cannot listen on ${formatHostPort(failedHost, chosen)}: ${(error as Error).message}`, { cause: error });
         }
       }
     }
     this.upstreams = this.configuredUpstreams.filter((upstream) => {
-      const self = isSelf(upstream, this.listening!);
+      const self = this.listeners.some((listener) => isSelf(upstream, listener));
       if (self) this.options.log(`dns: ignoring upstream ${upstream.host}:${upstream.port}: it is this server`);
       return !self;
     });
     if (this.upstreams.length === 0) this.options.log('dns: no upstream resolvers; names outside the mesh get SERVFAIL');
   }
 
-  private async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+  private async listen(host: string, port: number): Promise<Listener> {
     const udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    udp.on('message', (message, rinfo) => this.onUdp(message, rinfo));
-    udp.on('error', (error) => this.options.log(`dns: udp: ${error.message}`));
+    udp.on('message', (message, rinfo) => this.onUdp(udp, message, rinfo));
+    udp.on('error', (error) => this.options.log(`dns: udp ${formatHostPort(host, port)}: ${error.message}`));
     const tcp = createServer({ noDelay: true }, (socket) => this.onTcp(socket));
     try {
       udp.bind(port, host);
       await once(udp, 'listening');
-      tcp.listen(udp.address().port, host);
+      // ipv6Only: '::' must not also claim 0.0.0.0 (another host in the list may).
+      tcp.listen({ port: udp.address().port, host, ipv6Only: host.includes(':') });
       await once(tcp, 'listening');
     } catch (error) {
       udp.close();
       tcp.close();
       throw error;
     }
-    this.udp = udp;
-    this.tcp = tcp;
-    return { host, port: udp.address().port };
+    return { host, port: udp.address().port, udp, tcp };
   }
 
   async stop(): Promise<void> {
     this.stopping.abort();
     for (const socket of this.connections) socket.destroy();
-    const udp = this.udp;
-    const tcp = this.tcp;
-    this.udp = undefined;
-    this.tcp = undefined;
-    if (udp) await new Promise<void>((resolve) => udp.close(() => resolve()));
-    if (tcp) await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    const listeners = this.listeners;
+    this.listeners = [];
+    await Promise.all(listeners.map((l) => closeListener(l)));
   }
 
-  private onUdp(message: Buffer, rinfo: RemoteInfo): void {
+  private onUdp(udp: UdpSocket, message: Buffer, rinfo: RemoteInfo): void {
     void this.handle(message, 'udp').then((response) => {
-      if (response && this.udp) this.udp.send(response, rinfo.port, rinfo.address);
+      // Answered from the socket the query came to, if it is still open.
+      if (response && this.listeners.some((l) => l.udp === udp)) udp.send(response, rinfo.port, rinfo.address);
     });
   }
 
@@ -207,4 +238,15 @@ export class MeshDns {
       return undefined;
     }
   }
+}
+
+function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+async function closeListener({ udp, tcp }: Listener): Promise<void> {
+  await Promise.all([
+    new Promise<void>((resolve) => udp.close(() => resolve())),
+    new Promise<void>((resolve) => tcp.close(() => resolve())),
+  ]);
 }

@@ -2,6 +2,11 @@
 // start: those are the host's original resolvers, where every name outside the
 // mesh is forwarded (iptables then sends the host's port-53 traffic to us, but
 // not the agent's own, so forwarding there does not loop).
+//
+// Except to a local stub (systemd-resolved on 127.0.0.53, dnsmasq on
+// 127.0.0.1): the stub's own upstream queries are not the agent's and would
+// be redirected back to it. upstreamResolvers() therefore looks past
+// systemd-resolved's stub to the upstreams it uses.
 
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -21,6 +26,8 @@ const MAX_NAMESERVERS = 3;
 const DEFAULT_NAMESERVER = '127.0.0.1';
 
 export const RESOLV_CONF_PATH = '/etc/resolv.conf';
+/** systemd-resolved's own upstream servers, in resolv.conf form. */
+export const SYSTEMD_RESOLV_CONF_PATH = '/run/systemd/resolve/resolv.conf';
 
 export function parseResolvConf(text: string): ResolvConf {
   const nameservers: string[] = [];
@@ -63,11 +70,44 @@ export function parseResolvConf(text: string): ResolvConf {
 
 /** Reads and parses resolv.conf; a missing file means glibc's defaults. */
 export async function readResolvConf(path: string = RESOLV_CONF_PATH): Promise<ResolvConf> {
-  let text = '';
+  return parseResolvConf((await readOptional(path)) ?? '');
+}
+
+/** Whether a "host:port" nameserver is on this host's loopback (127.0.0.0/8 or ::1). */
+export function isLoopbackNameserver(nameserver: string): boolean {
+  const host = nameserver.startsWith('[') ? nameserver.slice(1, nameserver.indexOf(']')) : nameserver.slice(0, nameserver.lastIndexOf(':'));
+  return host.startsWith('127.') || host === '::1';
+}
+
+/**
+ * Where the agent forwards names outside the mesh, from the texts of
+ * /etc/resolv.conf and (undefined when absent) systemd-resolved's
+ * /run/systemd/resolve/resolv.conf: resolv.conf's nameservers, unless every
+ * one is on loopback and systemd-resolved's file names a server that is not,
+ * in which case that file's nameservers. Otherwise the loopback ones are
+ * returned as they are (the README says what a local stub then needs).
+ */
+export function chooseUpstreams(resolvConf: string, systemdResolvConf: string | undefined): string[] {
+  const primary = parseResolvConf(resolvConf).nameservers;
+  if (!primary.every(isLoopbackNameserver) || systemdResolvConf === undefined) return [...primary];
+  const systemd = parseResolvConf(systemdResolvConf).nameservers;
+  return systemd.some((n) => !isLoopbackNameserver(n)) ? [...systemd] : [...primary];
+}
+
+/** The host's upstream resolvers as "host:port" (see chooseUpstreams), read from the two files. */
+export async function upstreamResolvers(paths: { resolvConf?: string; systemdResolvConf?: string } = {}): Promise<string[]> {
+  const resolvConf = (await readOptional(paths.resolvConf ?? RESOLV_CONF_PATH)) ?? '';
+  const primary = parseResolvConf(resolvConf).nameservers;
+  // Read systemd-resolved's file only when it could matter.
+  const systemd = primary.every(isLoopbackNameserver) ? await readOptional(paths.systemdResolvConf ?? SYSTEMD_RESOLV_CONF_PATH) : undefined;
+  return chooseUpstreams(resolvConf, systemd);
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return undefined;
   }
-  return parseResolvConf(text);
 }

@@ -3,6 +3,7 @@
 // builder (rules.ts) turns into iptables-restore text. Every problem is
 // reported at once, each naming the flag and the value.
 
+import { isIP } from 'node:net';
 import { MeshError } from '../lib/errors.ts';
 import { normaliseCidr } from './cidr.ts';
 
@@ -32,6 +33,12 @@ export interface TransparentInput {
   excludeOutboundPorts?: readonly (number | string)[];
   /** Mixed IPv4 and IPv6 CIDRs (or bare addresses); each family's rules take their own. */
   excludeOutboundCidrs?: readonly string[];
+  /**
+   * Single host:port destinations never redirected (--exclude-outbound-destination),
+   * e.g. the meshctl server the agent talks to, without excluding the whole host.
+   * The address is an IPv4 or IPv6 literal; each family's rules take their own.
+   */
+  excludeOutboundDestinations?: readonly { address: string; port: number | string }[];
   /** Destinations always redirected, before any exclusion. Default 240.0.0.0/4. */
   meshVipCidrs?: readonly string[];
 }
@@ -48,6 +55,8 @@ export interface TransparentConfig {
   readonly excludeOutboundPorts: readonly number[];
   /** Normalised to the network address (10.1.2.3/8 → 10.0.0.0/8), v4 first. */
   readonly excludeOutboundCidrs: readonly string[];
+  /** Addresses normalised to a host CIDR (/32 or /128), v4 first, in the order given within a family. */
+  readonly excludeOutboundDestinations: readonly { readonly address: string; readonly port: number }[];
   readonly meshVipCidrs: readonly string[];
 }
 
@@ -60,6 +69,7 @@ const FLAGS = {
   excludeInboundPorts: '--exclude-inbound-port',
   excludeOutboundPorts: '--exclude-outbound-port',
   excludeOutboundCidrs: '--exclude-outbound-cidr',
+  excludeOutboundDestinations: '--exclude-outbound-destination',
   meshVipCidrs: '--mesh-vip-cidr',
 } as const;
 
@@ -92,6 +102,21 @@ export function resolveTransparentConfig(input: TransparentInput): TransparentCo
     return out.sort((a, b) => Number(a.includes(':')) - Number(b.includes(':')));
   };
 
+  const destinationList = (values: TransparentInput['excludeOutboundDestinations']): { address: string; port: number }[] => {
+    const flag = FLAGS.excludeOutboundDestinations;
+    const out: { address: string; port: number }[] = [];
+    for (const value of values ?? []) {
+      const shown = `${String(value?.address)}:${String(value?.port)}`;
+      const address = typeof value?.address === 'string' && isIP(value.address.trim()) !== 0 ? normaliseCidr(value.address) : undefined;
+      const n = value?.port === undefined ? undefined : parsePort(value.port);
+      if (address === undefined) problems.push(`${flag} ${JSON.stringify(shown)}: ${JSON.stringify(String(value?.address))} is not an IP address (give e.g. 10.0.0.5:8300 or [fd00::5]:8300)`);
+      else if (n === undefined) problems.push(`${flag} ${JSON.stringify(shown)}: ${JSON.stringify(String(value?.port))} is not a TCP port (give 1-65535)`);
+      else if (out.some((d) => d.address === address && d.port === n)) problems.push(`${flag} ${shown} is given twice (give each destination once)`);
+      else out.push({ address, port: n });
+    }
+    return out.sort((a, b) => Number(a.address.includes(':')) - Number(b.address.includes(':')));
+  };
+
   const proxyUid = parseUid(input.proxyUid);
   if (proxyUid === undefined) problems.push(`${FLAGS.proxyUid} ${JSON.stringify(String(input.proxyUid))} is not a uid (give a number from 1 to 4294967294)`);
   else if (proxyUid === 0) problems.push(`${FLAGS.proxyUid} 0 is root: every root process would bypass the mesh (run the proxy as a dedicated user, e.g. ${DEFAULT_PROXY_USER})`);
@@ -106,6 +131,7 @@ export function resolveTransparentConfig(input: TransparentInput): TransparentCo
   }
   const excludeOutboundPorts = portList('excludeOutboundPorts', input.excludeOutboundPorts);
   const excludeOutboundCidrs = cidrList('excludeOutboundCidrs', input.excludeOutboundCidrs);
+  const excludeOutboundDestinations = destinationList(input.excludeOutboundDestinations);
   const meshVipCidrs = cidrList('meshVipCidrs', input.meshVipCidrs ?? DEFAULT_MESH_VIP_CIDRS);
 
   if (problems.length > 0) {
@@ -121,6 +147,7 @@ export function resolveTransparentConfig(input: TransparentInput): TransparentCo
     excludeInboundPorts: Object.freeze(excludeInboundPorts),
     excludeOutboundPorts: Object.freeze(excludeOutboundPorts),
     excludeOutboundCidrs: Object.freeze(excludeOutboundCidrs),
+    excludeOutboundDestinations: Object.freeze(excludeOutboundDestinations.map((d) => Object.freeze(d))),
     meshVipCidrs: Object.freeze(meshVipCidrs),
   });
 }

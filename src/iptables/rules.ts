@@ -5,7 +5,7 @@
 // jumps in the built-in chains, carries `-m comment --comment meshctl:<tag>`,
 // which is how removal finds exactly what meshctl added.
 //
-// nat PREROUTING ─▶ MESH_INBOUND ─(meshed service port)─▶ MESH_INBOUND_REDIRECT ─▶ :15006
+// nat PREROUTING (to a local address) ─▶ MESH_INBOUND ─(meshed service port)─▶ MESH_INBOUND_REDIRECT ─▶ :15006
 // nat OUTPUT ─▶ MESH_OUTPUT ─(proxy's own uid, loopback, exclusions: RETURN)
 //                  ├─(dns, optional)─▶ MESH_DNS ─▶ :15053
 //                  └─(tcp)─▶ MESH_OUTBOUND_REDIRECT ─▶ :15001
@@ -40,8 +40,11 @@ export function buildRules(config: TransparentConfig, family: 4 | 6): string {
     chains.push('MESH_INBOUND', 'MESH_INBOUND_REDIRECT');
     // Inserted first, not appended: a rule that other software put earlier
     // in PREROUTING (Docker's DNAT for published ports, say) would otherwise
-    // take meshed traffic around the proxy (istio#29518).
-    jumps.push(`-I PREROUTING 1 ${tagged('inbound', '-p tcp')} -j MESH_INBOUND`);
+    // take meshed traffic around the proxy (istio#29518). Only connections
+    // addressed to this host: traffic routed through it (containers' egress
+    // via FORWARD, calling another host's 8080) passes PREROUTING too, and
+    // must leave as it came.
+    jumps.push(`-I PREROUTING 1 ${tagged('inbound', '-p tcp -m addrtype --dst-type LOCAL')} -j MESH_INBOUND`);
     for (const port of config.excludeInboundPorts) add('MESH_INBOUND', 'exclude-inbound-port', `-p tcp --dport ${port}`, 'RETURN');
     for (const port of config.inboundPorts) add('MESH_INBOUND', 'inbound-port', `-p tcp --dport ${port}`, 'MESH_INBOUND_REDIRECT');
     add('MESH_INBOUND_REDIRECT', 'inbound-redirect', '-p tcp', `REDIRECT --to-ports ${config.inboundPort}`);
@@ -75,6 +78,9 @@ export function buildRules(config: TransparentConfig, family: 4 | 6): string {
   add('MESH_OUTPUT', 'loopback', `-d ${LOOPBACK[family]}`, 'RETURN');
   for (const port of config.excludeOutboundPorts) add('MESH_OUTPUT', 'exclude-outbound-port', `-p tcp --dport ${port}`, 'RETURN');
   for (const cidr of config.excludeOutboundCidrs.filter((c) => cidrFamily(c) === family)) add('MESH_OUTPUT', 'exclude-outbound-cidr', `-d ${cidr}`, 'RETURN');
+  for (const { address, port } of config.excludeOutboundDestinations.filter((d) => cidrFamily(d.address) === family)) {
+    add('MESH_OUTPUT', 'exclude-outbound-destination', `-d ${address} -p tcp --dport ${port}`, 'RETURN');
+  }
   add('MESH_OUTPUT', 'outbound', '-p tcp', 'MESH_OUTBOUND_REDIRECT');
   add('MESH_OUTBOUND_REDIRECT', 'outbound-redirect', '-p tcp', `REDIRECT --to-ports ${config.outboundPort}`);
 
@@ -85,7 +91,7 @@ export function buildRules(config: TransparentConfig, family: 4 | 6): string {
  * For a host whose ip6tables nat table is unusable: a filter table script
  * that refuses, with a TCP reset, the IPv6 connections the mesh would have
  * taken (apps, not the proxy's uid, to anywhere but loopback and the
- * excluded ports and CIDRs; and any IPv6 connection to a meshed service
+ * excluded ports, CIDRs and destinations; and any IPv6 connection to a meshed service
  * port from outside), so meshed traffic is refused rather than let around
  * the mesh.
  */
@@ -110,6 +116,9 @@ export function buildRefuseIpv6(config: TransparentConfig): string {
   add('MESH_REFUSE_OUTPUT', 'established', '-m conntrack --ctstate RELATED,ESTABLISHED', 'RETURN');
   for (const port of config.excludeOutboundPorts) add('MESH_REFUSE_OUTPUT', 'exclude-outbound-port', `-p tcp --dport ${port}`, 'RETURN');
   for (const cidr of config.excludeOutboundCidrs.filter((c) => cidrFamily(c) === 6)) add('MESH_REFUSE_OUTPUT', 'exclude-outbound-cidr', `-d ${cidr}`, 'RETURN');
+  for (const { address, port } of config.excludeOutboundDestinations.filter((d) => cidrFamily(d.address) === 6)) {
+    add('MESH_REFUSE_OUTPUT', 'exclude-outbound-destination', `-d ${address} -p tcp --dport ${port}`, 'RETURN');
+  }
   add('MESH_REFUSE_OUTPUT', 'refuse-outbound', '-p tcp', reject);
 
   return script('filter', chains, [...rules, ...jumps]);

@@ -128,7 +128,7 @@ for (const [backend, tool] of Object.entries(BACKENDS)) describe(`iptables rules
     assert.deepEqual(result, { backend, ipv4: 'redirect', ipv6: 'redirect' });
     const applied = await saveAll();
     for (const family of [4, 6] as const) {
-      assert.match(applied[family], /^-A PREROUTING -p tcp -m comment --comment "?meshctl:inbound"? -j MESH_INBOUND$/m);
+      assert.match(applied[family], /^-A PREROUTING -p tcp -m addrtype --dst-type LOCAL -m comment --comment "?meshctl:inbound"? -j MESH_INBOUND$/m);
       assert.match(applied[family], /^-A OUTPUT -m comment --comment "?meshctl:output"? -j MESH_OUTPUT$/m);
       // Inserted first in the built-in chains, ahead of the other software's rules.
       const natOutput = applied[family].slice(applied[family].indexOf('*nat')).split('\n').filter((l) => l.startsWith('-A OUTPUT'));

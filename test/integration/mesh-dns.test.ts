@@ -258,3 +258,29 @@ test('an idle TCP connection is closed after the idle timeout', async () => {
     await idle.stop();
   }
 });
+
+test('several addresses on one port, UDP and TCP on each: 127.0.0.1 and ::1', async () => {
+  const dual = new MeshDns({ upstreams: [], log: () => {}, clock: systemClock, random: () => 0.5 });
+  dual.setRecords(new Map([['web', '240.0.0.1']]));
+  await dual.start({ hosts: ['127.0.0.1', '::1'], port: 0 });
+  try {
+    const bound = dual.addresses();
+    assert.deepEqual(bound.map((a) => a.host), ['127.0.0.1', '::1']);
+    assert.equal(bound[0]!.port, bound[1]!.port);
+    assert.deepEqual(dual.address(), bound[0]);
+    for (const server of [`127.0.0.1:${bound[0]!.port}`, `[::1]:${bound[0]!.port}`]) {
+      const r = new dns.Resolver({ timeout: 3000, tries: 1 });
+      r.setServers([server]);
+      assert.deepEqual(await r.resolve4('web.mesh'), ['240.0.0.1'], `udp ${server}`);
+    }
+    const socket = connect(bound[0]!.port, '::1');
+    socket.write(dnsPacket.streamEncode({ type: 'query', id: 7, questions: [{ type: 'A', name: 'web.mesh' }] }));
+    const [chunk] = (await once(socket, 'data')) as [Buffer];
+    socket.destroy();
+    const reply = dnsPacket.streamDecode(chunk);
+    assert.deepEqual(reply.answers?.map((a) => ('data' in a ? a.data : undefined)), ['240.0.0.1'], 'tcp [::1]');
+  } finally {
+    await dual.stop();
+  }
+  assert.deepEqual(dual.addresses(), []);
+});

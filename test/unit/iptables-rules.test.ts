@@ -34,6 +34,17 @@ const cases: Array<{ name: string; input: TransparentInput; build: 'v4' | 'v6' |
     input: { ...base, excludeInboundPorts: [2222], excludeOutboundPorts: [5432, '6379'], excludeOutboundCidrs: ['10.0.0.0/8', 'fd00::/8', '169.254.169.254', '2001:db8::1'] },
     build: 'v6',
   },
+  {
+    name: 'destinations-v4',
+    input: { ...base, excludeOutboundDestinations: [{ address: '10.0.0.5', port: 8300 }, { address: 'fd00::5', port: '8300' }, { address: '10.0.0.6', port: 8301 }] },
+    build: 'v4',
+  },
+  {
+    name: 'destinations-v6',
+    input: { ...base, excludeOutboundDestinations: [{ address: '10.0.0.5', port: 8300 }, { address: 'FD00:0::5', port: '8300' }] },
+    build: 'v6',
+  },
+  { name: 'refuse-ipv6-destinations', input: { ...base, excludeOutboundDestinations: [{ address: '10.0.0.5', port: 8300 }, { address: 'fd00::5', port: 8300 }] }, build: 'refuse' },
   { name: 'no-inbound-ports', input: { proxyUid: 998 }, build: 'v4' },
   { name: 'ipv6', input: { ...base, redirectDns: true }, build: 'v6' },
   { name: 'refuse-ipv6', input: { ...base, excludeOutboundPorts: [5432], excludeOutboundCidrs: ['10.0.0.0/8', 'fd00::/8'] }, build: 'refuse' },
@@ -69,6 +80,24 @@ test('virtual IPs are redirected even when a wider excluded CIDR covers them', (
   const cidr = lines.findIndex((l) => l.includes('-d 0.0.0.0/0'));
   const port = lines.findIndex((l) => l.includes('--dport 80 '));
   assert.ok(vip >= 0 && vip < cidr && vip < port);
+});
+
+test('only connections addressed to this host are taken inbound, not traffic routed through it', () => {
+  const config = resolveTransparentConfig(base);
+  for (const family of [4, 6] as const) {
+    const jump = buildRules(config, family).split('\n').find((l) => l.startsWith('-I PREROUTING'));
+    assert.match(jump ?? '', /^-I PREROUTING 1 -p tcp -m addrtype --dst-type LOCAL .*-j MESH_INBOUND$/);
+  }
+});
+
+test('an excluded destination is one host and port, after the virtual IPs and before the catch-all redirect', () => {
+  const config = resolveTransparentConfig({ ...base, excludeOutboundDestinations: [{ address: '240.0.0.9', port: 8300 }] });
+  assert.deepEqual(config.excludeOutboundDestinations, [{ address: '240.0.0.9/32', port: 8300 }]);
+  const lines = buildRules(config, 4).split('\n');
+  const vip = lines.findIndex((l) => l.includes('meshctl:vip'));
+  const destination = lines.findIndex((l) => l.includes('-d 240.0.0.9/32 -p tcp --dport 8300 ') && l.endsWith('-j RETURN'));
+  const outbound = lines.findIndex((l) => l.includes('meshctl:outbound '));
+  assert.ok(vip >= 0 && vip < destination && destination < outbound, lines.join('\n'));
 });
 
 test('defaults: the agent ports and 22 are always excluded inbound; the listener ports follow the config', () => {
@@ -113,6 +142,10 @@ test('bad settings are refused as usage errors naming the flag and the value', (
     [{ excludeOutboundPorts: [53, 53] }, /--exclude-outbound-port 53 is given twice/],
     [{ excludeOutboundCidrs: ['10.0.0.0/33'] }, /--exclude-outbound-cidr "10.0.0.0\/33" is not a CIDR/],
     [{ excludeOutboundCidrs: ['10.0.0.0/8', '10.1.0.0/8'] }, /--exclude-outbound-cidr 10.1.0.0\/8 is given twice \(as 10.0.0.0\/8/],
+    [{ excludeOutboundDestinations: [{ address: 'consul.local', port: 8300 }] }, /--exclude-outbound-destination "consul.local:8300": "consul.local" is not an IP address/],
+    [{ excludeOutboundDestinations: [{ address: '10.0.0.0/8', port: 8300 }] }, /--exclude-outbound-destination "10.0.0.0\/8:8300": "10.0.0.0\/8" is not an IP address/],
+    [{ excludeOutboundDestinations: [{ address: '10.0.0.5', port: 0 }] }, /--exclude-outbound-destination "10.0.0.5:0": "0" is not a TCP port/],
+    [{ excludeOutboundDestinations: [{ address: '10.0.0.5', port: 8300 }, { address: '10.0.0.5', port: '8300' }] }, /--exclude-outbound-destination 10.0.0.5:8300 is given twice/],
     [{ proxyUid: 0 }, /--proxy-uid 0 is root/],
     [{ proxyUid: 'nobody' }, /--proxy-uid "nobody" is not a uid/],
     [{ outboundPort: 99999 }, /--outbound-port "99999" is not a TCP port/],
@@ -128,7 +161,7 @@ test('bad settings are refused as usage errors naming the flag and the value', (
 
 test('every problem is reported at once', () => {
   assert.throws(
-    () => resolveTransparentConfig({ proxyUid: 0, inboundPorts: ['x'], excludeOutboundCidrs: ['nope'] }),
-    (error: unknown) => error instanceof MeshError && /--proxy-uid/.test(error.message) && /--inbound-port/.test(error.message) && /--exclude-outbound-cidr/.test(error.message),
+    () => resolveTransparentConfig({ proxyUid: 0, inboundPorts: ['x'], excludeOutboundCidrs: ['nope'], excludeOutboundDestinations: [{ address: 'nope', port: 1 }] }),
+    (error: unknown) => error instanceof MeshError && /--proxy-uid/.test(error.message) && /--inbound-port/.test(error.message) && /--exclude-outbound-cidr/.test(error.message) && /--exclude-outbound-destination/.test(error.message),
   );
 });
