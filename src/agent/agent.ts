@@ -32,7 +32,7 @@ import type { Snapshot } from './snapshot.ts';
 import { systemRandom } from '../lib/clock.ts';
 import { MeshDns } from '../dns/mesh-dns.ts';
 import { enterTransparentMode } from './transparent.ts';
-import { readResolvConf } from '../dns/resolv-conf.ts';
+import { upstreamResolvers } from '../dns/resolv-conf.ts';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -239,12 +239,13 @@ export class Agent {
 
   /** The mesh DNS, forwarding every other name to the resolvers the host had (read before any redirect applies). */
   private async startDns(port: number): Promise<void> {
-    const resolv = await readResolvConf();
-    this.dns = new MeshDns({ upstreams: resolv.nameservers, log: this.log, clock: this.clock, random: systemRandom });
+    // The host's real resolvers: past a local stub (systemd-resolved), whose own lookups would be redirected back here.
+    this.dns = new MeshDns({ upstreams: await upstreamResolvers(), log: this.log, clock: this.clock, random: systemRandom });
     const snapshot = this.watcher.snapshot;
     if (snapshot.services) this.dns.setRecords(new Map(Object.entries(snapshot.services.vips)));
-    await this.dns.start({ host: '127.0.0.1', port }).catch((error: Error) => {
-      throw new MeshError('MESH_E_USAGE', `the mesh DNS cannot listen on 127.0.0.1:${port}: ${error.message}`, { hint: 'another agent may use it: join with another --dns-port' });
+    // ip6tables' REDIRECT delivers to ::1, iptables' to 127.0.0.1.
+    await this.dns.start({ hosts: ['127.0.0.1', '::1'], port }).catch((error: Error) => {
+      throw new MeshError('MESH_E_USAGE', `the mesh DNS cannot listen on port ${port}: ${error.message}`, { hint: 'another agent may use it: join with another --dns-port' });
     });
   }
 

@@ -33,15 +33,19 @@ export function transparentRulesOf(config: AgentConfig): TransparentConfig | und
     inboundPorts: [...new Set(config.services.map((s) => s.port))],
     excludeInboundPorts: t.excludeInboundPorts,
     excludeOutboundPorts: t.excludeOutboundPorts,
-    // The control plane is reached directly: its API is TLS already, and the CLI on this host must reach it while the agent is down.
-    excludeOutboundCidrs: [...t.excludeOutboundCidrs, ...serverCidr(config.server)],
+    excludeOutboundCidrs: t.excludeOutboundCidrs,
+    // The control plane's API port, and only it, is reached directly: the API is TLS already, and the CLI on
+    // this host must reach it while the agent is down. (A server named by host name was resolved at join.)
+    excludeOutboundDestinations: serverDestination(config.server, t.serverAddress),
   });
 }
 
-function serverCidr(server: string): string[] {
-  const host = new URL(server).hostname.replace(/^\[|\]$/g, '');
-  const family = isIP(host);
-  return family === 4 ? [`${host}/32`] : family === 6 ? [`${host}/128`] : [];
+function serverDestination(server: string, resolved: string | undefined): Array<{ address: string; port: number }> {
+  const url = new URL(server);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const address = isIP(host) ? host : resolved;
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  return address ? [{ address, port }] : [];
 }
 
 /** Applies the rules, gives the data dir to the proxy user, and becomes that user. Needs root. */

@@ -16,6 +16,7 @@ interface RuleFlags {
   excludeInboundPort: string[];
   excludeOutboundPort: string[];
   excludeOutboundCidr: string[];
+  excludeOutboundDestination: string[];
   redirectDns?: boolean;
   json?: boolean;
 }
@@ -42,6 +43,7 @@ function withRuleFlags(command: Command): Command {
     .option('--exclude-inbound-port <port>', 'an inbound port never redirected, besides 22 and the agent ports (repeatable)', collect, [])
     .option('--exclude-outbound-port <port>', 'an outbound TCP port that goes direct (repeatable)', collect, [])
     .option('--exclude-outbound-cidr <cidr>', 'an IPv4 or IPv6 range that outbound traffic reaches direct (repeatable)', collect, [])
+    .option('--exclude-outbound-destination <addr:port>', 'one address and TCP port reached direct, such as the server\'s API (IPv6 as [addr]:port) (repeatable)', collect, [])
     .option('--redirect-dns', "send the host's DNS (port 53, UDP and TCP) to the agent's resolver on 15053")
     .addHelpText('after', EXAMPLES);
 }
@@ -106,8 +108,16 @@ function configFrom(flags: RuleFlags, proxyUid: number | string): TransparentCon
     excludeInboundPorts: flags.excludeInboundPort,
     excludeOutboundPorts: flags.excludeOutboundPort,
     excludeOutboundCidrs: flags.excludeOutboundCidr,
+    excludeOutboundDestinations: flags.excludeOutboundDestination.map(parseDestination),
     redirectDns: flags.redirectDns ?? false,
   });
+}
+
+/** ADDR:PORT or [ADDR]:PORT; the address and port are checked with the rest of the config. */
+function parseDestination(text: string): { address: string; port: string } {
+  const match = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
+  if (!match) throw new MeshError('MESH_E_USAGE', `--exclude-outbound-destination "${text}" is not ADDR:PORT`, { hint: 'give 10.0.0.1:8501, or [fd00::1]:8501 for IPv6' });
+  return { address: match[1] as string, port: match[2] as string };
 }
 
 /** plan changes nothing, so it looks the user up but never creates it. */

@@ -44,6 +44,7 @@ import { ensureProxyUser, removeProxyUser } from '../iptables/proxy-user.ts';
 import { transparentRulesOf } from '../agent/transparent.ts';
 import { readCaFile, serverUrl } from './target.ts';
 import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import { discoverPinnedRoots, verifiedRoots, type ServerTls } from '../lib/tls/server-trust.ts';
 import { colour } from './output.ts';
 import { fetchAdmin } from './admin-client.ts';
@@ -274,7 +275,11 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   }
   // Transparent mode: the proxy user exists (or is made) before the config names its uid.
   const proxyUser = flags.transparent ? await ensureProxyUser(flags.proxyUser) : undefined;
-  const config = parseAgentConfig({ ...(proxyUser ? buildConfig(server, flags, token, advertiseAddr, tls, proxyUser) : draft), advertiseAddr }, 'from the join flags');
+  const built = proxyUser ? buildConfig(server, flags, token, advertiseAddr, tls, proxyUser) : draft;
+  // A server named by host name is resolved now: the rule that lets its API port go direct needs an address.
+  const serverHost = new URL(built.server).hostname.replace(/^\[|\]$/g, '');
+  if (built.transparent && !isIP(serverHost)) built.transparent.serverAddress = (await lookup(serverHost)).address;
+  const config = parseAgentConfig({ ...built, advertiseAddr }, 'from the join flags');
 
   const supervision: InstallRecord['supervision'] = flags.foreground ? 'foreground' : chooseSupervision(flags.supervisor);
   const previous = readInstallRecord(config.dataDir);

@@ -13,7 +13,6 @@ import { MESHCTL, removeDir, startServer, waitFor, type ServerProcess } from '..
 import { createTestbed, type Testbed, type TestbedHost } from '../helpers/testbed.ts';
 
 const NODE = process.execPath;
-const PORT = 8500;
 const PROXY_USER = 'meshctl-proxy';
 
 const APP = `
@@ -35,7 +34,9 @@ const before_: Map<string, string> = new Map();
 const dirs = (h: TestbedHost) => ['--data-dir', join(h.dir, 'data'), '--config-dir', join(h.dir, 'conf')];
 
 async function meshctl(host: TestbedHost, args: string[]) {
-  const r = await host.exec(MESHCTL, args, { env: { ...process.env, MESHCTL_SERVER: `${srv.ip}:${PORT}`, MESHCTL_TOKEN: server.token, MESHCTL_CONFIG_DIR: join(host.dir, 'conf') }, timeoutMs: 60_000 });
+  // The joined hosts' CLI uses the server's TLS API, trusting the roots their agent verified: that port, and only it,
+  // goes direct under the rules, so it answers even with outbound_policy=registry_only.
+  const r = await host.exec(MESHCTL, args, { env: { ...process.env, MESHCTL_SERVER: server.httpsUrl, MESHCTL_TOKEN: server.token, MESHCTL_CONFIG_DIR: join(host.dir, 'conf') }, timeoutMs: 60_000 });
   assert.equal(r.code, 0, `meshctl ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -59,7 +60,7 @@ before(async () => {
   [srv, h1, h2] = bed.hosts as [TestbedHost, TestbedHost, TestbedHost];
   // The agent drops to the proxy user: it must be able to reach its config and data dirs.
   for (const dir of [dirname(h1.dir), h1.dir, h2.dir]) chmodSync(dir, 0o755);
-  server = await startServer({ netns: srv.name, host: srv.ip, port: PORT, httpsPort: 8501 });
+  server = await startServer({ netns: srv.name, host: srv.ip, port: 8500, httpsPort: 8501 });
   h2.spawn(NODE, ['-e', APP]);
   h2.spawn(NODE, ['-e', SSH]);
   await waitFor(async () => (await h2.exec('curl', ['-sf', 'http://127.0.0.1:8081/hits'])).code === 0, 10_000, 'the app');

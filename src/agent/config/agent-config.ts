@@ -65,6 +65,8 @@ export const agentConfigSchema = z.strictObject({
       excludeInboundPorts: z.array(z.number().int().min(1).max(65535)),
       excludeOutboundPorts: z.array(z.number().int().min(1).max(65535)),
       excludeOutboundCidrs: z.array(z.string().min(1)),
+      /** The server's address when join was given a host name (resolved then), for its exclusion from redirection. */
+      serverAddress: z.string().min(1).optional(),
     })
     .optional(),
 });
