@@ -80,19 +80,19 @@ const serviceOrWildcard = z
   .string(expecting('a service name or *'))
   .refine((v) => v === WILDCARD || SERVICE_NAME.test(v), expecting('a service name (letters, digits and dashes) or *'));
 
-const httpPath = z.string(expecting('a path')).superRefine((value, ctx) => {
+export const httpPath = z.string(expecting('a path')).superRefine((value, ctx) => {
   if (!value.startsWith('/')) return void ctx.addIssue({ code: 'custom', message: `must start with "/", got ${JSON.stringify(value)}` });
   const normalized = normalizeRequestTarget(value);
   if (!normalized.ok) return void ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is refused: ${normalized.reason}` });
   if (normalized.forward !== value) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a normalized path and would never match; give ${JSON.stringify(normalized.forward)}` });
 });
 
-const regex = z.string(expecting('a regex')).superRefine((value, ctx) => {
+export const regex = z.string(expecting('a regex')).superRefine((value, ctx) => {
   const problem = regexProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-const method = z.string(expecting('an HTTP method')).regex(/^[A-Z][A-Z0-9_-]*$/, expecting('an HTTP method in capitals, such as GET'));
+export const method = z.string(expecting('an HTTP method')).regex(/^[A-Z][A-Z0-9_-]*$/, expecting('an HTTP method in capitals, such as GET'));
 
 const headerMatch = kit
   .group(['Header'], {

@@ -29,7 +29,7 @@ const MAX_DURATION_MS = 2 ** 31 - 1;
 
 // ---- Values, each with the message an operator reads when it is wrong.
 
-function wholeNumber(min: number, max?: number) {
+export function wholeNumber(min: number, max?: number) {
   const what = max === undefined ? `a whole number ≥ ${min}` : `a whole number from ${min} to ${max}`;
   const base = z.number(expecting(what)).int(expecting(what)).min(min, expecting(what));
   return max === undefined ? base : base.max(max, expecting(what));
@@ -39,7 +39,7 @@ const numberIn = (min: number, max: number) => z.number(expecting(`a number from
 const flag = () => z.boolean(expecting('true or false'));
 
 /** A Go duration ("5s", "250ms", "1h30m"); zeroMeans names what 0s does where it is allowed. */
-function duration(zeroMeans?: string) {
+export function duration(zeroMeans?: string) {
   const what = zeroMeans ? `a duration such as 5s or 250ms (0s: ${zeroMeans})` : 'a duration above 0, such as 5s or 250ms';
   return z
     .string(expecting(what))
