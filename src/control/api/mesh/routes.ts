@@ -8,8 +8,8 @@
 //   - a resolver may not drop a subset a stored route still sends to;
 //   - each stored route set of a destination gets Version n+1, and a copy is
 //     kept at mesh/route-history/<dest>/<n> (outside mesh/config/, so agents
-//     do not receive it). A delete is a version too (no routes), so it can be
-//     rolled back.
+//     do not receive it), the last HISTORY_KEEP of them. A delete is a
+//     version too (no routes), so it can be rolled back.
 // And beside them:
 //   GET  /v1/mesh/routes/<dest>/history            [{Version, Time, Routes, Summary, Current}]
 //   POST /v1/mesh/routes/<dest>/rollback?to=N      stores version N's routes as a new version
@@ -35,6 +35,9 @@ import type { ConfigEntry, ConfigKindSpec } from './config-kind.ts';
 export const ROUTER_PREFIX = `${CONFIG_PREFIX}${ROUTER_KIND}/`;
 export const RESOLVER_PREFIX = `${CONFIG_PREFIX}${RESOLVER_KIND}/`;
 export const HISTORY_PREFIX = 'mesh/route-history/';
+
+/** Versions kept per destination; older ones are dropped as new ones come. */
+export const HISTORY_KEEP = 100;
 
 /** Zero-padded, so a prefix listing comes back in version order. */
 const historyKey = (destination: string, version: number) => `${HISTORY_PREFIX}${destination}/${String(version).padStart(10, '0')}`;
@@ -83,11 +86,17 @@ function lastVersion(r: Reader, destination: string): number {
   return records.reduce((max, e) => Math.max(max, e.value.Version), 0);
 }
 
+/** Records routes as the destination's next version in its history; answers that version. */
+function recordVersion(txn: Txn, destination: string, routes: StoredRoute[], now: number, cause: string): number {
+  const version = lastVersion(txn, destination) + 1;
+  txn.put(historyKey(destination, version), { Version: version, Time: new Date(now).toISOString(), Routes: routes, Cause: cause } satisfies HistoryRecord);
+  txn.delete(historyKey(destination, version - HISTORY_KEEP));
+  return version;
+}
+
 /** Stores a route set (or, with undefined, its deletion) as the destination's next version; answers the Config stored. */
 function storeVersion(txn: Txn, destination: string, config: StoredRouter | undefined, now: number, cause: string): StoredRouter | undefined {
-  const version = lastVersion(txn, destination) + 1;
-  const record: HistoryRecord = { Version: version, Time: new Date(now).toISOString(), Routes: config?.Routes ?? [], Cause: cause };
-  txn.put(historyKey(destination, version), record);
+  const version = recordVersion(txn, destination, config?.Routes ?? [], now, cause);
   if (!config) return undefined;
   const stored = { Version: version, Routes: config.Routes };
   txn.put(ROUTER_PREFIX + destination, { Kind: ROUTER_KIND, Name: destination, Config: stored } satisfies ConfigEntry);
@@ -105,9 +114,7 @@ export const routerApiKind: ConfigKindSpec = {
     const routes = config as StoredRouter;
     const missing = missingReferences(txn, name, routes);
     if (missing.length > 0) refuse(`${ROUTER_KIND} "${name}"`, missing);
-    const version = lastVersion(txn, name) + 1;
-    txn.put(historyKey(name, version), { Version: version, Time: new Date(now).toISOString(), Routes: routes.Routes, Cause: 'put' } satisfies HistoryRecord);
-    return { Version: version, Routes: routes.Routes };
+    return { Version: recordVersion(txn, name, routes.Routes, now, 'put'), Routes: routes.Routes };
   },
   onDelete(txn, name, now) {
     storeVersion(txn, name, undefined, now, 'delete');
