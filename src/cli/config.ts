@@ -11,6 +11,7 @@ import { describeFieldErrors, type Checked, type FieldError, type SettingKey } f
 import { intentionsKind } from '../config/intentions.ts';
 import { meshKind } from '../config/mesh.ts';
 import { serviceDefaultsKind } from '../config/service-defaults.ts';
+import { resolverKind, routerKind } from '../config/routes.ts';
 import { MeshError } from '../lib/errors.ts';
 import type { ApiClient } from './api-client.ts';
 import { clientFor, withTarget, type TargetFlags } from './common.ts';
@@ -29,7 +30,7 @@ interface Kind {
 }
 
 /** One line per kind. */
-const KINDS: readonly Kind[] = [serviceDefaultsKind, intentionsKind, meshKind];
+const KINDS: readonly Kind[] = [serviceDefaultsKind, intentionsKind, meshKind, routerKind, resolverKind];
 
 interface Entry {
   Kind: string;

@@ -10,6 +10,8 @@ import { addTokenCommands } from './token.ts';
 import { addKvCommands } from './kv.ts';
 import { addConfigCommands } from './config.ts';
 import { addIntentionCommands } from './intention.ts';
+import { addRouteCommands } from './route.ts';
+import { addSubsetCommands } from './subset.ts';
 import { addCaCommands } from './ca.ts';
 import { addJoinCommands } from './join.ts';
 import { addStatusCommands } from './status.ts';
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
   addStatusCommands(program);
   addConfigCommands(program);
   addIntentionCommands(program);
+  addRouteCommands(program);
+  addSubsetCommands(program);
   addCaCommands(program);
   addTokenCommands(program);
   addKvCommands(program);

@@ -284,7 +284,7 @@ export interface RouteExplanation {
   /** Where the request goes: the rule's targets, or the whole destination when none matched; empty for a redirect. */
   readonly targets: readonly RouteTarget[];
   readonly redirect?: { readonly path?: string; readonly status: number };
-  /** A line per rule tried, in order: why it did or did not match. */
+  /** A line per rule tried, in order ("#1 canary: no match: ..."; numbered from 1, as the CLI shows places): why it did or did not match. */
   readonly why: readonly string[];
 }
 
@@ -296,11 +296,11 @@ export function explainRoute(table: RouteTable, destination: string, request: Ro
   for (const [index, rule] of rules.entries()) {
     const failed = rule.conditions.filter((c) => !c.test(request));
     if (failed.length === 0) {
-      why.push(`#${index} ${rule.route.name}: matches (${rule.route.matchText})`);
+      why.push(`#${index + 1} ${rule.route.name}: matches (${rule.route.matchText})`);
       const { route } = rule;
       return { rule: route.name, index, targets: route.targets, ...(route.redirect ? { redirect: route.redirect } : {}), why };
     }
-    why.push(`#${index} ${rule.route.name}: no match: ${failed.map((c) => `wants ${c.text}, got ${c.saw(request)}`).join('; ')}`);
+    why.push(`#${index + 1} ${rule.route.name}: no match: ${failed.map((c) => `wants ${c.text}, got ${c.saw(request)}`).join('; ')}`);
   }
   why.push(`no rule matches: the request goes to every instance of ${destination}`);
   return { rule: undefined, index: -1, targets: whole, why };

@@ -27,6 +27,7 @@ import { addHeartbeatRoutes } from './api/mesh/heartbeat.ts';
 import { addMeshConfigRoutes } from './api/mesh/config.ts';
 import { addConfigKindsRoutes } from './api/mesh/config-kind.ts';
 import { addIntentionRoutes } from './api/mesh/intentions.ts';
+import { addRouteRoutes } from './api/mesh/routes.ts';
 import { addMeshServicesRoutes } from './api/mesh/services.ts';
 import { addCaRoutes } from './api/mesh/ca.ts';
 import { Authority } from './ca/authority.ts';
@@ -154,6 +155,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   addMeshConfigRoutes(router, deps);
   addConfigKindsRoutes(router, deps);
   addIntentionRoutes(router, deps);
+  addRouteRoutes(router, deps);
   addMeshServicesRoutes(router, deps);
   addCaRoutes(router, deps, authority);
 

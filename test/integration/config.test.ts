@@ -119,7 +119,7 @@ describe('meshctl config', () => {
 
     const kind = meshctl(['config', 'set', 'widgets', 'api', 'a=b']);
     assert.equal(kind.code, 2);
-    assert.match(kind.stderr, /unknown config kind "widgets" \(the kinds are: service-defaults, service-intentions, mesh\)/);
+    assert.match(kind.stderr, /unknown config kind "widgets" \(the kinds are: service-defaults, service-intentions, mesh, service-router, service-resolver\)/);
     assert.equal(meshctl(['config', 'set', 'service-defaults', 'not_a_name', 'protocol=http']).code, 2);
     assert.equal(meshctl(['config', 'set', 'service-defaults', 'api']).code, 2, 'nothing to set');
 

@@ -176,7 +176,7 @@ describe('explain', () => {
       rule: 'posts',
       index: 1,
       targets: [{ service: 'api', subset: 'v1', weight: 100 }],
-      why: ['#0 canary: no match: wants header x-canary=1, got header x-canary absent', '#1 posts: matches (methods POST)'],
+      why: ['#1 canary: no match: wants header x-canary=1, got header x-canary absent', '#2 posts: matches (methods POST)'],
     });
     assert.deepEqual(explainRoute(table, 'api', request('/old')).redirect, { path: '/new', status: 308 });
   });

@@ -8,20 +8,24 @@
 // Writes need a management token, reads any valid token (operator:read).
 //
 // The routes are the same for every kind; a new kind is its schema file and
-// one line in CONFIG_KINDS.
+// one line in CONFIG_KINDS. A kind whose entries name others (a route names
+// subsets and services) checks them, and may write beside the entry (a
+// route set's history), in its onWrite and onDelete hooks, which run inside
+// the write's transaction: a refusal there stores nothing.
 
 import { MeshError, badRequest } from '../../../lib/errors.ts';
 import { describeFieldErrors, type Checked } from '../../../config/kind.ts';
 import { intentionsKind } from '../../../config/intentions.ts';
 import { meshKind } from '../../../config/mesh.ts';
 import { serviceDefaultsKind } from '../../../config/service-defaults.ts';
-import type { StoredEntry } from '../../store/store.ts';
+import type { StoredEntry, Txn } from '../../store/store.ts';
 import { blockingRead } from '../blocking.ts';
 import type { Handler } from '../context.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
 import { parseJsonBody } from '../consul/decode.ts';
 import { CONFIG_PREFIX } from './config.ts';
+import { resolverApiKind, routerApiKind } from './routes.ts';
 
 /** What the API needs to know of a config kind. */
 export interface ConfigKindSpec {
@@ -29,6 +33,14 @@ export interface ConfigKindSpec {
   readonly nameRule: RegExp;
   readonly nameHelp: string;
   check(input: unknown): Checked<unknown>;
+  /**
+   * Inside the write's transaction, after the schema passed: checks against
+   * the rest of the store (throw a MeshError to refuse; nothing is stored) and
+   * answers the Config to store.
+   */
+  onWrite?(txn: Txn, name: string, config: unknown, now: number): unknown;
+  /** Inside the delete's transaction, when the entry exists: throw to refuse. */
+  onDelete?(txn: Txn, name: string, now: number): void;
 }
 
 /** How an entry is stored, and (with its indexes) answered. */
@@ -82,7 +94,8 @@ export function addConfigKindRoutes(router: Router<Handler>, deps: ApiDeps, spec
     const { result } = await store.transact((txn) => {
       const current = txn.get<ConfigEntry>(prefix + name);
       if (cas !== undefined && (current?.modRevision ?? 0) !== cas) return { lost: current?.modRevision ?? 0 };
-      txn.put(prefix + name, { Kind: spec.kind, Name: name, Config: checked.value } satisfies ConfigEntry);
+      const config = spec.onWrite ? spec.onWrite(txn, name, checked.value, deps.clock.now()) : checked.value;
+      txn.put(prefix + name, { Kind: spec.kind, Name: name, Config: config } satisfies ConfigEntry);
       return { stored: txn.get<ConfigEntry>(prefix + name) as StoredEntry<ConfigEntry> };
     });
     if ('lost' in result) {
@@ -99,6 +112,7 @@ export function addConfigKindRoutes(router: Router<Handler>, deps: ApiDeps, spec
     const { result } = await store.transact((txn) => {
       const current = txn.get(prefix + name);
       if (!current || (cas !== undefined && current.modRevision !== cas)) return false;
+      spec.onDelete?.(txn, name, deps.clock.now());
       return txn.delete(prefix + name);
     });
     return { json: result };
@@ -106,7 +120,7 @@ export function addConfigKindRoutes(router: Router<Handler>, deps: ApiDeps, spec
 }
 
 /** One line per kind. */
-export const CONFIG_KINDS: readonly ConfigKindSpec[] = [serviceDefaultsKind, intentionsKind, meshKind];
+export const CONFIG_KINDS: readonly ConfigKindSpec[] = [serviceDefaultsKind, intentionsKind, meshKind, routerApiKind, resolverApiKind];
 
 export function addConfigKindsRoutes(router: Router<Handler>, deps: ApiDeps): void {
   for (const spec of CONFIG_KINDS) addConfigKindRoutes(router, deps, spec);
