@@ -12,6 +12,7 @@ import { addConfigCommands } from './config.ts';
 import { addIntentionCommands } from './intention.ts';
 import { addRouteCommands } from './route.ts';
 import { addSubsetCommands } from './subset.ts';
+import { addSplitCommand } from './split.ts';
 import { addCaCommands } from './ca.ts';
 import { addJoinCommands } from './join.ts';
 import { addStatusCommands } from './status.ts';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   addIntentionCommands(program);
   addRouteCommands(program);
   addSubsetCommands(program);
+  addSplitCommand(program);
   addCaCommands(program);
   addTokenCommands(program);
   addKvCommands(program);

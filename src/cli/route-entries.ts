@@ -4,7 +4,7 @@
 // concurrent edits of one destination are all kept.
 
 import { describeFieldErrors, type Checked } from '../config/kind.ts';
-import { checkResolver, checkRouter, RESOLVER_KIND, ROUTER_KIND, type StoredResolver, type StoredRouter } from '../config/routes.ts';
+import { checkResolver, checkRouter, RESOLVER_KIND, ROUTER_KIND, routerKind, type StoredResolver, type StoredRouter } from '../config/routes.ts';
 import { MeshError } from '../lib/errors.ts';
 import type { ApiClient } from './api-client.ts';
 
@@ -12,6 +12,10 @@ export interface Entry<C> {
   Name: string;
   Config: C;
   ModifyIndex: number;
+}
+
+export function checkDestination(name: string): void {
+  if (!routerKind.nameRule.test(name)) throw new MeshError('MESH_E_USAGE', `invalid service "${name}"`, { hint: `give ${routerKind.nameHelp}` });
 }
 
 export const entryPath = (kind: string, name?: string) => `/v1/mesh/config/${kind}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;

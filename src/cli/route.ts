@@ -1,28 +1,23 @@
-// `meshctl route add|list|get|delete|apply|explain|history|rollback` and
-// `meshctl split`: where requests to a service go. A destination's routes
-// are one service-router entry (config/routes.ts); add, delete and split
-// edit it with check-and-set (route-entries.ts), apply sends whole entries
-// for several services in one all-or-nothing request. Flags are checked
-// before anything is sent (exit 2); the server then checks that the subsets
-// and services named exist (exit 1 with its reason; nothing is stored).
+// `meshctl route add|list|get|delete` (and, from their own files, apply,
+// explain, history and rollback): where requests to a service go. A
+// destination's routes are one service-router entry (config/routes.ts); add
+// and delete edit it with check-and-set (route-entries.ts). Flags are
+// checked before anything is sent (exit 2); the server then checks that the
+// subsets and services named exist (exit 1 with its reason; nothing is
+// stored).
 
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { describeFieldErrors } from '../config/kind.ts';
-import { checkResolver, checkRouter, describeMatch, describeTarget, RESOLVER_KIND, ROUTER_KIND, routerKind, type StoredRoute, type StoredRouter } from '../config/routes.ts';
-import { withoutRoute, withRoute, withSplit } from '../config/route-edit.ts';
+import { describeMatch, describeTarget, ROUTER_KIND, type StoredRoute, type StoredRouter } from '../config/routes.ts';
+import { withoutRoute, withRoute } from '../config/route-edit.ts';
 import { MeshError } from '../lib/errors.ts';
 import { clientFor, withTarget, type TargetFlags } from './common.ts';
 import { printJson, printTable } from './output.ts';
-import { editRouter, entryPath, getRouter, subsetsOf, type Entry } from './route-entries.ts';
-import { routeFromFlags, splitOf, type RouteFlags } from './route-flags.ts';
+import { addRouteApplyCommand } from './route-apply.ts';
+import { checkDestination, editRouter, entryPath, getRouter, subsetsOf, type Entry } from './route-entries.ts';
+import { routeFromFlags, type RouteFlags } from './route-flags.ts';
+import { addRouteExplainCommands } from './route-versions.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-export function checkDestination(name: string): void {
-  if (!routerKind.nameRule.test(name)) throw new MeshError('MESH_E_USAGE', `invalid service "${name}"`, { hint: `give ${routerKind.nameHelp}` });
-}
 
 /** What a route does besides sending, as one line: "timeout 2s, retries 3, fault abort 503@5%". */
 export function describeExtras(r: StoredRoute): string {
@@ -49,45 +44,6 @@ function describeTo(r: StoredRoute, destination: string): string {
 
 function routeRows(destination: string, config: StoredRouter, withDestination: boolean): string[][] {
   return config.Routes.map((r, i) => [...(withDestination ? [destination, String(config.Version ?? '')] : []), String(i + 1), r.Name, describeMatch(r.Match), describeTo(r, destination), describeExtras(r) || '-']);
-}
-
-// ---- route apply: files.
-
-interface ApplyEntry {
-  Kind: string;
-  Name: string;
-  Config: unknown;
-}
-
-/** A file's entries: { service-router: { DEST: {Routes} }, service-resolver: { SVC: {Subsets} } } or a list of { Kind, Name, Config }. */
-export function entriesOfFile(input: unknown, file: string): ApplyEntry[] {
-  const bad = (why: string): never => {
-    throw new MeshError('MESH_E_USAGE', `invalid -f ${file}: ${why}`, { hint: 'give { service-router: { DEST: { Routes: [...] } }, service-resolver: { SVC: { Subsets: {...} } } } or a list of { Kind, Name, Config }' });
-  };
-  if (Array.isArray(input)) {
-    return input.map((e, i) => {
-      if (!e || typeof e !== 'object' || typeof (e as ApplyEntry).Kind !== 'string' || typeof (e as ApplyEntry).Name !== 'string') bad(`entry [${i}] needs Kind, Name and Config`);
-      return { Kind: (e as ApplyEntry).Kind, Name: (e as ApplyEntry).Name, Config: (e as ApplyEntry).Config };
-    });
-  }
-  if (!input || typeof input !== 'object') return bad('expected a map or a list of entries');
-  const unknown = Object.keys(input).filter((k) => k !== ROUTER_KIND && k !== RESOLVER_KIND);
-  if (unknown.length) bad(`unknown top-level key(s) ${unknown.join(', ')}, expected ${ROUTER_KIND}, ${RESOLVER_KIND}`);
-  return [RESOLVER_KIND, ROUTER_KIND].flatMap((Kind) => {
-    const byName = (input as Record<string, unknown>)[Kind] ?? {};
-    if (typeof byName !== 'object' || Array.isArray(byName)) return bad(`${Kind} must map service names to entries`);
-    return Object.entries(byName as Record<string, unknown>).map(([Name, Config]) => ({ Kind, Name, Config }));
-  });
-}
-
-/** Every problem in a file's entries, as one line each; empty when all pass the schemas. */
-export function fileProblems(entries: readonly ApplyEntry[]): string[] {
-  return entries.flatMap((e) => {
-    if (e.Kind !== ROUTER_KIND && e.Kind !== RESOLVER_KIND) return [`Kind ${JSON.stringify(e.Kind)}: expected ${ROUTER_KIND} or ${RESOLVER_KIND}`];
-    if (!routerKind.nameRule.test(e.Name)) return [`${e.Kind} ${JSON.stringify(e.Name)}: expected ${routerKind.nameHelp}`];
-    const checked = (e.Kind === ROUTER_KIND ? checkRouter : checkResolver)(e.Config);
-    return checked.ok ? [] : [`${e.Kind} ${e.Name}: ${describeFieldErrors(checked.errors)}`];
-  });
 }
 
 function withRouteFlags(command: Command): Command {
@@ -192,114 +148,6 @@ Examples:
     process.stdout.write(removed ? `deleted ${what}\n` : `no ${what.replace(/^every route/, 'routes')}; nothing to delete\n`);
   });
 
-  withTarget(
-    route
-      .command('apply')
-      .description('store route sets and subsets from a YAML or JSON file, for several services at once; all or nothing')
-      .requiredOption('-f, --file <file>', 'the file (- for stdin)')
-      .addHelpText(
-        'after',
-        `\nThe file:
-  service-resolver:
-    api: { Subsets: { v1: { Filter: { Meta: { version: v1 } } }, v2: { Filter: { Meta: { version: v2 } } } } }
-  service-router:
-    api:
-      Routes:
-        - Name: canary
-          Match: { Header: [{ Name: x-canary, Exact: "1" }] }
-          Destination: { Split: [{ Subset: v2, Weight: 100 }] }
-        - Name: split
-          Destination: { Split: [{ Subset: v1, Weight: 90 }, { Subset: v2, Weight: 10 }] }
-or a list of { Kind, Name, Config }. Each route set named replaces that service's routes (a new version).
-
-Examples:
-  meshctl route apply -f routes.yaml`,
-      ),
-  ).action(async (flags: TargetFlags & { file: string }) => {
-    let text: string;
-    try {
-      text = readFileSync(flags.file === '-' ? 0 : flags.file, 'utf8');
-    } catch (error) {
-      throw new MeshError('MESH_E_USAGE', `cannot read -f ${flags.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { hint: 'give a readable YAML or JSON file' });
-    }
-    let parsed: unknown;
-    try {
-      parsed = parseYaml(text); // YAML is a superset of JSON
-    } catch (error) {
-      throw new MeshError('MESH_E_USAGE', `invalid -f ${flags.file}: not YAML or JSON: ${(error as Error).message.split('\n')[0]}`, { hint: 'fix the file; nothing was stored' });
-    }
-    const entries = entriesOfFile(parsed, flags.file);
-    if (entries.length === 0) throw new MeshError('MESH_E_USAGE', `-f ${flags.file} has no entries`, { hint: 'give service-router and/or service-resolver entries' });
-    const problems = fileProblems(entries);
-    if (problems.length > 0) throw new MeshError('MESH_E_USAGE', `invalid -f ${flags.file}: ${problems.join('; ')}`, { hint: 'fix the file; nothing was stored' });
-    const { body } = await clientFor(flags).request<{ Stored: Array<{ Kind: string; Name: string; Version?: number }> }>('POST', '/v1/mesh/routes/apply', { Entries: entries });
-    for (const s of body.Stored) process.stdout.write(`stored ${s.Kind} ${s.Name}${s.Version !== undefined ? ` (version ${s.Version})` : ''}\n`);
-  });
-
-  withTarget(
-    route
-      .command('explain')
-      .description('which route of DEST a request would match, why, and where it would go')
-      .argument('<dest>')
-      .option('--path <path>', 'the request path (normalized as the proxy does; ?query allowed)', '/')
-      .option('--method <method>', 'the method', 'GET')
-      .option('--header <k=v>', 'a request header (repeat for more)', collect)
-      .option('--query <k=v>', 'a query parameter (repeat for more)', collect)
-      .option('--source <service>', 'the calling service')
-      .option('--json', 'print JSON')
-      .addHelpText('after', '\nExamples:\n  meshctl route explain api --path /search --header x-canary=1\n  meshctl route explain api --path /orders --method POST --source web'),
-  ).action(async (dest: string, flags: TargetFlags & { path: string; method: string; header?: string[]; query?: string[]; source?: string; json?: boolean }) => {
-    checkDestination(dest);
-    const query = new URLSearchParams({ path: flags.path, method: flags.method.toUpperCase() });
-    for (const h of flags.header ?? []) {
-      const eq = h.indexOf('=');
-      if (eq <= 0) throw new MeshError('MESH_E_USAGE', `invalid --header ${JSON.stringify(h)}: expected NAME=VALUE`, { hint: 'give --header x-canary=1' });
-      query.append('header', `${h.slice(0, eq)}:${h.slice(eq + 1)}`);
-    }
-    for (const q of flags.query ?? []) query.append('query', q);
-    if (flags.source !== undefined) query.set('source', flags.source);
-    const { body } = await clientFor(flags).request<{ Rule: string | null; Index: number; Path: string; Targets: Array<{ Service: string; Subset?: string; Weight: number }>; Redirect?: { Path?: string; Status: number }; Why: string[]; Version: number | null }>(
-      'GET',
-      `/v1/mesh/routes/${encodeURIComponent(dest)}/explain?${query}`,
-    );
-    if (flags.json) return printJson(body);
-    for (const line of body.Why) process.stdout.write(`  ${line}\n`);
-    const where = body.Redirect
-      ? `redirect ${body.Redirect.Status}${body.Redirect.Path ? ` to ${body.Redirect.Path}` : ''}`
-      : body.Targets.map((t) => `${describeTarget({ Service: t.Service, Subset: t.Subset })}${body.Targets.length > 1 ? ` ${t.Weight}%` : ''}`).join(', ');
-    const rule = body.Rule === null ? 'no route' : `route ${body.Rule} (#${body.Index + 1}${body.Version === null ? '' : `, version ${body.Version}`})`;
-    process.stdout.write(`${flags.method.toUpperCase()} ${body.Path} → ${where}: ${rule}\n`);
-  });
-
-  withTarget(route.command('history').description('the versions of DEST\'s route set, oldest first').argument('<dest>').option('--json', 'print JSON')).action(async (dest: string, flags: TargetFlags & { json?: boolean }) => {
-    checkDestination(dest);
-    const { body } = await clientFor(flags).request<Array<{ Version: number; Time: string; Cause: string; Routes: string[]; Summary: string; Current: boolean }>>('GET', `/v1/mesh/routes/${encodeURIComponent(dest)}/history`);
-    if (flags.json) return printJson(body);
-    if (body.length === 0) return void process.stdout.write(`${dest} has no route history\n`);
-    printTable(['VERSION', 'TIME', 'CAUSE', 'ROUTES', 'SUMMARY'], body.map((h) => [`${h.Version}${h.Current ? ' *' : ''}`, h.Time, h.Cause, h.Routes.join(',') || '-', h.Summary]));
-  });
-
-  withTarget(route.command('rollback').description('store an earlier version of DEST\'s route set as a new version').argument('<dest>').requiredOption('--to <version>', 'the version to restore (meshctl route history DEST)')).action(async (dest: string, flags: TargetFlags & { to: string }) => {
-    checkDestination(dest);
-    if (!/^[1-9]\d*$/.test(flags.to)) throw new MeshError('MESH_E_USAGE', `invalid --to ${JSON.stringify(flags.to)}: expected a version number`, { hint: `see meshctl route history ${dest}` });
-    const { body } = await clientFor(flags).request<{ Version: number; RolledBackTo: number; Routes: string[] }>('POST', `/v1/mesh/routes/${encodeURIComponent(dest)}/rollback?to=${flags.to}`);
-    process.stdout.write(`rolled ${dest} back to version ${body.RolledBackTo}, stored as version ${body.Version}: ${body.Routes.length ? `routes ${body.Routes.join(', ')}` : 'no routes'}\n`);
-  });
-
-  withTarget(
-    program
-      .command('split')
-      .description('send DEST\'s requests that no other route matches over subsets by weight: the catch-all route "split", last')
-      .argument('<dest>')
-      .argument('<weights...>', 'SUBSET=WEIGHT (or SERVICE=WEIGHT, SERVICE:SUBSET=WEIGHT), adding up to 100')
-      .addHelpText('after', '\nSets (or replaces) the route named split at the end of DEST\'s routes.\n\nExamples:\n  meshctl split api v1=90 v2=10\n  meshctl split api v1=50 v2=50\n  meshctl split api v2=100'),
-  ).action(async (dest: string, weights: string[], flags: TargetFlags) => {
-    checkDestination(dest);
-    const client = clientFor(flags);
-    const split = splitOf(weights, await subsetsOf(client, dest), 'split');
-    const checked = checkRouter(withSplit(undefined, split));
-    if (!checked.ok) throw new MeshError('MESH_E_USAGE', `invalid split ${weights.join(' ')}: ${checked.errors.map((e) => e.message).join('; ')}`, { hint: 'give SUBSET=WEIGHT pairs adding up to 100, e.g. meshctl split api v1=90 v2=10; nothing was stored' });
-    await editRouter(client, dest, (current) => withSplit(current, split));
-    process.stdout.write(`split ${dest}: ${split.map((s) => `${describeTarget(s, dest)}=${s.Weight}`).join(' ')}\n`);
-  });
+  addRouteApplyCommand(route);
+  addRouteExplainCommands(route);
 }

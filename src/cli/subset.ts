@@ -9,8 +9,7 @@ import { withoutSubset, withSubset } from '../config/route-edit.ts';
 import { MeshError } from '../lib/errors.ts';
 import { clientFor, withTarget, type TargetFlags } from './common.ts';
 import { printJson, printTable } from './output.ts';
-import { editResolver, entryPath, getResolver, type Entry } from './route-entries.ts';
-import { checkDestination } from './route.ts';
+import { checkDestination, editResolver, entryPath, getResolver, type Entry } from './route-entries.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

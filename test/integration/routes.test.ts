@@ -260,6 +260,25 @@ service-router:
   });
 });
 
+describe('the generic kind routes', () => {
+  test('PUT numbers the version itself, keeps history, and honours cas; config get and set -f reach the same entries', async () => {
+    const before = (await router('shadow'))!;
+    const body = { Version: 1, Routes: [{ Name: 'moved', Match: { PathExact: '/old' }, Redirect: { Path: '/newer' } }] };
+    const stale = await api(server, 'PUT', `/v1/mesh/config/service-router/shadow?cas=${before.ModifyIndex - 1}`, body);
+    assert.equal(stale.status, 409);
+    const put = await json<RouterEntry>(`/v1/mesh/config/service-router/shadow?cas=${before.ModifyIndex}`, 'PUT', body);
+    assert.equal(put.Config.Version, (before.Config.Version ?? 0) + 1, 'the Version given is the server\'s to set');
+    const history = await json<Array<{ Version: number; Cause: string; Summary: string }>>('/v1/mesh/routes/shadow/history');
+    assert.deepEqual(history.at(-1), { ...history.at(-1)!, Version: put.Config.Version, Cause: 'put', Summary: 'moved: path-exact /old → redirect 302 /newer' });
+    assert.match(ok(['config', 'get', 'service-router', 'shadow', '--json']), /"\/newer"/);
+    const file = join(dir, 'shadow.json');
+    writeFileSync(file, JSON.stringify({ Routes: [{ Name: 'all', Destination: { Split: [{ Weight: 100 }] } }] }));
+    ok(['config', 'set', 'service-router', 'shadow', '-f', file]);
+    assert.deepEqual(await routeNames('shadow'), ['all']);
+    assert.equal((await router('shadow'))!.Config.Version, (put.Config.Version ?? 0) + 1);
+  });
+});
+
 describe('concurrency and ACLs', () => {
   test('concurrent adds to one destination are all kept, each a version', async () => {
     const names = Array.from({ length: 8 }, (_, i) => `r${i}`);

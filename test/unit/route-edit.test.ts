@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { evenWeights, withoutRoute, withoutSubset, withRoute, withSplit, withSubset } from '../../src/config/route-edit.ts';
 import type { StoredRoute, StoredRouter } from '../../src/config/routes.ts';
 import { headerMatchOf, queryMatchOf, routeFromFlags, splitOf } from '../../src/cli/route-flags.ts';
-import { entriesOfFile, fileProblems } from '../../src/cli/route.ts';
+import { entriesOfFile, fileProblems } from '../../src/cli/route-apply.ts';
 import { subsetFromFlags } from '../../src/cli/subset.ts';
 import { explainRequest } from '../../src/control/api/mesh/routes.ts';
 

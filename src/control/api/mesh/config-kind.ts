@@ -25,7 +25,7 @@ import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
 import { parseJsonBody } from '../consul/decode.ts';
 import { CONFIG_PREFIX } from './config.ts';
-import { resolverApiKind, routerApiKind } from './routes.ts';
+import { resolverApiKind, routerApiKind } from './route-store.ts';
 
 /** What the API needs to know of a config kind. */
 export interface ConfigKindSpec {
