@@ -274,18 +274,20 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
     throw new MeshError('MESH_E_USAGE', 'another meshctl agent on this host already runs in transparent mode (meshctl iptables show)', { hint: 'one transparent agent per host: join without --transparent, or leave the other first' });
   }
   // Transparent mode: the proxy user exists (or is made) before the config names its uid.
-  const proxyUser = flags.transparent ? await ensureProxyUser(flags.proxyUser) : undefined;
-  const built = proxyUser ? buildConfig(server, flags, token, advertiseAddr, tls, proxyUser) : draft;
-  // A server named by host name is resolved now: the rule that lets its API port go direct needs an address.
-  const serverHost = new URL(built.server).hostname.replace(/^\[|\]$/g, '');
-  if (built.transparent && !isIP(serverHost)) built.transparent.serverAddress = (await lookup(serverHost)).address;
-  const config = parseAgentConfig({ ...built, advertiseAddr }, 'from the join flags');
-
+  // Every check that can fail comes before the one change made ahead of the config: the proxy user.
   const supervision: InstallRecord['supervision'] = flags.foreground ? 'foreground' : chooseSupervision(flags.supervisor);
-  const previous = readInstallRecord(config.dataDir);
+  const previous = readInstallRecord(draft.dataDir);
   if (previous && previous.supervision !== 'foreground' && supervision !== 'foreground' && previous.supervision !== supervision) {
     throw new MeshError('MESH_E_USAGE', `this host joined with ${previous.supervision} supervision; join again with the same kind`, { hint: `pass --supervisor ${previous.supervision}, or run meshctl leave first` });
   }
+  // A server named by host name is resolved now: the rule that lets its API port go direct needs an address.
+  const serverHost = new URL(draft.server).hostname.replace(/^\[|\]$/g, '');
+  const serverAddress = flags.transparent && !isIP(serverHost) ? (await lookup(serverHost)).address : undefined;
+  const proxyUser = flags.transparent ? await ensureProxyUser(flags.proxyUser) : undefined;
+  const built = proxyUser ? buildConfig(server, flags, token, advertiseAddr, tls, proxyUser) : draft;
+  if (built.transparent && serverAddress) built.transparent.serverAddress = serverAddress;
+  const config = parseAgentConfig({ ...built, advertiseAddr }, 'from the join flags');
+
   const unitName = supervision === 'systemd' ? unitNameFor(config.configDir) : undefined;
   const unitText = unitName ? renderUnit({ exec: [launcherPath(), 'agent', '--config-dir', config.configDir], configDir: config.configDir, dataDir: config.dataDir, unitName }) : undefined;
   const record: InstallRecord = previous ? { ...previous, supervision, ...(unitName ? { unitName } : {}), ...(proxyUser?.created ? { createdProxyUser: flags.proxyUser } : {}) } : {
@@ -302,6 +304,7 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
     writeInstallRecord(config.dataDir, record);
   } catch (error) {
     rollback(config, record, !previous);
+    if (record.createdProxyUser) await removeProxyUser(record.createdProxyUser).catch(() => undefined);
     throw new MeshError('MESH_E_DATA_DIR', `cannot write the agent's config or state: ${(error as Error).message}`, { hint: 'run as root, or choose --config-dir and --data-dir you can write' });
   }
 

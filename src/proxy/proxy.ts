@@ -417,8 +417,18 @@ export class Proxy {
     socket.pause();
     // The agent runs as the proxy user, whose connections iptables leaves alone: this one goes where the app meant.
     const direct = connect({ host: destination.address, port: destination.port, allowHalfOpen: true, noDelay: true });
+    const defaults = table.defaults('');
+    // Bounded like a mesh connect, and dropped if the app gives up first.
+    const connectTimer = setTimeout(() => direct.destroy(), defaults.timeouts.connectMs);
+    const giveUp = () => direct.destroy();
+    socket.once('close', giveUp);
     direct.on('error', () => socket.destroy());
-    direct.once('connect', () => void splice(socket, direct, table.defaults('').timeouts.idleMs));
+    direct.once('close', () => clearTimeout(connectTimer));
+    direct.once('connect', () => {
+      clearTimeout(connectTimer);
+      socket.off('close', giveUp);
+      void splice(socket, direct, defaults.timeouts.idleMs);
+    });
   }
 
   private acceptUpstream(socket: Socket, service: string): void {

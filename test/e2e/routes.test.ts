@@ -6,6 +6,7 @@
 // its watch; each test waits for host 1 to apply the new config first.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { MESHCTL, ROOT, removeDir, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
@@ -118,6 +119,20 @@ test('a 50% fault abort gives 50±5% errors', async () => {
 test("mirroring delivers to the mirror without changing the caller's responses or latency", async () => {
   await change(['route', 'add', 'web', '--name', 'plain', '--path-prefix', '/plain', '--to', 'v1']);
   await change(['route', 'add', 'web', '--name', 'mirrored', '--path-prefix', '/mirrored', '--to', 'v1', '--mirror', 'shadow@100%']);
+  // The mirror's instances reach host 1 through a watch that starts when a route first names the service.
+  const warm = await shadowHits();
+  try {
+    await waitFor(async () => (await gets(5, '/mirrored'), (await shadowHits()) > warm), 30_000, "host 1 to know the mirror's instances");
+  } catch (error) {
+    const log = readFileSync(join(h1.dir, 'data', 'logs', 'agent.log'), 'utf8').split('\n').slice(-30).join('\n');
+    const status = await meshctl(h1, ['status', '--json']);
+    throw new Error(`${(error as Error).message}\nshadow hits ${await shadowHits()}; host 1 status: ${status}\nhost 1 agent log:\n${log}`);
+  }
+  await waitFor(async () => {
+    const seen = await shadowHits();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    return (await shadowHits()) === seen;
+  }, 10_000, 'the warm-up copies to settle');
   const before = await shadowHits();
   const plain = await gets(200, '/plain');
   const mirrored = await gets(200, '/mirrored');
