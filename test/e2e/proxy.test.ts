@@ -4,6 +4,7 @@
 // namespaces.
 
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { MESHCTL, ROOT, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
@@ -32,6 +33,7 @@ require('node:http').createServer((req, res) => {
 let bed: Testbed;
 let server: ServerProcess;
 let srv: TestbedHost, h1: TestbedHost, h2: TestbedHost, h3: TestbedHost;
+let w2: ChildProcess;
 const dirs = (h: TestbedHost) => ['--data-dir', join(h.dir, 'data'), '--config-dir', join(h.dir, 'conf')];
 
 async function meshctl(host: TestbedHost, args: string[]) {
@@ -57,7 +59,7 @@ before(async () => {
   [srv, h1, h2, h3] = bed.hosts as [TestbedHost, TestbedHost, TestbedHost, TestbedHost];
   server = await startServer({ netns: srv.name, host: srv.ip, port: PORT, httpsPort: 8501 });
   h2.spawn(NODE, ['-e', APP('w1', 8081)]);
-  h2.spawn(NODE, ['-e', APP('w2', 8082)]);
+  w2 = h2.spawn(NODE, ['-e', APP('w2', 8082)]);
   h3.spawn(NODE, ['-e', APP('w3', 8081)]);
   h2.spawn(NODE, ['-e', APP('a1', 9081)]);
   h3.spawn(NODE, ['-e', APP('a2', 9081)]);
@@ -163,9 +165,10 @@ test('killing an instance mid-load loses no idempotent request', async () => {
   await applied(v);
   const running = load(3000, 8);
   await new Promise((resolve) => setTimeout(resolve, 300)); // the kill happens while load runs, by design
-  await h2.exec('sh', ['-c', "pkill -9 -f \"listen\\(8082\""]);
+  // By its own pid (its process group): a pkill by pattern would reach other test beds' processes too.
+  process.kill(-w2.pid!, 'SIGKILL');
   const { counts } = await running;
   const ok = (counts.w1 ?? 0) + (counts.w2 ?? 0) + (counts.w3 ?? 0);
   assert.equal(ok, 3000, `every GET succeeded: ${JSON.stringify(counts)}`);
-  h2.spawn(NODE, ['-e', APP('w2', 8082)]);
+  w2 = h2.spawn(NODE, ['-e', APP('w2', 8082)]);
 });

@@ -44,6 +44,7 @@ for (let i = 0; i < 8; i++) one();`;
 let bed: Testbed;
 let server: ServerProcess;
 let srv: TestbedHost, h1: TestbedHost, h2: TestbedHost, h3: TestbedHost;
+let shadowOutput = '';
 const dirs = (h: TestbedHost) => ['--data-dir', join(h.dir, 'data'), '--config-dir', join(h.dir, 'conf')];
 
 async function meshctl(host: TestbedHost, args: string[]) {
@@ -72,7 +73,9 @@ before(async () => {
   h2.spawn(NODE, ['-e', APP('v1')]);
   h3.spawn(NODE, ['-e', APP('v2')]);
   // The mirror answers slowly: a caller that waited for it would show it.
-  h3.spawn(NODE, ['-e', APP('shadow', 300)]);
+  const shadow = h3.spawn(NODE, ['-e', APP('shadow', 300)]);
+  shadow.stderr?.on('data', (d: Buffer) => (shadowOutput += d.toString()));
+  shadow.once('exit', (code, signal) => (shadowOutput += `[exited ${code ?? signal}]`));
   const common = ['--ca-hash', server.caHash, '--token', server.token, '--heartbeat-interval', '1s'];
   await meshctl(h2, ['join', server.httpsUrl, ...common, '--node-name', 'host-2', '--service', 'web=8081,tags=v1', ...dirs(h2)]);
   await meshctl(h3, ['join', server.httpsUrl, ...common, '--node-name', 'host-3', '--service', 'web=8081,tags=v2', '--service', 'shadow=8082', ...dirs(h3)]);
@@ -125,8 +128,10 @@ test("mirroring delivers to the mirror without changing the caller's responses o
     await waitFor(async () => (await gets(5, '/mirrored'), (await shadowHits()) > warm), 30_000, "host 1 to know the mirror's instances");
   } catch (error) {
     const log = readFileSync(join(h1.dir, 'data', 'logs', 'agent.log'), 'utf8').split('\n').slice(-30).join('\n');
-    const status = await meshctl(h1, ['status', '--json']);
-    throw new Error(`${(error as Error).message}\nshadow hits ${await shadowHits()}; host 1 status: ${status}\nhost 1 agent log:\n${log}`);
+    const dump = JSON.parse((await h1.exec('curl', ['-s', 'http://127.0.0.1:15000/v1/config_dump'])).stdout) as { snapshot: { upstreams: Record<string, unknown>; config: Array<{ Kind: string; Name: string }> } };
+    const raw = await h3.exec('curl', ['-sS', 'http://127.0.0.1:8082/hits']);
+    const log3 = readFileSync(join(h3.dir, 'data', 'logs', 'agent.log'), 'utf8').split('\n').slice(-15).join('\n');
+    throw new Error(`${(error as Error).message}\nshadow app: ${shadowOutput}\nshadow /hits: ${raw.stdout} ${raw.stderr}; host 1 snapshot upstreams: ${JSON.stringify(dump.snapshot.upstreams)}; config: ${JSON.stringify(dump.snapshot.config.map((e) => `${e.Kind}/${e.Name}`))}\nhost 1 agent log:\n${log}\nhost 3 agent log:\n${log3}`);
   }
   await waitFor(async () => {
     const seen = await shadowHits();
