@@ -156,7 +156,9 @@ export class Agent {
     // An entry this build cannot read is left out (its destination is routed as without routes) and logged.
     const routes = compileRoutes(routerEntries, resolverEntries, { onInvalid: (kind, name, errors) => this.log(`${kind} ${name} ignored: ${describeFieldErrors(errors)}`) });
     // Routes may send to other services, which must be watched and known to the proxy too.
-    const routed = new Set(routes.destinations().flatMap((d) => routes.routes(d).flatMap((r) => [...r.targets.map((t) => t.service), ...(r.mirror ? [r.mirror.service] : [])])));
+    // Only the routes of this host's upstreams matter here: other destinations' targets are not watched.
+    const mine = new Set(upstreams.map((u) => u.service));
+    const routed = new Set(routes.destinations().filter((d) => mine.has(d)).flatMap((d) => routes.routes(d).flatMap((r) => [...r.targets.map((t) => t.service), ...(r.mirror ? [r.mirror.service] : [])])));
     this.watcher?.ensureWatched(routed);
     const instances = new Map(
       [...new Set([...upstreams.map((u) => u.service), ...routed])].map((service) => [

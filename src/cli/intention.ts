@@ -6,6 +6,7 @@
 // check prints the decision and what decided it; it exits 0 whether the call
 // is allowed or denied (use --json and .Allowed in scripts).
 
+import { CAS_ATTEMPTS, casBackoff, lostCas } from './cas.ts';
 import type { Command } from 'commander';
 import { describeFieldErrors } from '../config/kind.ts';
 import { checkIntentions, describeHttpMatch, intentionName, intentionsKind, type Action, type HttpMatch, type StoredIntentions } from '../config/intentions.ts';
@@ -87,11 +88,11 @@ async function getEntry(client: ApiClient, destination: string): Promise<Entry |
 }
 
 /** The API client reports a 409 (a lost check-and-set) as an internal error; its message keeps the status. */
-const lostCas = (error: unknown) => error instanceof MeshError && /^the server answered 409\b/.test(error.message);
 
 /** Read, edit, check, write back with check-and-set; on a lost race, again on top of the other write. */
 async function editEntry(client: ApiClient, destination: string, edit: (current: StoredIntentions | undefined) => StoredIntentions | undefined): Promise<boolean> {
-  for (let attempt = 1; attempt <= 5; attempt++) {
+  for (let attempt = 1; attempt <= CAS_ATTEMPTS; attempt++) {
+    if (attempt > 1) await casBackoff(attempt);
     const current = await getEntry(client, destination);
     const next = edit(current?.Config);
     if (next === undefined) return false;

@@ -3,6 +3,7 @@
 // with check-and-set; on a lost race, again on top of the other write, so
 // concurrent edits of one destination are all kept.
 
+import { CAS_ATTEMPTS, casBackoff, lostCas } from './cas.ts';
 import { describeFieldErrors, type Checked } from '../config/kind.ts';
 import { checkResolver, checkRouter, RESOLVER_KIND, ROUTER_KIND, routerKind, type StoredResolver, type StoredRouter } from '../config/routes.ts';
 import { MeshError } from '../lib/errors.ts';
@@ -37,7 +38,6 @@ export async function subsetsOf(client: ApiClient, service: string): Promise<Set
   return new Set(Object.keys((await getResolver(client, service))?.Config.Subsets ?? {}));
 }
 
-const lostCas = (error: unknown) => error instanceof MeshError && error.code === 'MESH_E_CONFLICT';
 
 /**
  * Edits one entry; edit answers undefined for "nothing to do". An edit that
@@ -52,7 +52,8 @@ async function editEntry<C extends object>(
   isEmpty: (config: C) => boolean,
   edit: (current: C | undefined) => C | undefined,
 ): Promise<boolean> {
-  for (let attempt = 1; attempt <= 8; attempt++) {
+  for (let attempt = 1; attempt <= CAS_ATTEMPTS; attempt++) {
+    if (attempt > 1) await casBackoff(attempt);
     const current = await getEntry<C>(client, kind, name);
     const next = edit(current?.Config);
     if (next === undefined) return false;

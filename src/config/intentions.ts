@@ -85,6 +85,7 @@ export const httpPath = z.string(expecting('a path')).superRefine((value, ctx) =
   const normalized = normalizeRequestTarget(value);
   if (!normalized.ok) return void ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is refused: ${normalized.reason}` });
   if (normalized.forward !== value) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a normalized path and would never match; give ${JSON.stringify(normalized.forward)}` });
+  else if (normalized.query !== '' || value.includes('?')) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} holds a query; rules and rewrites are about paths only` });
 });
 
 export const regex = z.string(expecting('a regex')).superRefine((value, ctx) => {

@@ -42,8 +42,22 @@ const serviceName = z.string(expecting('a service name')).regex(SERVICE_NAME, ex
 const subsetName = z.string(expecting('a subset name')).regex(SUBSET_NAME, expecting('a subset name (letters, digits, ., _ and -)'));
 const headerName = z.string(expecting('a header name')).regex(HEADER_NAME, expecting('a header name'));
 const text = (what: string) => z.string(expecting(what));
+/**
+ * Headers a route may not add, set or remove: the ones that frame the
+ * request or the connection between the proxies (a route that set
+ * Content-Length or Transfer-Encoding would smuggle a second request onto a
+ * shared connection) and Host.
+ */
+const PROTECTED_HEADERS = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect', 'http2-settings']);
+const editableHeaderName = headerName.refine((name) => !PROTECTED_HEADERS.has(name.toLowerCase()), { message: 'frames the request or the connection, so no route may edit it' });
+/** Printable text and tabs only: CR, LF or NUL would split the header block. */
+const headerValue = z.string(expecting('a header value')).regex(/^[\t\x20-\x7e\x80-\xff]*$/, expecting('a header value without CR, LF or control characters'));
+const editableHeaderMap = z.record(headerName, headerValue, expecting('a map of header name to value')).superRefine((map, ctx) => {
+  for (const name of Object.keys(map)) {
+    if (PROTECTED_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], message: 'frames the request or the connection, so no route may edit it' });
+  }
+});
 const percent = z.number(expecting('a percentage from 0 to 100')).min(0, expecting('a percentage from 0 to 100')).max(100, expecting('a percentage from 0 to 100'));
-const headerMap = z.record(headerName, text('a header value'), expecting('a map of header name to value'));
 
 /** Exactly one of keys is given; the message names what was given. */
 function exactlyOne<T extends object>(value: T, keys: readonly (keyof T & string)[], what: string): string | undefined {
@@ -137,9 +151,9 @@ const route = group(['Routes'], {
     RetryOn: z.array(z.enum(RETRY_ON, expecting(`one of ${RETRY_ON.join(', ')}`)), expecting(`a list of ${RETRY_ON.join(', ')}`)).optional(),
   }).optional(),
   RequestHeaders: group(['Routes', 'RequestHeaders'], {
-    Add: headerMap.optional(),
-    Set: headerMap.optional(),
-    Remove: z.array(headerName, expecting('a list of header names')).optional(),
+    Add: editableHeaderMap.optional(),
+    Set: editableHeaderMap.optional(),
+    Remove: z.array(editableHeaderName, expecting('a list of header names')).optional(),
   }).optional(),
   PrefixRewrite: httpPath.optional(),
   Redirect: group(['Routes', 'Redirect'], {

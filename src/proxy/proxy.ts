@@ -310,9 +310,16 @@ export class Proxy {
         this.retiring.delete(agent);
       }
     }
+    // Pools go with their endpoint: of an upstream, or of a service or subset a route still sends to.
+    const live = new Set<string>();
+    const routed = routedKeys(config);
+    for (const [key, cluster] of this.clusters) {
+      if (!clusters.has(key) && !routed.has(key)) continue;
+      for (const endpoint of cluster.endpoints.keys()) live.add(`${cluster.service}|${endpoint}`);
+    }
     for (const [key, agent] of this.agents) {
       const [, service, endpoint] = key.split('|') as [string, string, string];
-      if (!clusters.get(service)?.endpoints.has(endpoint) && agent.idle()) {
+      if (!live.has(`${service}|${endpoint}`) && agent.idle()) {
         agent.destroy();
         this.agents.delete(key);
       }
@@ -623,6 +630,18 @@ export class Proxy {
     }
     return agent;
   }
+}
+
+/** The cluster keys (service, or service~subset) the routes of this host's upstreams send to. */
+function routedKeys(config: ProxyConfig): Set<string> {
+  const keys = new Set<string>();
+  for (const up of config.upstreams) {
+    for (const route of config.routes?.routes(up.service) ?? []) {
+      for (const t of route.targets) keys.add(t.subset ? `${t.service}~${t.subset}` : t.service);
+      if (route.mirror) keys.add(route.mirror.subset ? `${route.mirror.service}~${route.mirror.subset}` : route.mirror.service);
+    }
+  }
+  return keys;
 }
 
 const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);

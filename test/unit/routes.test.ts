@@ -267,3 +267,30 @@ describe('route schemas', () => {
     assert.equal(describeRoute(checked.value.Routes[0]!, 'api'), 'a: everything → api:v1=50 other=50');
   });
 });
+
+describe('what a route may not do to the request', () => {
+  const withHeaders = (RequestHeaders: unknown) => checkRouter({ Routes: [{ Name: 'r', RequestHeaders, Destination: { Split: [{ Weight: 100 }] } }] });
+  const refused: Array<[string, unknown, RegExp]> = [
+    ['set Content-Length (smuggling a second request onto the hop)', { Set: { 'Content-Length': '3' } }, /frames the request or the connection/],
+    ['add Transfer-Encoding', { Add: { 'transfer-encoding': 'chunked' } }, /frames the request or the connection/],
+    ['remove Host', { Remove: ['Host'] }, /frames the request or the connection/],
+    ['set Connection', { Set: { Connection: 'upgrade' } }, /frames the request or the connection/],
+    ['a value with CR LF', { Set: { 'x-a': 'a\r\nx-b: b' } }, /without CR, LF or control characters/],
+    ['a value with NUL', { Add: { 'x-a': 'a\0' } }, /without CR, LF or control characters/],
+  ];
+  for (const [what, headers, message] of refused) {
+    test(`refused: ${what}`, () => {
+      const checked = withHeaders(headers);
+      assert.equal(checked.ok, false);
+      assert.match(describeFieldErrors((checked as { errors: Parameters<typeof describeFieldErrors>[0] }).errors), message);
+    });
+  }
+  test('ordinary header edits pass', () => assert.equal(withHeaders({ Set: { 'x-version': 'v2' }, Add: { 'x-trace': '1' }, Remove: ['x-debug'] }).ok, true));
+  test('a path with a query is refused in matches, rewrites and redirects', () => {
+    for (const route of [{ Match: { PathExact: '/a?b' } }, { Match: { PathPrefix: '/a' }, PrefixRewrite: '/n?z=1' }, { Redirect: { Path: '/n?z=1' } }]) {
+      const checked = checkRouter({ Routes: [{ Name: 'r', ...route, ...('Redirect' in route ? {} : { Destination: { Split: [{ Weight: 100 }] } }) }] });
+      assert.equal(checked.ok, false, JSON.stringify(route));
+      assert.match(describeFieldErrors((checked as { errors: Parameters<typeof describeFieldErrors>[0] }).errors), /holds a query/);
+    }
+  });
+});

@@ -14,7 +14,7 @@ import { pickTarget } from '../../config/route-table.ts';
 import type { ResolvedServiceDefaults } from '../../config/service-defaults.ts';
 import type { Cluster, ClusterEndpoint } from '../cluster.ts';
 import { HopAgent } from './hop-agent.ts';
-import type { MeshFailure } from '../mesh-error.ts';
+import { HEADER, type MeshFailure } from '../mesh-error.ts';
 
 /** What a matched route changes in how the outbound stage forwards a request. */
 export interface RouteEffects {
@@ -42,7 +42,7 @@ export interface RouteDeps {
 
 export function routeHttp(req: IncomingMessage, service: string, whole: Cluster | undefined, deps: RouteDeps): RouteOutcome {
   // Most services have no routes: they pay nothing for them.
-  if (!deps.routes || deps.routes.routes(service).length === 0) return { kind: 'forward', cluster: whole, service };
+  if (!deps.routes || deps.routes.version(service) === undefined) return { kind: 'forward', cluster: whole, service };
   const target = normalizeRequestTarget(req.url ?? '/');
   // A target the inbound stage will refuse is not routed: it goes to the service, which refuses it with the reason.
   if (!target.ok) return { kind: 'forward', cluster: whole, service };
@@ -72,9 +72,13 @@ export function routeHttp(req: IncomingMessage, service: string, whole: Cluster 
   const cluster = deps.clusterFor(chosen.service, chosen.subset);
   // An unknown service or subset: the outbound stage answers 503 naming it.
   if (!cluster) return { kind: 'forward', cluster: undefined, service: chosen.subset ? `${chosen.service}~${chosen.subset}` : chosen.service };
+  const rewritten = rewrite(route, target.path);
+  if (rewritten === undefined) {
+    return { kind: 'respond', status: 400, headers: { [HEADER]: `bad_request; hop=outbound; service=${service}; policy=route ${route.name}`, 'content-type': 'text/plain; charset=utf-8' }, body: `meshctl: the path leaves the prefix route ${route.name} rewrites it to\n` };
+  }
   const effects: RouteEffects = {
     route: route.name,
-    path: rewrite(route, target.path) + (target.query ? `?${target.query}` : ''),
+    path: rewritten + (target.query ? `?${target.query}` : ''),
     editHeaders: (headers) => editHeaders(headers, route.headers),
     defaults: withOverrides(cluster.defaults, route),
     delayMs: route.fault?.delay && deps.random() * 100 < route.fault.delay.percent ? route.fault.delay.ms : 0,
@@ -86,12 +90,20 @@ export function routeHttp(req: IncomingMessage, service: string, whole: Cluster 
   return { kind: 'forward', cluster, service: chosen.service, effects };
 }
 
-function rewrite(route: CompiledRoute, path: string): string {
+/** The matched prefix replaced, the segment boundary kept, and the result normalized again: undefined when `..` would climb out of the new prefix. */
+function rewrite(route: CompiledRoute, path: string): string | undefined {
   const r = route.prefixRewrite;
   if (!r || !path.startsWith(r.from)) return path;
   const rest = path.slice(r.from.length);
-  const joined = r.to.endsWith('/') && rest.startsWith('/') ? r.to + rest.slice(1) : r.to + rest;
-  return joined.startsWith('/') ? joined : `/${joined}`;
+  let joined: string;
+  if (r.to.endsWith('/') && rest.startsWith('/')) joined = r.to + rest.slice(1);
+  else if (r.from.endsWith('/') && !r.to.endsWith('/') && rest !== '') joined = `${r.to}/${rest}`;
+  else joined = r.to + rest;
+  const normalized = normalizeRequestTarget(joined.startsWith('/') ? joined : `/${joined}`);
+  // `..` after the prefix must not climb out of what it was rewritten to.
+  const base = r.to.endsWith('/') ? r.to : `${r.to}/`;
+  if (!normalized.ok || (normalized.path !== r.to && !normalized.path.startsWith(base))) return undefined;
+  return normalized.path;
 }
 
 /** Set replaces every value of a header, add appends one, remove drops it; names compare without case. */
@@ -122,17 +134,34 @@ function withOverrides(d: ResolvedServiceDefaults, route: CompiledRoute): Resolv
 
 const MIRROR_TIMEOUT_MS = 5_000;
 
-/** Fire and forget: the mirror's answer is read and dropped, its failure ignored; the caller never waits for it. */
+/**
+ * Fire and forget: the mirror's answer is read and dropped, its failure
+ * ignored; the caller never waits for it. A copy counts against the
+ * mirror's max_requests and is dropped when its pool is full, so a slow
+ * mirror can neither pile up copies nor take connections real calls need.
+ */
 function sendMirror(copy: { method: string; path: string; headers: string[]; body: Buffer | undefined }, cluster: Cluster | undefined, deps: RouteDeps): void {
   const endpoint = cluster?.pick(undefined, new Set());
   if (!cluster || !endpoint) return;
   const agent = deps.agentFor(cluster, endpoint);
-  if (!(agent instanceof HopAgent)) return;
-  // Istio's habit: the mirror's Host names it as a shadow, so its logs can tell the copies apart.
-  const headers = copy.headers.map((value, i) => (i % 2 === 1 && (copy.headers[i - 1] as string).toLowerCase() === 'host' ? `${value}-shadow` : value));
-  const req = request({ agent, method: copy.method, path: copy.path, headers, setHost: false, timeout: MIRROR_TIMEOUT_MS });
-  req.on('response', (res) => res.resume());
-  req.on('timeout', () => req.destroy());
-  req.on('error', () => {});
+  if (!(agent instanceof HopAgent) || agent.saturated() || !cluster.limits.tryAcquire('request')) return;
+  // Istio's habit: the mirror's Host names it as a shadow (before any port), so its logs can tell the copies apart.
+  const headers = copy.headers.map((value, i) => (i % 2 === 1 && (copy.headers[i - 1] as string).toLowerCase() === 'host' ? value.replace(/^(\[[^\]]*\]|[^:]*)/, '$1-shadow') : value));
+  const req = request({ agent, method: copy.method, path: copy.path, headers, setHost: false });
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    clearTimeout(timer);
+    cluster.limits.release('request');
+  };
+  // From now, not from when a socket is assigned: a copy never waits longer than this in all.
+  const timer = setTimeout(() => req.destroy(), MIRROR_TIMEOUT_MS);
+  req.on('response', (res) => {
+    res.resume();
+    res.once('end', release);
+  });
+  req.on('error', release);
+  req.on('close', release);
   req.end(copy.body);
 }
