@@ -86,7 +86,9 @@ mode 0600, to DATA_DIR/management.token. Use it to make scoped tokens:
       if (server.httpsAddress) out.write(`meshctl server: serving TLS on https://${server.httpsAddress} (certificate from the mesh CA, for server.${server.trustDomain})\n`);
       if (!flags.dev && !isLoopback(server.address)) process.stderr.write(`${colour.yellow(`warning: plain HTTP on ${server.address} is reachable from other hosts, and tokens cross it in the clear; keep --http-addr on 127.0.0.1 and let hosts use the TLS API`)}\n`);
       out.write(flags.dev ? `${colour.yellow('dev mode: ACLs off, state in memory; do not use in production')}\n` : `data dir: ${dataDir}\n`);
-      if (server.caCreated) out.write(`CA created for trust domain ${server.trustDomain}; pin it on hosts with --ca-hash ${server.caHash}\n`);
+      // --dev has no TLS API to pin: its hosts join http://… on this machine.
+      if (server.caCreated && server.httpsAddress) out.write(`CA created for trust domain ${server.trustDomain}; pin it on hosts with --ca-hash ${server.caHash}\n`);
+      else if (server.caCreated) out.write(`CA created for trust domain ${server.trustDomain}\n`);
       else if (server.httpsAddress) out.write(`hosts join with --ca-hash ${server.caHash}\n`);
       if (server.bootstrapSecret) {
         out.write(`\nManagement token (shown once; also in ${server.managementTokenFile}, mode 0600):\n  ${colour.bold(server.bootstrapSecret)}\n\n`);
