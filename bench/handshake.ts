@@ -23,17 +23,16 @@
 // Results: a table on stdout and bench/results/handshake.json. Every process
 // and the temp dir are removed at the end, on failure, and on SIGINT/SIGTERM.
 
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, connect as connectTcp } from 'node:net';
+import { connect as connectTcp } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect, type TLSSocket } from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { CLK_TCK, ROOT, children, freePort, launch, machineBusySeconds, nginxConfig, pct, stopChild, type Child } from './lib/processes.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_FILE = join(ROOT, 'bench', 'results', 'handshake.json');
 const PROXY_PROCESS = join(ROOT, 'bench', 'proxy-process.ts');
 const WORKERS = 2;
@@ -44,13 +43,6 @@ const WARMUP_SECONDS = 0.5;
 const PREAMBLE = 'MESH/1 app http app\r\n';
 const REQUEST = 'GET / HTTP/1.1\r\nHost: app\r\nUser-Agent: meshctl-bench\r\n\r\n';
 
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 
 // ---- the client (runs in worker threads) ------------------------------------------
 
@@ -156,73 +148,6 @@ if (!isMainThread && (workerData as ClientJob | undefined)?.kind === 'handshake-
 
 // ---- processes ------------------------------------------------------------------
 
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  pid: number;
-  output(): string;
-  exited: Promise<void>;
-  running(): boolean;
-}
-
-const children = new Set<Child>();
-const SETPRIV = (() => {
-  try {
-    return execFileSync('setpriv', ['--help'], { encoding: 'utf8' }).includes('--pdeathsig');
-  } catch {
-    return false;
-  }
-})();
-
-function launch(name: string, command: string, args: string[], options: { stdinPipe?: boolean; env?: Record<string, string> } = {}): Child {
-  const [cmd, argv] = SETPRIV && !options.stdinPipe ? ['setpriv', ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
-  const proc = spawn(cmd as string, argv as string[], { stdio: [options.stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCTL_ROOT: ROOT, ...options.env } });
-  let out = '';
-  const keep = (d: Buffer) => {
-    out += d.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-  let done = false;
-  const exited = new Promise<void>((resolve) => {
-    proc.once('close', () => {
-      done = true;
-      resolve();
-    });
-    proc.once('error', (error) => {
-      out += `\n${error.message}`;
-      done = true;
-      resolve();
-    });
-  });
-  if (proc.pid === undefined) throw new Error(`cannot start ${command}`);
-  const child: Child = { name, proc, pid: proc.pid, output: () => out, exited, running: () => !done };
-  children.add(child);
-  void exited.then(() => children.delete(child));
-  return child;
-}
-
-async function stopChild(child: Child, timeoutMs = 3000): Promise<void> {
-  if (!child.running()) return;
-  child.proc.kill('SIGTERM');
-  const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
-  if (!(await Promise.race([child.exited.then(() => true), timer]))) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
-}
-
-function freePort(): Promise<number> {
-  const server = createServer();
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -237,11 +162,6 @@ function cpuSeconds(pid: number): number {
 }
 
 /** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
-function machineBusySeconds(): number {
-  const v = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return (v.slice(0, 8).reduce((a, b) => a + b, 0) - (v[3] ?? 0) - (v[4] ?? 0)) / CLK_TCK;
-}
-
 /** Waits until a plain-TCP port accepts connections. */
 async function waitForPort(port: number, child: Child): Promise<void> {
   const deadline = performance.now() + 15_000;
@@ -258,32 +178,6 @@ async function waitForPort(port: number, child: Child): Promise<void> {
     await sleep(50);
   }
   throw new Error(`${child.name} does not listen on ${port}:\n${child.output()}`);
-}
-
-function nginxConfig(dir: string, port: number): string {
-  const t = join(dir, 'nginx-tmp');
-  return `# upstream app for bench/handshake.ts
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'nginx-error.log')} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${t}/client;
-  proxy_temp_path ${t}/proxy;
-  fastcgi_temp_path ${t}/fastcgi;
-  uwsgi_temp_path ${t}/uwsgi;
-  scgi_temp_path ${t}/scgi;
-  keepalive_requests 10000000;
-  keepalive_timeout 120s;
-  server {
-    listen 127.0.0.1:${port} reuseport backlog=4096;
-    location / { default_type text/plain; return 200 "ok"; }
-  }
-}
-`;
 }
 
 function haproxyConfig(listen: number, to: number, crt: string, ca: string): string {
@@ -348,11 +242,6 @@ interface Round {
 
 const round1 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 10) / 10 : x);
 const round3 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : x);
-function pct(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 async function runRound(target: Target, round: number, pki: { certPem: string; keyPem: string; caPem: string }, nginxPid: number): Promise<Round> {
   const start = performance.timeOrigin + performance.now() + 50;
   const measureFrom = start + WARMUP_SECONDS * 1000;
@@ -441,7 +330,7 @@ export async function main(): Promise<void> {
   try {
     const [nginxPort, haproxyPort] = [await freePort(), await freePort()];
     for (const sub of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, 'nginx-tmp', sub), { recursive: true });
-    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, nginxPort));
+    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, nginxPort, 'handshake.ts'));
     const nginx = launch('nginx', 'nginx', ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'nginx-error.log')]);
     await waitForPort(nginxPort, nginx);
 

@@ -48,15 +48,15 @@
 // Results: a table on stdout and bench/results/proxy.json. Every process and
 // the temp dir are removed at the end, on failure, and on SIGINT/SIGTERM.
 
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { CLK_TCK, ROOT, children, freePort, launch, machineBusySeconds, nginxConfig, pct, stopChild, type Child } from './lib/processes.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
 const RESULTS_FILE = join(RESULTS_DIR, 'proxy.json');
 const PROXY_PROCESS = join(ROOT, 'bench', 'proxy-process.ts');
@@ -96,77 +96,11 @@ const TARGET_CPU_RATIO = 2;
 const TARGET_P99_ADDED_MS = 1;
 const TARGET_RSS_MB = 60;
 
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 
 // ---- processes ----------------------------------------------------------------
 
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  pid: number;
-  output(): string;
-  exited: Promise<void>;
-  running(): boolean;
-}
-
-const children = new Set<Child>();
 /** /tmp/perf-<pid>.map files that --perf-basic-prof makes: removed with everything else. */
 const perfMaps = new Set<string>();
-/** setpriv --pdeathsig: nginx, HAProxy and wrk die with this process even if it is killed with -9. */
-const SETPRIV = (() => {
-  try {
-    return execFileSync('setpriv', ['--help'], { encoding: 'utf8' }).includes('--pdeathsig');
-  } catch {
-    return false;
-  }
-})();
-
-function launch(name: string, command: string, args: string[], options: { stdinPipe?: boolean; env?: Record<string, string> } = {}): Child {
-  const [cmd, argv] = SETPRIV && !options.stdinPipe ? ['setpriv', ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
-  const proc = spawn(cmd as string, argv as string[], { stdio: [options.stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { ...process.env, MESHCTL_ROOT: ROOT, ...options.env } });
-  let out = '';
-  const keep = (d: Buffer) => {
-    out += d.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-  let done = false;
-  const exited = new Promise<void>((resolve) => {
-    // 'close': exited and its output read to the end (wrk's summary comes last).
-    proc.once('close', () => {
-      done = true;
-      resolve();
-    });
-    proc.once('error', (error) => {
-      out += `\n${error.message}`;
-      done = true;
-      resolve();
-    });
-  });
-  if (proc.pid === undefined) throw new Error(`cannot start ${command}`);
-  const child: Child = { name, proc, pid: proc.pid, output: () => out, exited, running: () => !done };
-  children.add(child);
-  void exited.then(() => children.delete(child));
-  return child;
-}
-
-async function stopChild(child: Child, timeoutMs = 3000): Promise<void> {
-  if (!child.running()) return;
-  child.proc.kill('SIGTERM');
-  const timer = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
-  const stopped = await Promise.race([child.exited.then(() => true), timer]);
-  if (!stopped) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
-}
 
 /** Runs a command to completion, tracked (so a signal stops it too); resolves with its output. */
 async function runToEnd(name: string, command: string, args: string[]): Promise<{ code: number | null; out: string }> {
@@ -216,17 +150,6 @@ function removeOrphanedDirs(): void {
   }
 }
 
-function freePort(): Promise<number> {
-  const server = createServer();
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // ---- /proc ---------------------------------------------------------------------
@@ -264,46 +187,12 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 const rssMb = (pids: readonly number[]): number => pids.reduce((sum, pid) => sum + statusKb(pid, 'VmRSS'), 0) / 1024;
 
 /** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
-function machineBusySeconds(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  return (total - idle) / CLK_TCK;
-}
-
 const selfCpuSeconds = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
 
 // ---- configs -------------------------------------------------------------------
-
-function nginxConfig(dir: string, port: number): string {
-  const t = join(dir, 'nginx-tmp');
-  return `# upstream app for bench/proxy.ts (temp prefix ${dir})
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'nginx-error.log')} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${t}/client;
-  proxy_temp_path ${t}/proxy;
-  fastcgi_temp_path ${t}/fastcgi;
-  uwsgi_temp_path ${t}/uwsgi;
-  scgi_temp_path ${t}/scgi;
-  keepalive_requests 10000000;
-  keepalive_timeout 120s;
-  server {
-    listen 127.0.0.1:${port} reuseport backlog=4096;
-    location / { default_type text/plain; return 200 "ok"; }
-  }
-}
-`;
-}
 
 function haproxyConfig(listen: number, to: number): string {
   return `# reference hop for bench/proxy.ts
@@ -819,10 +708,6 @@ async function openLoop(port: number, pids: readonly number[], rate: number, sec
   return { result, samples: latencies };
 }
 
-function pct(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 const round1 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 10) / 10 : x);
 const round3 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : x);
 
@@ -1207,7 +1092,7 @@ export async function main(): Promise<void> {
     while (ports.size < 4) ports.add(await freePort());
     const [nginxPort, hap1Port, hap2aPort, hap2bPort] = [...ports] as [number, number, number, number];
     for (const sub of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, 'nginx-tmp', sub), { recursive: true });
-    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, nginxPort));
+    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, nginxPort, 'proxy.ts'));
     writeFileSync(join(dir, 'haproxy-1.cfg'), haproxyConfig(hap1Port, nginxPort));
 
     const nginx = launch('nginx', 'nginx', ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'nginx-error.log')]);

@@ -31,7 +31,7 @@ import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, headersOfH2, heade
 import { connectLocal, relayUpgrade } from './http/upgrade.ts';
 import { closeLocalPools, handleInbound, type LocalTarget } from './http/inbound.ts';
 import { handleOutbound, sendMeshError } from './http/outbound.ts';
-import { routeHttp } from './http/route.ts';
+import { routeHttp, type RouteOutcome } from './http/route.ts';
 import type { RouteTable } from '../config/route-table.ts';
 import { forwardTcpInbound, forwardTcpOutbound, splice } from './tcp/forward.ts';
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
@@ -161,7 +161,11 @@ export class Proxy {
       const table = this.table;
       const caller = table.callers.get(service);
       const agentFor = (cluster: Cluster, endpoint: ClusterEndpoint) => this.agentFor(cluster, endpoint, caller);
-      const routed = routeHttp(req, service, table.clusters.get(service), { routes: table.routes, caller, random: this.options.random, clusterFor: (s, subset) => this.clusterFor(table, s, subset), agentFor });
+      // Most services have no routes: they pay one map lookup for them, not a matcher run.
+      const routed: RouteOutcome =
+        table.routes?.version(service) === undefined
+          ? { kind: 'forward', cluster: table.clusters.get(service), service }
+          : routeHttp(req, service, table.clusters.get(service), { routes: table.routes, caller, random: this.options.random, clusterFor: (s, subset) => this.clusterFor(table, s, subset), agentFor });
       if (routed.kind === 'respond') {
         req.resume();
         res.writeHead(routed.status, { ...routed.headers, 'content-length': Buffer.byteLength(routed.body) });

@@ -6,7 +6,7 @@
 // and after leave, iptables-save on both hosts is what it was before join.
 
 import assert from 'node:assert/strict';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { MESHCTL, removeDir, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
@@ -132,6 +132,17 @@ test('with outbound_policy=registry_only, a destination outside the mesh is refu
   } finally {
     await meshctl(h1, ['config', 'set', 'mesh', 'outbound_policy=allow_any']);
   }
+});
+
+test('an agent started again applies the rules again, as after a reboot', async () => {
+  // A reboot loses the rules; the supervisor starts the agent (as root), which puts them back before it serves.
+  assert.equal((await h1.exec(MESHCTL, ['iptables', 'remove'])).code, 0);
+  assert.notEqual((await h1.exec('curl', ['-sS', '--max-time', '3', 'http://web.mesh/'])).stdout, 'web says hello', 'without the rules, web.mesh does not resolve');
+  const pid = Number(readFileSync(join(h1.dir, 'data', 'agent.pid'), 'utf8'));
+  process.kill(pid, 'SIGKILL');
+  await waitFor(async () => (await h1.exec('curl', ['-sS', '--max-time', '3', 'http://web.mesh/'])).stdout === 'web says hello', 30_000, 'the restarted agent to apply the rules and serve');
+  const shown = await h1.exec(MESHCTL, ['iptables', 'show', '--json']);
+  assert.ok((JSON.parse(shown.stdout) as Array<{ lines: string[] }>).some((t) => t.lines.some((l) => l.includes('meshctl:outbound'))), shown.stdout);
 });
 
 test('after leave, iptables-save on both hosts is what it was before join', async () => {

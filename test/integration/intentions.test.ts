@@ -7,9 +7,9 @@
 // no client-library test here; the Consul shapes are pinned over HTTP.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { MESHCTL, api, removeDir, startServer, type ServerProcess } from '../helpers/server.ts';
+import { cliFor } from '../helpers/cli.ts';
+import { api, removeDir, startServer, type ServerProcess } from '../helpers/server.ts';
 
 let server: ServerProcess;
 before(async () => {
@@ -20,24 +20,10 @@ after(async () => {
   removeDir(server?.dataDir ?? '');
 });
 
-const env = (token = server.token) => ({ PATH: process.env.PATH ?? '', MESHCTL_SERVER: server.address, MESHCTL_TOKEN: token, MESHCTL_CONFIG_DIR: '/nonexistent' });
-function meshctl(args: string[], token?: string) {
-  const r = spawnSync(MESHCTL, args, { encoding: 'utf8', env: env(token), timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function meshctlAsync(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(MESHCTL, args, { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
-}
-const ok = (args: string[]) => {
-  const r = meshctl(args);
-  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const cli = cliFor(() => server);
+const meshctl = cli.run;
+const meshctlAsync = cli.runAsync;
+const ok = cli.ok;
 const json = async <T>(path: string, method = 'GET', body?: unknown): Promise<T> => {
   const res = await api(server, method, path, body);
   assert.equal(res.status, 200, `${method} ${path}: ${await res.clone().text()}`);

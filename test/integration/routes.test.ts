@@ -4,12 +4,12 @@
 // rollback, ACLs, and concurrent edits of one destination.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MESHCTL, api, removeDir, startServer, type ServerProcess } from '../helpers/server.ts';
+import { cliFor } from '../helpers/cli.ts';
+import { api, removeDir, startServer, type ServerProcess } from '../helpers/server.ts';
 
 let server: ServerProcess;
 let dir: string;
@@ -27,24 +27,10 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const env = (token = server.token) => ({ PATH: process.env.PATH ?? '', MESHCTL_SERVER: server.address, MESHCTL_TOKEN: token, MESHCTL_CONFIG_DIR: '/nonexistent', NO_COLOR: '1' });
-function meshctl(args: string[], token?: string) {
-  const r = spawnSync(MESHCTL, args, { encoding: 'utf8', env: env(token), timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function meshctlAsync(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(MESHCTL, args, { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stderr }));
-  });
-}
-const ok = (args: string[]) => {
-  const r = meshctl(args);
-  assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const cli = cliFor(() => server);
+const meshctl = cli.run;
+const meshctlAsync = cli.runAsync;
+const ok = cli.ok;
 const fails = (args: string[], code: number, pattern: RegExp) => {
   const r = meshctl(args);
   assert.equal(r.code, code, `${args.join(' ')}: exit ${r.code}\n${r.stdout}${r.stderr}`);
@@ -162,8 +148,7 @@ describe('meshctl route', () => {
     assert.match(ok(['route', 'explain', 'api', '--path', '/x', '--source', 'web']), /^GET \/x → api:v1 90%, api:v2 10%: route chaos \(#3, /m);
     assert.match(ok(['route', 'explain', 'api', '--path', '/x']), /no rule matches: the request goes to every instance of api\nGET \/x → api: no route\n$/);
     assert.match(ok(['route', 'explain', 'pay', '--path', '/x']), /pay has no routes/);
-    const viaApi = spawnSync(MESHCTL, ['route', 'explain', 'api', '--path', '/x?debug=1', '--json'], { encoding: 'utf8', env: env() });
-    assert.equal((JSON.parse(viaApi.stdout) as { Path: string }).Path, '/x');
+    assert.equal((JSON.parse(ok(['route', 'explain', 'api', '--path', '/x?debug=1', '--json'])) as { Path: string }).Path, '/x');
   });
 
   test('split sets (or replaces) a catch-all route named split at the end', async () => {

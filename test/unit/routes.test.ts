@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { checkResolver, checkRouter, describeRoute, referencesOf, type StoredRoute } from '../../src/config/routes.ts';
 import { compileRoutes, explainRoute, pickTarget, type RouteRequest } from '../../src/config/route-table.ts';
 import { describeFieldErrors } from '../../src/config/kind.ts';
+import { seededRandom as seeded } from '../helpers/seeded-random.ts';
 
 const request = (path: string, opts: { method?: string; headers?: Record<string, string>; query?: Record<string, string[]>; source?: string } = {}): RouteRequest => ({
   path,
@@ -16,17 +17,6 @@ const to = (Subset: string) => ({ Split: [{ Subset, Weight: 100 }] });
 
 const tableOf = (routes: StoredRoute[], resolvers: { Name: string; Config: unknown }[] = []) => compileRoutes([{ Name: 'api', Config: { Version: 3, Routes: routes } }], resolvers);
 
-/** A seeded random source (mulberry32), so weight tests are exact every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('route matching', () => {
   test('each kind of condition matches what it says and nothing else', () => {

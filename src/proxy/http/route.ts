@@ -41,8 +41,7 @@ export interface RouteDeps {
 }
 
 export function routeHttp(req: IncomingMessage, service: string, whole: Cluster | undefined, deps: RouteDeps): RouteOutcome {
-  // Most services have no routes: they pay nothing for them.
-  if (!deps.routes || deps.routes.version(service) === undefined) return { kind: 'forward', cluster: whole, service };
+  if (!deps.routes) return { kind: 'forward', cluster: whole, service };
   const target = normalizeRequestTarget(req.url ?? '/');
   // A target the inbound stage will refuse is not routed: it goes to the service, which refuses it with the reason.
   if (!target.ok) return { kind: 'forward', cluster: whole, service };

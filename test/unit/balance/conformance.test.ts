@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { BALANCER_POLICIES } from '../../../src/proxy/balance/types.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
 import { balancer, endpoint, endpoints, tally } from './helpers.ts';
-import { seededRandom } from './seeded-random.ts';
+import { seededRandom } from '../../helpers/seeded-random.ts';
 
 for (const policy of BALANCER_POLICIES) {
   describe(`balancer conformance: ${policy}`, () => {

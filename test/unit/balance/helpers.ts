@@ -3,7 +3,7 @@
 import { FakeClock } from '../../helpers/fake-clock.ts';
 import { createBalancer } from '../../../src/proxy/balance/index.ts';
 import type { Balancer, BalancerPolicy, Endpoint } from '../../../src/proxy/balance/types.ts';
-import { seededRandom } from './seeded-random.ts';
+import { seededRandom } from '../../helpers/seeded-random.ts';
 
 export function endpoint(id: string, weight = 1): Endpoint {
   return { id, address: `10.0.0.${id.length}`, port: 8080, weight };

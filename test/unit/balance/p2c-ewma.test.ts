@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { EWMA_DEFAULT_RTT_MS, P2cEwma } from '../../../src/proxy/balance/p2c-ewma.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
 import { endpoints } from './helpers.ts';
-import { seededRandom } from './seeded-random.ts';
+import { seededRandom } from '../../helpers/seeded-random.ts';
 
 function setup(ids: string[], seed = 3) {
   const clock = new FakeClock();

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { RingHash, hash32 } from '../../../src/proxy/balance/ring-hash.ts';
 import type { Endpoint } from '../../../src/proxy/balance/types.ts';
 import { endpoint, endpoints } from './helpers.ts';
-import { seededRandom } from './seeded-random.ts';
+import { seededRandom } from '../../helpers/seeded-random.ts';
 
 function ring(list: Endpoint[], seed = 1): RingHash {
   const b = new RingHash(seededRandom(seed));

@@ -1,7 +1,7 @@
 // A seeded random source (mulberry32) so balancer tests are reproducible:
 // the same seed gives the same picks on every run and machine.
 
-import type { Random } from '../../../src/lib/clock.ts';
+import type { Random } from '../../src/lib/clock.ts';
 
 export function seededRandom(seed: number): Random {
   let a = seed >>> 0;
