@@ -11,6 +11,7 @@ import type { Balancer, Endpoint } from './balance/types.ts';
 import { ConcurrencyLimits } from './resilience/limits.ts';
 import { OutlierDetector } from './resilience/outlier.ts';
 import { RetryBudget } from './resilience/retry-budget.ts';
+import type { ResilienceEvent } from './telemetry/records.ts';
 
 export interface ClusterEndpoint extends Endpoint {
   /** The instance's service ID on its node, named in the hop so the peer proxy picks the right local instance. */
@@ -43,12 +44,15 @@ export class Cluster {
   endpoints: ReadonlyMap<string, ClusterEndpoint> = new Map();
   private readonly clock: Clock;
   private readonly random: Random;
+  /** Resilience decisions (retries, ejections, overflows), for metrics. */
+  readonly events: (event: ResilienceEvent) => void;
 
-  constructor(service: string, defaults: ResolvedServiceDefaults, deps: { clock: Clock; random: Random }) {
+  constructor(service: string, defaults: ResolvedServiceDefaults, deps: { clock: Clock; random: Random; events?: (event: ResilienceEvent) => void }) {
     this.service = service;
     this.defaults = defaults;
     this.clock = deps.clock;
     this.random = deps.random;
+    this.events = deps.events ?? (() => {});
     this.balancer = createBalancer(defaults.loadBalancer.policy, deps);
     this.outlier = this.makeOutlier(defaults);
     this.limits = this.makeLimits(defaults);
@@ -89,6 +93,7 @@ export class Cluster {
       baseEjectionMs: o.baseEjectionMs,
       maxEjectionPercent: o.maxEjectionPercent,
       clock: this.clock,
+      onEject: (endpoint) => this.events({ kind: 'ejection', service: this.service, endpoint }),
     });
     detector.setEndpoints([...this.endpoints.keys()]);
     return detector;

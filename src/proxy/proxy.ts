@@ -25,7 +25,7 @@ import { HopAgent, connectHop } from './http/hop-agent.ts';
 import { MeshTls, HOP_ALPN, type LeafPem, type TrustBundle } from './tls/mesh-tls.ts';
 import type { TLSSocket } from 'node:tls';
 import type { ServiceIdentity } from '../lib/pki/spiffe.ts';
-import { headerValue, type MeshFailure } from './mesh-error.ts';
+import { headerValue, statusFor, type MeshFailure } from './mesh-error.ts';
 import { compileIntentions, type IntentionTable } from '../config/intention-table.ts';
 import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, headersOfH2, headersOfRaw } from './authorize.ts';
 import { connectLocal, relayUpgrade } from './http/upgrade.ts';
@@ -39,6 +39,8 @@ import { SessionPool, respondFailure } from './h2/relay.ts';
 import { h2Inbound, h2Outbound } from './h2/stages.ts';
 import { refuseHostless, refuseHostlessUpgrade, refuseMalformed } from './http/strict.ts';
 import { prepend } from './h2/prepend.ts';
+import { Telemetry, type HttpRecord } from './telemetry/records.ts';
+import { beginHop, type HopContext, type HopTracer } from './telemetry/hop-context.ts';
 
 export interface ProxyUpstream {
   service: string;
@@ -120,6 +122,8 @@ export interface ProxyOptions {
   onMeshError?: (line: string) => void;
   /** Transparent mode: the outbound listener iptables redirects apps' connections to (127.0.0.1 and ::1). */
   outboundPort?: number;
+  /** Where every request's and connection's record goes (metrics, access log, summaries, tap). */
+  telemetry?: Telemetry;
 }
 
 export class Proxy {
@@ -148,9 +152,13 @@ export class Proxy {
   /** One HTTP/2 server per upstream service and per local instance: a stream's handler knows its route without socket tags, which HTTP/2 sessions hide. */
   private readonly h2Servers = new Map<string, Http2Server>();
   private readonly h2Sessions = new SessionPool();
+  readonly telemetry: Telemetry;
+  /** Starts a span per HTTP hop when tracing is configured (setTracer). */
+  private tracer: HopTracer | undefined;
 
   constructor(options: ProxyOptions) {
     this.options = options;
+    this.telemetry = options.telemetry ?? new Telemetry(options.log);
     this.tls = new MeshTls({ log: options.log, now: () => options.clock.now(), onPeer: (socket, peer) => this.acceptSecure(socket, peer) });
     // Host is checked by refuseHostless, so the refusal carries the mesh header like every other one.
     const httpOptions = { insecureHTTPParser: false, requireHostHeader: false, keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 };
@@ -166,17 +174,30 @@ export class Proxy {
         table.routes?.version(service) === undefined
           ? { kind: 'forward', cluster: table.clusters.get(service), service }
           : routeHttp(req, service, table.clusters.get(service), { routes: table.routes, caller, random: this.options.random, clusterFor: (s, subset) => this.clusterFor(table, s, subset), agentFor });
+      const method = req.method ?? 'GET';
+      const path = req.url ?? '/';
+      const startedAt = Date.now();
+      const destination = routed.kind === 'forward' ? routed.service : service;
+      const hop = beginHop({ direction: 'outbound', protocol: 'http', source: caller ?? '', destination, method, path, rawHeaders: req.rawHeaders, startedAt }, this.tracer);
       if (routed.kind === 'respond') {
         req.resume();
         res.writeHead(routed.status, { ...routed.headers, 'content-length': Buffer.byteLength(routed.body) });
         res.end(routed.body);
+        this.record(hop, { direction: 'outbound', protocol: 'http', source: caller ?? '', destination, method, path, status: routed.status, mtls: true, startedAt, durationMs: Date.now() - startedAt, requestBytes: 0, responseBytes: Buffer.byteLength(routed.body) });
         return;
       }
+      const route = routed.effects?.route;
       void handleOutbound(req, res, routed.cluster, routed.service, {
         random: this.options.random,
         agentFor,
+        setHeaders: hop.set,
         onRequestEnd: (event) => {
-          if (event.failure) this.options.onMeshError?.(JSON.stringify({ method: req.method, path: req.url, status: event.status, attempts: event.attempts, durationMs: Math.round(event.durationMs), ...(routed.effects ? { route: routed.effects.route } : {}), ...event.failure }));
+          this.record(hop, {
+            direction: 'outbound', protocol: 'http', source: caller ?? '', destination, ...(route ? { route } : {}), ...(event.endpoint ? { endpoint: event.endpoint } : {}),
+            method, path, status: event.status, mtls: true, startedAt, durationMs: event.durationMs, requestBytes: event.requestBytes, responseBytes: event.responseBytes, attempts: event.attempts,
+            ...(event.failure ? { failure: event.failure } : {}),
+          });
+          if (event.failure) this.options.onMeshError?.(JSON.stringify({ method, path, status: event.status, attempts: event.attempts, durationMs: Math.round(event.durationMs), ...(route ? { route } : {}), requestId: hop.requestId, ...event.failure }));
         },
       }, routed.effects);
     });
@@ -184,13 +205,23 @@ export class Proxy {
       if (refuseHostless(req, res, 'inbound')) return;
       const target = (req.socket as Tagged)[TARGET_OF];
       if (!target) return sendMeshError(res, { cause: 'bad_hop', hop: 'inbound', service: '' });
-      const verdict = authorizeHttp(this.table.intentions, (req.socket as Tagged)[SOURCE_OF] ?? UNAUTHENTICATED, target.service, { url: req.url ?? '', method: req.method ?? 'GET', headers: headersOfRaw(req.rawHeaders) });
+      const source = (req.socket as Tagged)[SOURCE_OF] ?? UNAUTHENTICATED;
+      const method = req.method ?? 'GET';
+      const startedAt = Date.now();
+      const verdict = authorizeHttp(this.table.intentions, source, target.service, { url: req.url ?? '', method, headers: headersOfRaw(req.rawHeaders) });
+      const base = { direction: 'inbound' as const, protocol: 'http' as const, source, destination: target.service, endpoint: target.instanceId, method, mtls: source !== UNAUTHENTICATED, startedAt };
+      const hop = beginHop({ ...base, path: verdict.ok ? verdict.forwardPath : req.url ?? '', rawHeaders: req.rawHeaders }, this.tracer);
       if (!verdict.ok) {
         req.resume();
-        this.options.onMeshError?.(JSON.stringify({ method: req.method, path: req.url, status: 403, ...verdict.failure }));
-        return sendMeshError(res, verdict.failure);
+        this.options.onMeshError?.(JSON.stringify({ method, path: req.url, status: 403, requestId: hop.requestId, ...verdict.failure }));
+        sendMeshError(res, verdict.failure);
+        this.record(hop, { ...base, path: req.url ?? '', status: statusFor(verdict.failure.cause), durationMs: Date.now() - startedAt, requestBytes: 0, responseBytes: 0, failure: verdict.failure });
+        return;
       }
-      handleInbound(req, res, target, verdict.forwardPath);
+      const path = verdict.forwardPath;
+      handleInbound(req, res, target, path, hop.set, (end) => {
+        this.record(hop, { ...base, path, status: end.status, durationMs: Date.now() - startedAt, requestBytes: end.requestBytes, responseBytes: end.responseBytes, ...(end.failure ? { failure: end.failure } : {}) });
+      });
     });
     this.outboundHttp.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       if (refuseHostlessUpgrade(req, socket, 'outbound')) return;
@@ -233,6 +264,18 @@ export class Proxy {
 
   }
 
+  /** Turns tracing on (a tracer) or off (undefined); requests already in flight keep the span they started with. */
+  setTracer(tracer: HopTracer | undefined): void {
+    this.tracer = tracer;
+  }
+
+  /** A finished HTTP request: its span ends and its record goes to every sink. */
+  private record(hop: HopContext, record: Omit<HttpRecord, 'requestId' | 'traceId' | 'spanId'>): void {
+    const full: HttpRecord = { ...record, requestId: hop.requestId, ...(hop.traceId ? { traceId: hop.traceId } : {}), ...(hop.span ? { spanId: hop.span.spanId } : {}) };
+    hop.span?.end(full);
+    this.telemetry.http(full);
+  }
+
   async start(): Promise<void> {
     // noDelay: a hop's first answer must not wait out Nagle against the peer's delayed ACK (tens of ms).
     this.inbound = createNetServer({ allowHalfOpen: true, pauseOnConnect: false, noDelay: true }, (socket) => this.acceptInbound(socket));
@@ -260,7 +303,7 @@ export class Proxy {
       const defaults = defaultsOf(up.service);
       let cluster = this.clusters.get(up.service);
       if (!cluster) {
-        cluster = new Cluster(up.service, defaults, { clock: this.options.clock, random: this.options.random });
+        cluster = new Cluster(up.service, defaults, { clock: this.options.clock, random: this.options.random, events: (event) => this.telemetry.resilience(event) });
         this.clusters.set(up.service, cluster);
       }
       cluster.update(config.instances.get(up.service) ?? [], defaults);
@@ -363,7 +406,7 @@ export class Proxy {
     if (!table.instances.has(service)) return undefined;
     let cluster = this.clusters.get(key);
     if (!cluster) {
-      cluster = new Cluster(service, table.defaults(service), { clock: this.options.clock, random: this.options.random });
+      cluster = new Cluster(service, table.defaults(service), { clock: this.options.clock, random: this.options.random, events: (event) => this.telemetry.resilience(event) });
       cluster.update(this.endpointsOf(table.instances, table.routes, key), table.defaults(service));
       this.clusters.set(key, cluster);
     }
@@ -448,17 +491,51 @@ export class Proxy {
     const protocol = table.defaults(service).protocol;
     const caller = table.callers.get(service);
     if (protocol === 'tcp') {
-      void forwardTcpOutbound(socket, table.clusters.get(service), service, this.tls.clientOptions(caller, service, 'tcp'), this.options.log);
+      const startedAt = Date.now();
+      this.telemetry.tcpOpened('outbound', caller ?? '', service);
+      void forwardTcpOutbound(socket, table.clusters.get(service), service, this.tls.clientOptions(caller, service, 'tcp'), this.options.log).then((end) => {
+        this.telemetry.tcp({ direction: 'outbound', source: caller ?? '', destination: service, ...(end.endpoint ? { endpoint: end.endpoint } : {}), mtls: true, startedAt, durationMs: Date.now() - startedAt, bytesSent: end.sent, bytesReceived: end.received, ...(end.failure ? { failure: end.failure } : {}) });
+      });
       return;
     }
     (socket as Tagged)[SERVICE_OF] = service;
     if (protocol === 'http2' || protocol === 'grpc') {
       this.h2Server(`out|${service}`, (stream, headers) => {
         const current = this.table.callers.get(service);
-        return h2Outbound(service, this.table.clusters.get(service), stream, headers, this.h2Sessions, { name: current, tls: this.tls.clientOptions(current, service, protocol) });
+        const traced = this.h2Hop({ direction: 'outbound', protocol, source: current ?? '', destination: service, mtls: true }, stream, headers);
+        return h2Outbound(service, this.table.clusters.get(service), stream, traced, this.h2Sessions, { name: current, tls: this.tls.clientOptions(current, service, protocol) });
       }).emit('connection', socket);
     }
     else this.outboundHttp.emit('connection', socket);
+  }
+
+  /**
+   * An HTTP/2 stream's hop: its request id and span (headers set on what is
+   * forwarded), and its record when the stream closes. Bytes are not counted
+   * for HTTP/2 streams (0 in the record).
+   */
+  private h2Hop(hop: Pick<HttpRecord, 'direction' | 'protocol' | 'source' | 'destination' | 'mtls'> & { endpoint?: string }, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): IncomingHttpHeaders {
+    const startedAt = Date.now();
+    const method = String(headers[':method'] ?? 'GET');
+    const path = String(headers[':path'] ?? '');
+    const raw: string[] = [];
+    for (const [name, value] of Object.entries(headers)) if (!name.startsWith(':') && value !== undefined) raw.push(name, Array.isArray(value) ? value.join(', ') : value);
+    const context = beginHop({ ...hop, method, path, rawHeaders: raw, startedAt }, this.tracer);
+    stream.once('close', () => {
+      const sent = (stream.sentHeaders ?? {}) as IncomingHttpHeaders;
+      const trailers = ((stream as unknown as { sentTrailers?: IncomingHttpHeaders }).sentTrailers ?? {}) as IncomingHttpHeaders;
+      const grpcStatus = trailers['grpc-status'] ?? sent['grpc-status'];
+      const meshError = sent['x-mesh-error'];
+      this.record(context, {
+        ...hop, method, path, status: Number(sent[':status'] ?? 0), ...(grpcStatus !== undefined ? { grpcStatus: Number(grpcStatus) } : {}),
+        startedAt, durationMs: Date.now() - startedAt, requestBytes: 0, responseBytes: 0,
+        ...(meshError ? { failure: { cause: String(meshError).split(';')[0] as MeshFailure['cause'], hop: hop.direction, service: hop.destination, detail: String(meshError) } } : {}),
+      });
+    });
+    if (context.set.length === 0) return headers;
+    const out: IncomingHttpHeaders = { ...headers };
+    for (const [name, value] of context.set) out[name] = value;
+    return out;
   }
 
   private h2Server(key: string, onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => Promise<void>): Http2Server {
@@ -588,7 +665,11 @@ export class Proxy {
       }
       this.judge(socket, source, service, (table) => authorizeConnection(table.intentions, source, service));
       // Stays paused until spliced to the app: bytes sent before that must not be dropped.
-      forwardTcpInbound(socket, local.port, this.table.defaults(service).timeouts.idleMs);
+      const startedAt = Date.now();
+      this.telemetry.tcpOpened('inbound', source, service);
+      forwardTcpInbound(socket, local.port, this.table.defaults(service).timeouts.idleMs, (end) => {
+        this.telemetry.tcp({ direction: 'inbound', source, destination: service, endpoint: local.id, mtls: source !== UNAUTHENTICATED, startedAt, durationMs: Date.now() - startedAt, bytesSent: end.sent, bytesReceived: end.received, ...(end.failure ? { failure: { ...end.failure, service } } : {}) });
+      });
       return;
     }
     const target = { service, instanceId: local.id, port: local.port };
@@ -598,8 +679,9 @@ export class Proxy {
       this.h2Server(`in|${local.id}|${local.port}|${source}`, (stream, headers) => {
         const verdict = authorizeHttp(this.table.intentions, source, service, { url: String(headers[':path'] ?? ''), method: String(headers[':method'] ?? 'GET'), headers: headersOfH2(headers) });
         const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
+        const traced = this.h2Hop({ direction: 'inbound', protocol, source, destination: service, endpoint: local.id, mtls: source !== UNAUTHENTICATED }, stream, { ...headers, ':path': verdict.ok ? verdict.forwardPath : headers[':path'] });
         if (!verdict.ok) return Promise.resolve(respondFailure(stream, verdict.failure, grpc));
-        return h2Inbound(target, stream, { ...headers, ':path': verdict.forwardPath }, this.h2Sessions);
+        return h2Inbound(target, stream, traced, this.h2Sessions);
       }).emit('connection', prepend(socket, rest ?? Buffer.alloc(0)));
       return;
     }

@@ -6,6 +6,8 @@
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { forwardableHeaders } from './headers.ts';
 import { sendMeshError } from './outbound.ts';
+import { withHeaders } from '../telemetry/hop-context.ts';
+import type { MeshFailure } from '../mesh-error.ts';
 
 export interface LocalTarget {
   service: string;
@@ -29,32 +31,48 @@ export function closeLocalPools(): void {
   pools.clear();
 }
 
-/** Forwards the request with `path` (the normalized one the intentions judged), never the raw target. */
-export function handleInbound(req: IncomingMessage, res: ServerResponse, target: LocalTarget, path: string, onEnd?: (status: number) => void): void {
+export interface InboundEnd {
+  status: number;
+  requestBytes: number;
+  responseBytes: number;
+  failure?: MeshFailure;
+}
+
+/**
+ * Forwards the request with `path` (the normalized one the intentions judged), never the raw target,
+ * and `set` (request id, trace context) replacing those headers.
+ */
+export function handleInbound(req: IncomingMessage, res: ServerResponse, target: LocalTarget, path: string, set: readonly (readonly [string, string])[] = [], onEnd?: (end: InboundEnd) => void): void {
+  let requestBytes = 0;
+  if (onEnd) req.on('data', (chunk: Buffer) => (requestBytes += chunk.length));
   const upstream = request({
     host: '127.0.0.1',
     port: target.port,
     agent: poolFor(target.port),
     method: req.method,
     path,
-    headers: forwardableHeaders(req.rawHeaders),
+    headers: withHeaders(forwardableHeaders(req.rawHeaders), set),
     setHost: false,
   });
   upstream.on('response', (response) => {
-    res.writeHead(response.statusCode ?? 502, response.statusMessage, forwardableHeaders(response.rawHeaders));
+    const status = response.statusCode ?? 502;
+    res.writeHead(status, response.statusMessage, forwardableHeaders(response.rawHeaders));
+    let responseBytes = 0;
+    if (onEnd) response.on('data', (chunk: Buffer) => (responseBytes += chunk.length));
     response.pipe(res);
-    response.once('end', () => onEnd?.(response.statusCode ?? 502));
+    response.once('end', () => onEnd?.({ status, requestBytes, responseBytes }));
     response.once('error', () => res.destroy());
   });
   upstream.on('error', (error: NodeJS.ErrnoException) => {
-    onEnd?.(502);
-    sendMeshError(res, {
+    const failure: MeshFailure = {
       cause: 'local_app_unreachable',
       hop: 'inbound',
       service: target.service,
       endpoint: `127.0.0.1:${target.port}`,
       detail: `${target.instanceId}: ${error.code ?? error.message}`,
-    });
+    };
+    onEnd?.({ status: 502, requestBytes, responseBytes: 0, failure });
+    sendMeshError(res, failure);
   });
   res.once('close', () => {
     if (!res.writableFinished) upstream.destroy();

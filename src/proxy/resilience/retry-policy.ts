@@ -105,6 +105,8 @@ export function decideRetry(input: RetryInput): RetryDecision {
   if (!isRetriableOutcome(outcome, policy)) return { retry: false, reason: `not retried: ${what} not in retry_on` };
   if (attempt > policy.numRetries) return { retry: false, reason: `not retried: retries=${policy.numRetries} exhausted` };
   if (!input.replayable) return { retry: false, reason: 'not retried: request body not replayable' };
-  if (!input.budgetAllows()) return { retry: false, reason: 'not retried: budget exhausted' };
+  if (!input.budgetAllows()) return { retry: false, reason: BUDGET_EXHAUSTED };
   return { retry: true, reason: `retried: ${what}` };
 }
+
+export const BUDGET_EXHAUSTED = 'not retried: budget exhausted';

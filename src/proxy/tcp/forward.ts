@@ -8,6 +8,15 @@ import { connect, type Socket } from 'node:net';
 import type { Cluster } from '../cluster.ts';
 import type { ConnectionOptions } from 'node:tls';
 import { HOP_READY, connectHop } from '../http/hop-agent.ts';
+import type { MeshFailure } from '../mesh-error.ts';
+
+/** How a proxied TCP connection ended, for telemetry: bytes each way, the endpoint, or why it never connected. */
+export interface TcpEnd {
+  endpoint?: string;
+  sent: number;
+  received: number;
+  failure?: MeshFailure;
+}
 
 /** Joins two sockets; resolves when both are closed. */
 export function splice(a: Socket, b: Socket, idleTimeoutMs: number): Promise<{ sent: number; received: number }> {
@@ -53,21 +62,19 @@ export function splice(a: Socket, b: Socket, idleTimeoutMs: number): Promise<{ s
   });
 }
 
-export async function forwardTcpOutbound(client: Socket, cluster: Cluster | undefined, service: string, tls: ConnectionOptions | string, log: (line: string) => void): Promise<void> {
-  if (typeof tls === 'string') {
-    log(`tcp ${service}: no_identity: ${tls}; closing`);
+export async function forwardTcpOutbound(client: Socket, cluster: Cluster | undefined, service: string, tls: ConnectionOptions | string, log: (line: string) => void): Promise<TcpEnd> {
+  const refuse = (failure: MeshFailure): TcpEnd => {
+    log(`tcp ${service}: ${failure.cause}${failure.policy ? ` ${failure.policy}` : ''}${failure.detail ? `: ${failure.detail}` : ''}; closing`);
     client.destroy();
-    return;
-  }
+    return { sent: client.bytesRead, received: 0, failure };
+  };
+  if (typeof tls === 'string') return refuse({ cause: 'no_identity', hop: 'outbound', service, detail: tls });
   if (!cluster || cluster.endpoints.size === 0) {
-    log(`tcp ${service}: no instance to send to (${cluster ? 'no_healthy_endpoints' : 'unknown_service'}); closing`);
-    client.destroy();
-    return;
+    return refuse({ cause: cluster ? 'no_healthy_endpoints' : 'unknown_service', hop: 'outbound', service, detail: 'no instance to send to' });
   }
   if (!cluster.limits.tryAcquire('connection')) {
-    log(`tcp ${service}: circuit_breaker max_connections=${cluster.defaults.circuitBreaker.maxConnections}; closing`);
-    client.destroy();
-    return;
+    cluster.events({ kind: 'overflow', service, limit: 'max_connections' });
+    return refuse({ cause: 'circuit_breaker', hop: 'outbound', service, policy: `max_connections=${cluster.defaults.circuitBreaker.maxConnections}` });
   }
   client.pause();
   const tried = new Set<string>();
@@ -96,21 +103,27 @@ export async function forwardTcpOutbound(client: Socket, cluster: Cluster | unde
       cluster.outlier.record(endpoint.id, { kind: 'response', status: 200 });
       // The latency a balancer learns from is the connect time; a connection's lifetime says nothing of the endpoint.
       const connectMs = performance.now() - t0;
-      await splice(client, upstream, cluster.defaults.timeouts.idleMs);
+      const bytes = await splice(client, upstream, cluster.defaults.timeouts.idleMs);
       cluster.balancer.onEnd(endpoint.id, connectMs, true);
-      return;
+      return { endpoint: endpoint.id, ...bytes };
     }
-    log(`tcp ${service}: connect_failure to every endpoint tried (${[...tried].join(', ') || 'none'})${lastError ? `, last: ${lastError}` : ''}; closing`);
-    client.destroy();
+    return refuse({ cause: 'connect_failure', hop: 'outbound', service, detail: `every endpoint tried (${[...tried].join(', ') || 'none'})${lastError ? `, last: ${lastError}` : ''}` });
   } finally {
     cluster.limits.release('connection');
   }
 }
 
 /** Inbound: the peer proxy's connection, spliced to the local app. */
-export function forwardTcpInbound(socket: Socket, port: number, idleTimeoutMs: number): Socket {
+export function forwardTcpInbound(socket: Socket, port: number, idleTimeoutMs: number, onEnd?: (end: TcpEnd) => void): Socket {
   const local = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-  local.on('error', () => socket.destroy());
-  local.once('connect', () => void splice(socket, local, idleTimeoutMs));
+  let spliced = false;
+  local.on('error', (error: NodeJS.ErrnoException) => {
+    socket.destroy();
+    if (!spliced) onEnd?.({ endpoint: `127.0.0.1:${port}`, sent: socket.bytesRead, received: 0, failure: { cause: 'local_app_unreachable', hop: 'inbound', service: '', endpoint: `127.0.0.1:${port}`, detail: error.code ?? error.message } });
+  });
+  local.once('connect', () => {
+    spliced = true;
+    void splice(socket, local, idleTimeoutMs).then((bytes) => onEnd?.({ endpoint: `127.0.0.1:${port}`, ...bytes }));
+  });
   return local;
 }
