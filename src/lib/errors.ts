@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   MESH_E_SERVER_UNVERIFIED: { status: 502, exit: EXIT_RUNTIME, summary: "the server's TLS certificate does not match the pinned CA" },
   MESH_E_NOT_ROOT: { status: 500, exit: EXIT_RUNTIME, summary: 'the command changes the host (iptables, users) and needs root' },
   MESH_E_IPTABLES: { status: 500, exit: EXIT_RUNTIME, summary: 'iptables is missing or refused the rules; nothing was left applied' },
+  MESH_E_CHECK_FAILED: { status: 500, exit: EXIT_RUNTIME, summary: 'meshctl check found at least one failing check (the × lines say what and how to fix it)' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -159,11 +159,21 @@ export class CertManager {
     return this.leaves.get(service);
   }
 
-  status(): Array<{ service: string; spiffeId: string; notAfter: string; valid: boolean; rootId: string }> {
+  /** notBefore and the public certificates let `meshctl check` judge the leaf's remaining life and its chain to the server's roots. */
+  status(): Array<{ service: string; spiffeId: string; notBefore: string; notAfter: string; valid: boolean; rootId: string; certPem: string; chainPem: string[] }> {
     const now = this.options.clock.now();
     return this.services.map((service) => {
       const leaf = this.leaves.get(service);
-      return { service, spiffeId: leaf?.spiffeId ?? '', notAfter: leaf ? new Date(leaf.notAfter).toISOString() : '', valid: leaf !== undefined && now < leaf.notAfter && now >= leaf.notBefore, rootId: leaf?.rootId ?? '' };
+      return {
+        service,
+        spiffeId: leaf?.spiffeId ?? '',
+        notBefore: leaf ? new Date(leaf.notBefore).toISOString() : '',
+        notAfter: leaf ? new Date(leaf.notAfter).toISOString() : '',
+        valid: leaf !== undefined && now < leaf.notAfter && now >= leaf.notBefore,
+        rootId: leaf?.rootId ?? '',
+        certPem: leaf?.certPem ?? '',
+        chainPem: leaf?.chainPem ?? [],
+      };
     });
   }
 
