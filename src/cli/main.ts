@@ -18,6 +18,7 @@ import { addJoinCommands } from './join.ts';
 import { addStatusCommands } from './status.ts';
 import { addAgentProcessCommands } from './agent-process.ts';
 import { addIptablesCommands } from './iptables.ts';
+import { addDashboardCommand } from './dashboard.ts';
 import { colour } from './output.ts';
 
 export function buildProgram(): Command {
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   addKvCommands(program);
   addAgentProcessCommands(program);
   addIptablesCommands(program);
+  addDashboardCommand(program);
   program.exitOverride();
   for (const command of allCommands(program)) command.exitOverride();
   return program;
