@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { STATS } from '../fixtures/dashboard-stats.ts';
 import { cliFor } from '../helpers/cli.ts';
 import { MESHCTL, removeDir, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
 
@@ -26,21 +27,6 @@ const tmux = (...args: string[]) => {
 };
 const capture = (session: string) => tmux('capture-pane', '-p', '-t', session);
 
-const STATS = {
-  window: '10s',
-  windowSeconds: 10,
-  generatedAt: '2026-11-27T05:30:00.000Z',
-  services: [
-    { service: 'api', instances: { healthy: 2, total: 2 }, requests: 200, rps: 20.0, successRate: 0.99, latencyMs: { p50: 1.2, p95: 3.4, p99: 7.9 }, tcp: { open: 3, opened: 10, bytesIn: 1234, bytesOut: 5678 } },
-    { service: 'frontend', instances: { healthy: 1, total: 2 }, requests: 35, rps: 3.5, successRate: 0.9, latencyMs: { p50: 2, p95: 8, p99: 41.5 } },
-    { service: 'inventory-reconciliation-worker-east', instances: { healthy: 3, total: 3 }, requests: 12340, rps: 1234, successRate: 1, latencyMs: { p50: 0.4, p95: 0.9, p99: 120 } },
-    { service: 'idle', instances: { healthy: 0, total: 1 }, requests: 0, rps: 0, successRate: null, latencyMs: null },
-  ],
-  edges: [
-    { source: 'frontend', destination: 'api', requests: 200, rps: 20.0, successRate: 0.99, latencyMs: { p50: 1.5, p95: 4.0, p99: 9.0 } },
-    { source: '', destination: 'frontend', requests: 35, rps: 3.5, successRate: 0.9, latencyMs: { p50: 2, p95: 8, p99: 41.5 } },
-  ],
-};
 const ERRORS = [
   { time: '2026-11-27T05:29:58.000Z', node: 'host-1', source: 'frontend', destination: 'api', status: 503, cause: 'no_healthy_endpoints', hop: 'outbound', method: 'GET', path: '/x' },
   { time: '2026-11-27T05:29:57.000Z', node: 'host-2', source: 'frontend', destination: 'api', status: 500, cause: 'upstream_5xx', hop: 'inbound', endpoint: 'api-1', method: 'POST', path: '/orders' },
@@ -105,7 +91,7 @@ describe('meshctl dashboard in a terminal', () => {
     }
   });
 
-  test('shows the services and their figures, keeps readable at 80x24, shows help, and q exits 0', async () => {
+  test('shows the services and their figures, keeps readable at 80x24, shows help, and q exits 0', async (t) => {
     startDashboard('main', 120, 40, ['--server', `127.0.0.1:${standInPort}`, '--token', readToken, '--refresh', '500ms']);
     const wide = await waitFor(() => {
       const screen = capture('main');
@@ -160,8 +146,22 @@ describe('meshctl dashboard in a terminal', () => {
       return /EXIT=\d+/.test(screen) && screen;
     }, 10_000, 'the dashboard to exit');
     assert.match(ended, /EXIT=0/);
-    assert.ok(Date.now() - quitAt < 3000, `q took ${Date.now() - quitAt}ms to exit`);
+    const quitMs = Date.now() - quitAt;
+    t.diagnostic(`q to EXIT in the pane: ${quitMs}ms`);
+    assert.ok(quitMs < 3000, `q took ${quitMs}ms to exit`);
     assert.doesNotMatch(ended, /SERVICE\s+HEALTHY/, 'the terminal is restored: the dashboard left the alternate screen');
+  });
+
+  test('bad flags and a missing terminal are usage errors that name the fix', () => {
+    const badRefresh = cli.run(['dashboard', '--refresh', '10']);
+    assert.equal(badRefresh.code, 2);
+    assert.match(badRefresh.stderr, /invalid --refresh "10": expected a duration from 200ms to 1h \(give e\.g\. --refresh 2s\)/);
+    const badWindow = cli.run(['dashboard', '--window', '5m']);
+    assert.equal(badWindow.code, 2);
+    assert.match(badWindow.stderr, /invalid --window "5m" \(give one of 10s, 1m, 10m\)/);
+    const noTty = cli.run(['dashboard']);
+    assert.equal(noTty.code, 2);
+    assert.match(noTty.stderr, /needs a terminal.*ssh -t HOST meshctl dashboard/);
   });
 
   test('an unreachable server and a refused token show the problem and the fix, and it keeps retrying', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { emptyHistory, withAnswer, withGap } from '../../../src/dashboard/history.ts';
-import { STATS } from './fixtures.ts';
+import { STATS } from '../../fixtures/dashboard-stats.ts';
 
 test('one point per refresh per service, bounded, with gaps for failed reads', () => {
   let history = emptyHistory(3);

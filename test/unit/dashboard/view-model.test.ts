@@ -5,7 +5,7 @@ import { emptyHistory, withAnswer } from '../../../src/dashboard/history.ts';
 import { initialState, type UiState } from '../../../src/dashboard/keys.ts';
 import { tableLines } from '../../../src/dashboard/table-view.ts';
 import { errorText, layoutView, statusLines, type Snapshot } from '../../../src/dashboard/view-model.ts';
-import { CONFIG, STATS } from './fixtures.ts';
+import { CONFIG, STATS } from '../../fixtures/dashboard-stats.ts';
 
 const CONTEXT = { title: 'meshctl dashboard', refreshMs: 1000, now: Date.parse('2026-11-27T05:30:01Z') };
 
