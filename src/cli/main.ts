@@ -19,6 +19,7 @@ import { addStatusCommands } from './status.ts';
 import { addAgentProcessCommands } from './agent-process.ts';
 import { addIptablesCommands } from './iptables.ts';
 import { addCheckCommand } from './check.ts';
+import { addDashboardCommand } from './dashboard.ts';
 import { colour } from './output.ts';
 
 export function buildProgram(): Command {
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   addAgentProcessCommands(program);
   addIptablesCommands(program);
   addCheckCommand(program);
+  addDashboardCommand(program);
   program.exitOverride();
   for (const command of allCommands(program)) command.exitOverride();
   return program;
