@@ -20,6 +20,7 @@ import { addAgentProcessCommands } from './agent-process.ts';
 import { addIptablesCommands } from './iptables.ts';
 import { addCheckCommand } from './check.ts';
 import { addDashboardCommand } from './dashboard.ts';
+import { addDemoCommand } from './demo.ts';
 import { colour } from './output.ts';
 
 export function buildProgram(): Command {
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   addIptablesCommands(program);
   addCheckCommand(program);
   addDashboardCommand(program);
+  addDemoCommand(program);
   program.exitOverride();
   for (const command of allCommands(program)) command.exitOverride();
   return program;

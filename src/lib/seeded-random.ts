@@ -1,0 +1,16 @@
+// A seeded random source (mulberry32): the same seed gives the same sequence
+// on every run and machine, for reproducible tests and for the demo app's
+// seeded failures.
+
+import type { Random } from './clock.ts';
+
+export function seededRandom(seed: number): Random {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
