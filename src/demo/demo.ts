@@ -10,7 +10,7 @@
 // the teardown still runs; an 'exit' handler does a synchronous teardown if
 // the process ends some other way.
 
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get } from 'node:http';
@@ -131,6 +131,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     interrupted();
     if (failure) throw failure;
 
+    // The catalog has everyone; the callers' proxies learn it through their watches: wait for that too, so the first requests find every instance.
+    await Promise.all(plan.map((host) => waitForUpstreams(hosts!.hosts[host.index]!, host, plan, options.meshctl, () => failure ?? (stopReason ? new Interrupted() : undefined))));
+    interrupted();
     const h1 = plan[0]!;
     const traffic = h1.apps.find((a) => a.role === 'traffic')!;
     const trafficProc = hosts.hosts[0]!.spawn('host-1-traffic', [process.execPath, appFile('traffic'), ...appArgs(traffic, appOptions(options))]);
@@ -207,6 +210,22 @@ async function startHost(host: DemoHost, plan: HostPlan, options: DemoOptions, s
     return true;
   }, abort, `${plan.node}'s services (${services.join(', ')}) did not pass their checks within ${STARTUP_TIMEOUT_MS / 1000} s; agent log:\n${tail(join.logFile)}`);
   say(`${plan.node} joined (${describeHost(plan)}) at ${plan.ip}`);
+}
+
+/** Until the host's agent (meshctl status, on the host) has every instance of each upstream passing. */
+async function waitForUpstreams(host: DemoHost, plan: HostPlan, all: readonly HostPlan[], meshctl: readonly string[], abort: () => Error | undefined): Promise<void> {
+  const expected = new Map(plan.upstreams.map((u) => [u.service, all.flatMap((h) => h.apps).filter((a) => a.service === u.service).length]));
+  if (expected.size === 0) return;
+  let n = 0;
+  let last = '';
+  await waitUntil(async () => {
+    const proc = host.spawn(`${plan.node}-status-${++n}`, [...meshctl, 'status', '--json', '--config-dir', `${host.dir}/conf`], { oneShot: true });
+    await proc.exited;
+    last = readFileSync(proc.logFile, 'utf8');
+    rmSync(proc.logFile, { force: true });
+    const status = JSON.parse(last) as { upstreams?: Array<{ name: string; passing: number }> };
+    return [...expected].every(([service, count]) => status.upstreams?.some((u) => u.name === service && u.passing >= count));
+  }, abort, `${plan.node}'s proxy did not learn every instance of ${[...expected.keys()].join(', ')} within ${STARTUP_TIMEOUT_MS / 1000} s; its status: ${last}`);
 }
 
 async function waitUntil(condition: () => Promise<boolean>, abort: () => Error | undefined, timeoutMessage: string): Promise<void> {

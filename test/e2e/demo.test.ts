@@ -1,0 +1,121 @@
+// `meshctl demo --no-dashboard`, the built CLI, end to end: it comes up (the
+// printed server answers, every host's services pass in the catalog, the
+// traffic generator's requests come back through frontend → api → db), and
+// a signal removes everything it made: exit 0, no namespace or gateway veth
+// with its prefix, no process carrying its run marker, no temp dir. Once
+// on namespaces with SIGINT, once on loopback addresses with SIGTERM sent
+// twice (the second arrives during cleanup and must not cut it short).
+
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { MESHCTL, waitFor } from '../helpers/server.ts';
+
+interface TrafficStatus {
+  sent: number;
+  answered: number;
+  ok: number;
+  failed: number;
+  byStatus: Record<string, number>;
+}
+
+async function getJson<T>(url: string): Promise<T | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    return res.ok ? ((await res.json()) as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Processes whose environment carries the run's marker: the demo's children, wherever their process group is. */
+function markedProcesses(prefix: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`MESHCTL_DEMO_RUN=${prefix}`)) found.push(Number(entry));
+    } catch {
+      // gone, or a kernel thread
+    }
+  }
+  return found;
+}
+
+function inGroup(pgid: number): number[] {
+  return execFileSync('ps', ['-eo', 'pid=,pgid='], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .filter(([pid, group]) => group === pgid && pid !== undefined && pid > 0)
+    .map(([pid]) => pid!);
+}
+
+async function runDemo(mode: 'netns' | 'loopback', signals: NodeJS.Signals[]): Promise<void> {
+  // Its own process group, as a terminal would give it, so what it leaves there can be checked.
+  const demo = spawn(MESHCTL, ['demo', '--no-dashboard', '--hosts-mode', mode, '--rate', '50'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, NO_COLOR: '1' } });
+  let out = '';
+  demo.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  demo.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+  let prefix = '';
+  let tmpDir = '';
+  try {
+    const serverUrl = await waitFor(() => /server up at (http:\/\/\S+)/.exec(out)?.[1], 30_000, `the server line:\n${out}`);
+    assert.ok(await getJson(`${serverUrl}/v1/status/leader`), 'the printed server answers');
+    const statusUrl = await waitFor(() => /traffic\s+(http:\/\/\S+\/status)/.exec(out)?.[1], 90_000, `the demo to come up:\n${out}`);
+    tmpDir = /logs\s+(\S+)/.exec(out)![1]!;
+    prefix = /meshctl-demo-(md[0-9a-z]+)-/.exec(tmpDir)![1]!;
+    assert.ok(existsSync(tmpDir));
+    if (mode === 'netns') {
+      const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+      assert.equal(namespaces.split('\n').filter((l) => l.startsWith(`${prefix}-`)).length, 4, namespaces);
+    }
+
+    // Every host's services are in the catalog and passing.
+    for (const [service, count] of [['frontend', 1], ['api', 2], ['db', 1], ['traffic', 1]] as const) {
+      await waitFor(async () => ((await getJson<unknown[]>(`${serverUrl}/v1/health/service/${service}?passing`))?.length ?? 0) === count, 30_000, `${count} passing instance(s) of ${service}`);
+    }
+    const api = (await getJson<Array<{ Node: { Node: string }; Service: { Tags: string[] } }>>(`${serverUrl}/v1/health/service/api`))!;
+    assert.deepEqual(api.map((e) => `${e.Node.Node}:${e.Service.Tags.join(',')}`).sort(), ['host-2:v1', 'host-3:v2']);
+
+    // Traffic flows end to end: 300 more answers, nearly all 200 (db fails 2%, seeded), the rest db's 500s.
+    const first = (await getJson<TrafficStatus>(statusUrl))!;
+    const later = await waitFor(async () => {
+      const s = await getJson<TrafficStatus>(statusUrl);
+      return s && s.answered >= first.answered + 300 ? s : undefined;
+    }, 30_000, 'traffic to get 300 more answers');
+    const ok = later.ok - first.ok;
+    const answered = later.answered - first.answered;
+    const statuses = Object.fromEntries(Object.entries(later.byStatus).map(([k, n]) => [k, n - (first.byStatus[k] ?? 0)]).filter(([, n]) => n !== 0));
+    const logs = () => ['host-1-agent', 'host-1-frontend', 'host-1-traffic'].map((name) => `--- ${name}\n${readFileSync(`${tmpDir}/${name}.log`, 'utf8').split('\n').slice(-15).join('\n')}`).join('\n');
+    assert.ok(ok / answered >= 0.9, `${ok} of ${answered} answered 200: ${JSON.stringify(statuses)}\n${logs()}`);
+    assert.deepEqual(Object.keys(statuses).filter((k) => k !== '200' && k !== '500'), [], `only 200s and db's 500s: ${JSON.stringify(statuses)}\n${logs()}`);
+  } finally {
+    for (const signal of signals) demo.kill(signal);
+    const code = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 30_000).unref())]);
+    if (code === 'hung') {
+      process.kill(-demo.pid!, 'SIGKILL');
+      assert.fail(`the demo did not exit within 30 s of ${signals.join(', ')}:\n${out}`);
+    }
+    assert.equal(code, 0, `exit status after ${signals.join(', ')}:\n${out}`);
+  }
+  assert.match(out, /removed \d+ processes/);
+  assert.deepEqual(inGroup(demo.pid!), [], "nothing is left in the demo's process group");
+  assert.deepEqual(markedProcesses(prefix), [], 'no process of the run is left');
+  assert.equal(existsSync(tmpDir), false, `${tmpDir} is removed`);
+  const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  assert.ok(!namespaces.includes(`${prefix}-`), `no namespace of ${prefix} is left:\n${namespaces}`);
+  const links = execFileSync('ip', ['-br', 'link'], { encoding: 'utf8' });
+  assert.ok(!links.includes(`${prefix}-`), `no link of ${prefix} is left:\n${links}`);
+  assert.ok(!existsSync(`/etc/netns/${prefix}-h0`));
+}
+
+test('on network namespaces: up, traffic end to end, and SIGINT removes everything (exit 0)', { timeout: 180_000 }, async () => {
+  assert.equal(process.getuid?.(), 0, 'the e2e tests run as root (network namespaces)');
+  await runDemo('netns', ['SIGINT']);
+});
+
+test('on loopback addresses: up, traffic end to end, and SIGTERM twice (the second during cleanup) still removes everything (exit 0)', { timeout: 180_000 }, async () => {
+  await runDemo('loopback', ['SIGTERM', 'SIGTERM']);
+});
