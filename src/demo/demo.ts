@@ -88,6 +88,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   };
 
   const cleanup = async () => {
+    if (!hosts) return;
     say(stopReason ? `${stopReason}: removing everything the demo made…` : 'removing everything the demo made…');
     const made = hosts ? `${hosts.procs.pids().length} processes, ${hosts.namespaces.length ? `namespaces ${hosts.namespaces.join(' ')}, ` : ''}${hosts.tmpDir}` : '';
     await hosts?.destroy();

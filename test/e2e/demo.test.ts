@@ -51,9 +51,17 @@ function inGroup(pgid: number): number[] {
     .map(([pid]) => pid!);
 }
 
-async function runDemo(mode: 'netns' | 'loopback', signals: NodeJS.Signals[]): Promise<void> {
+/** Runs as uid/gid 65534 (nobody), through util-linux's setpriv, which execs: the pid stays the demo's. */
+const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+
+function startDemo(args: string[], asNobody: boolean) {
+  const argv = [...(asNobody ? AS_NOBODY : []), MESHCTL, 'demo', '--no-dashboard', ...args];
   // Its own process group, as a terminal would give it, so what it leaves there can be checked.
-  const demo = spawn(MESHCTL, ['demo', '--no-dashboard', '--hosts-mode', mode, '--rate', '50'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, NO_COLOR: '1' } });
+  return spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, NO_COLOR: '1' } });
+}
+
+async function runDemo(mode: 'netns' | 'loopback' | 'auto', signals: NodeJS.Signals[], asNobody = false): Promise<void> {
+  const demo = startDemo(['--hosts-mode', mode, '--rate', '50'], asNobody);
   let out = '';
   demo.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   demo.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -67,6 +75,7 @@ async function runDemo(mode: 'netns' | 'loopback', signals: NodeJS.Signals[]): P
     tmpDir = /logs\s+(\S+)/.exec(out)![1]!;
     prefix = /meshctl-demo-(md[0-9a-z]+)-/.exec(tmpDir)![1]!;
     assert.ok(existsSync(tmpDir));
+    if (asNobody) assert.match(out, /hosts: 127\.0\.X\.1-3 on this machine's loopback \(network namespaces need root/, 'without root the default is loopback, and it says why');
     if (mode === 'netns') {
       const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
       assert.equal(namespaces.split('\n').filter((l) => l.startsWith(`${prefix}-`)).length, 4, namespaces);
@@ -118,4 +127,20 @@ test('on network namespaces: up, traffic end to end, and SIGINT removes everythi
 
 test('on loopback addresses: up, traffic end to end, and SIGTERM twice (the second during cleanup) still removes everything (exit 0)', { timeout: 180_000 }, async () => {
   await runDemo('loopback', ['SIGTERM', 'SIGTERM']);
+});
+
+test('without root the default is loopback addresses, and it runs and cleans up all the same', { timeout: 180_000 }, async () => {
+  await runDemo('auto', ['SIGINT'], true);
+});
+
+test('--hosts-mode netns without root: exit 1 naming the problem and the fix, nothing left behind', async () => {
+  const before = readdirSync('/tmp').filter((e) => e.startsWith('meshctl-demo-')).sort();
+  const demo = startDemo(['--hosts-mode', 'netns'], true);
+  let out = '';
+  demo.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  demo.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => demo.once('exit', resolve));
+  assert.equal(code, 1, out);
+  assert.match(out, /error: cannot make namespace hosts: network namespaces need root \(this runs as uid 65534\) \(run meshctl demo as root, or pass --hosts-mode loopback\)/);
+  assert.deepEqual(readdirSync('/tmp').filter((e) => e.startsWith('meshctl-demo-')).sort(), before);
 });
