@@ -4,12 +4,11 @@
 // stack, so every listener gets a free port instead of a well-known one.
 
 import { createServer, type Server } from 'node:net';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { HOST_COUNT, portNeeds, type PortSource } from './plan.ts';
-import { ProcessGroup } from './procs.ts';
-import { GRACE_MS, makeTmpDir, sweepStaleQuietly, type DemoHost, type DemoHosts } from './hosts.ts';
+import { HostsBase, sweepStaleQuietly, type DemoHost, type DemoHosts } from './hosts.ts';
 
 /** Holds a free port on 127.0.0.1 open until every one is picked, so no two needs get the same. */
 function hold(): Promise<Server> {
@@ -41,23 +40,16 @@ async function freePorts(): Promise<PortSource> {
   };
 }
 
-class LoopbackHosts implements DemoHosts {
+class LoopbackHosts extends HostsBase implements DemoHosts {
   readonly mode = 'loopback' as const;
-  readonly prefix: string;
-  readonly tmpDir: string;
   readonly serverHost = '127.0.0.1';
   readonly hosts: DemoHost[] = [];
   readonly namespaces: string[] = [];
-  readonly procs: ProcessGroup;
   readonly ports: PortSource;
-  private destroying: Promise<void> | undefined;
-  private destroyed = false;
 
   constructor(prefix: string, ports: PortSource) {
-    this.prefix = prefix;
+    super(prefix);
     this.ports = ports;
-    this.tmpDir = makeTmpDir(prefix);
-    this.procs = new ProcessGroup(this.tmpDir, prefix);
     // 127.0.X.0/24 with X random: two demos side by side get different addresses.
     const network = randomInt(100, 251);
     for (let index = 0; index < HOST_COUNT; index++) {
@@ -67,25 +59,8 @@ class LoopbackHosts implements DemoHosts {
     }
   }
 
-  hurry(): void {
-    this.procs.hurryUp();
-  }
-
-  destroy(): Promise<void> {
-    this.destroying ??= this.procs.stopAll(GRACE_MS).then(() => this.removeSync());
-    return this.destroying;
-  }
-
-  private removeSync(): void {
-    rmSync(this.tmpDir, { recursive: true, force: true });
-    this.destroyed = true;
-  }
-
-  destroySync(): void {
-    if (this.destroyed) return;
-    this.procs.stopAllSync();
-    this.removeSync();
-  }
+  /** Nothing: 127/8 needs no address added. */
+  protected removeMade(): void {}
 }
 
 export async function createLoopbackHosts(prefix: string): Promise<DemoHosts> {

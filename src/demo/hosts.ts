@@ -62,7 +62,7 @@ const ETC_NETNS = '/etc/netns';
 const NS_RE = /^md([0-9a-z]+)([0-9a-z]{2})-(br|h\d+)$/;
 const GW_RE = /^md([0-9a-z]+)([0-9a-z]{2})-gw$/;
 const TMP_RE = /^meshctl-demo-md([0-9a-z]+)([0-9a-z]{2})-/;
-export const GRACE_MS = 3_000;
+const GRACE_MS = 3_000;
 
 function ip(args: readonly string[], what: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -172,7 +172,7 @@ export function newPrefix(taken: ReadonlySet<string>): string {
   }
 }
 
-export function makeTmpDir(prefix: string): string {
+function makeTmpDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `meshctl-demo-${prefix}-`));
 }
 
@@ -205,26 +205,63 @@ async function usedNetworks(): Promise<Cidr[]> {
   return used;
 }
 
-class NetnsHosts implements DemoHosts {
-  readonly mode = 'netns' as const;
+/**
+ * What both kinds of hosts share: the run's prefix, temp dir and processes,
+ * and a teardown that is idempotent, whose second-signal hurry only cuts the
+ * waiting, and whose removal part is synchronous (so an exit in the middle
+ * cannot leave half of it).
+ */
+export abstract class HostsBase {
   readonly prefix: string;
   readonly tmpDir: string;
+  readonly procs: ProcessGroup;
+  private destroying: Promise<void> | undefined;
+  private destroyed = false;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+    this.tmpDir = makeTmpDir(prefix);
+    this.procs = new ProcessGroup(this.tmpDir, prefix);
+  }
+
+  /** Removes what the hosts are made of (namespaces, links); the processes are stopped by then. */
+  protected abstract removeMade(): void;
+
+  hurry(): void {
+    this.procs.hurryUp();
+  }
+
+  destroy(): Promise<void> {
+    this.destroying ??= this.procs.stopAll(GRACE_MS).then(() => this.removeSync());
+    return this.destroying;
+  }
+
+  private removeSync(): void {
+    this.removeMade();
+    rmSync(this.tmpDir, { recursive: true, force: true });
+    this.destroyed = true;
+  }
+
+  destroySync(): void {
+    if (this.destroyed) return;
+    this.procs.stopAllSync();
+    this.removeSync();
+  }
+}
+
+class NetnsHosts extends HostsBase implements DemoHosts {
+  readonly mode = 'netns' as const;
   readonly subnet: string;
   readonly serverHost: string;
   readonly hosts: DemoHost[] = [];
   readonly ports = wellKnownPort;
-  readonly procs: ProcessGroup;
   private readonly created: string[] = [];
   private readonly gateway: string;
   private gatewayMade = false;
-  private destroying: Promise<void> | undefined;
-  private destroyed = false;
 
   constructor(prefix: string, subnet: string) {
-    this.prefix = prefix;
+    super(prefix);
     this.subnet = subnet;
-    this.tmpDir = makeTmpDir(prefix);
-    this.procs = new ProcessGroup(this.tmpDir, prefix);
     this.serverHost = gatewayAddress(subnet);
     this.gateway = `${prefix}-gw`;
   }
@@ -278,32 +315,9 @@ class NetnsHosts implements DemoHosts {
     }
   }
 
-  hurry(): void {
-    this.procs.hurryUp();
-  }
-
-  destroy(): Promise<void> {
-    this.destroying ??= this.teardown();
-    return this.destroying;
-  }
-
-  private async teardown(): Promise<void> {
-    await this.procs.stopAll(GRACE_MS);
-    // Async from here would let a second signal's exit cut it in half: the rest is quick and synchronous.
-    this.removeSync();
-  }
-
-  private removeSync(): void {
+  protected removeMade(): void {
     deleteNamespacesSync(this.namespaces);
     if (this.gatewayMade) deleteLinkSync(this.gateway);
-    rmSync(this.tmpDir, { recursive: true, force: true });
-    this.destroyed = true;
-  }
-
-  destroySync(): void {
-    if (this.destroyed) return;
-    this.procs.stopAllSync();
-    this.removeSync();
   }
 }
 
