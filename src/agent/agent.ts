@@ -33,6 +33,7 @@ import { systemRandom } from '../lib/clock.ts';
 import { MeshDns } from '../dns/mesh-dns.ts';
 import { enterTransparentMode } from './transparent.ts';
 import { upstreamResolvers } from '../dns/resolv-conf.ts';
+import { TracingSwitch } from './tracing.ts';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -51,6 +52,8 @@ export class Agent {
   private readonly syncer: Syncer;
   private watcher: Watcher;
   private readonly proxy: Proxy;
+  /** The proxy's tracer, following the mesh entry's tracing settings. */
+  private readonly tracing: TracingSwitch;
   private readonly goodDefaults = new Map<string, unknown>();
   /** The last entry of each kind and name this build could read: a bad one never replaces a good one. */
   private readonly goodEntries = new Map<string, unknown>();
@@ -92,6 +95,7 @@ export class Agent {
       log: this.log,
       onMeshError: (line) => this.log(`mesh error ${line}`),
     });
+    this.tracing = new TracingSwitch({ setTracer: (tracer) => this.proxy.setTracer(tracer), node: this.config.nodeName, random: systemRandom, log: this.log });
     this.watcher = this.makeWatcher(saved ?? emptySnapshot());
     this.certs = new CertManager({
       dataDir: this.config.dataDir,
@@ -167,6 +171,7 @@ export class Agent {
       ]),
     );
     const meshSettings = withMeshDefaults(mesh);
+    this.tracing.apply(meshSettings.tracing);
     return {
       upstreams,
       instances,
@@ -258,6 +263,8 @@ export class Agent {
     this.watcher.stop();
     this.certs.stop();
     await this.proxy.stop();
+    // After the proxy: the spans of the last requests are queued, and go out before the agent exits.
+    await this.tracing.stop();
     this.client.close();
     const admin = this.admin;
     if (admin) await new Promise<void>((resolve) => {

@@ -149,7 +149,8 @@ Examples:
   meshctl config set service-defaults web load_balancer.policy=ring_hash load_balancer.hash_on.header=x-user
   meshctl config set service-defaults web retries.retry_on=5xx,reset retries.per_try_timeout=
   meshctl config set service-defaults web -f web.yaml
-  meshctl config set mesh default_policy=allow`,
+  meshctl config set mesh default_policy=allow
+  meshctl config set mesh tracing.otlp_endpoint=http://collector:4318/v1/traces tracing.sampling=0.01`,
       ),
   ).action(async (kindName: string, nameOrSetting: string, rest: string[], flags: TargetFlags & { file?: string }) => {
     const kind = kindOf(kindName);

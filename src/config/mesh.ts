@@ -1,35 +1,76 @@
 // mesh: the mesh-wide settings, one entry named "mesh". For now the default
 // policy: what a call no intention decides gets. A new mesh (no entry)
 // denies: opening the mesh is a decision an operator makes, with
-// `meshctl config set mesh default_policy=allow`.
+// `meshctl config set mesh default_policy=allow`. Tracing is off until a
+// collector is named: `meshctl config set mesh
+// tracing.otlp_endpoint=http://collector:4318/v1/traces tracing.sampling=0.01`.
 
 import { z } from 'zod';
-import { deepFreeze, oneOf, settingsFor, type Checked, type SettingKey } from './kind.ts';
+import { deepFreeze, expecting, oneOf, settingsFor, type Checked, type SettingKey } from './kind.ts';
 
 export const POLICIES = ['allow', 'deny'] as const;
 export type Policy = (typeof POLICIES)[number];
 
-const kit = settingsFor(() => meshSchema, { policy: 'default_policy', default: 'default_policy', default_action: 'default_policy', defaultpolicy: 'default_policy' });
+const kit = settingsFor(() => meshSchema, {
+  policy: 'default_policy', default: 'default_policy', default_action: 'default_policy', defaultpolicy: 'default_policy',
+  'tracing.endpoint': 'tracing.otlp_endpoint', 'tracing.url': 'tracing.otlp_endpoint', 'tracing.collector': 'tracing.otlp_endpoint',
+  'tracing.sample_rate': 'tracing.sampling', 'tracing.sampling_rate': 'tracing.sampling', 'tracing.ratio': 'tracing.sampling',
+});
 
 export const OUTBOUND_POLICIES = ['allow_any', 'registry_only'] as const;
+
+const OTLP_URL = 'an http:// or https:// URL of an OTLP/HTTP collector, such as http://collector:4318/v1/traces';
+
+/** An OTLP/HTTP collector's URL: http or https, with a host (the agents post protobuf spans to it). */
+function otlpUrl() {
+  return z.string(expecting(OTLP_URL)).refine((text) => {
+    try {
+      const url = new URL(text);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, expecting(OTLP_URL));
+}
+
+const ratio = () => z.number(expecting('a ratio from 0 to 1, such as 0.01 for 1%')).min(0, expecting('a ratio from 0 to 1, such as 0.01 for 1%')).max(1, expecting('a ratio from 0 to 1, such as 0.01 for 1%'));
+
+/** The share of new traces sampled when none is set: Istio's default, cheap enough to leave on. */
+export const DEFAULT_SAMPLING = 0.01;
 
 export const meshSchema = kit.group([], {
   default_policy: oneOf(POLICIES).optional(),
   /** Transparent mode: a redirected connection to no mesh service passes through (allow_any) or is refused. */
   outbound_policy: oneOf(OUTBOUND_POLICIES).optional(),
+  /** Spans from every proxy hop, to an OTLP/HTTP collector; off without an endpoint. */
+  tracing: kit.group(['tracing'], {
+    otlp_endpoint: otlpUrl().optional(),
+    /** New traces sampled (a request that comes with a trace context keeps its own decision). */
+    sampling: ratio().optional(),
+  }).optional(),
 });
 
 export type StoredMesh = z.infer<typeof meshSchema>;
 
-export const MESH_DEFAULTS = deepFreeze({ default_policy: 'deny', outbound_policy: 'allow_any' } satisfies StoredMesh);
+export const MESH_DEFAULTS = deepFreeze({ default_policy: 'deny', outbound_policy: 'allow_any', tracing: { sampling: DEFAULT_SAMPLING } } satisfies StoredMesh);
 
 /** The one entry's name. */
 export const MESH_ENTRY_NAME = 'mesh';
 
 export const checkMesh = (input: unknown): Checked<StoredMesh> => kit.check<StoredMesh>(input);
 
-export const withMeshDefaults = (stored: StoredMesh | undefined): Required<StoredMesh> =>
-  deepFreeze({ default_policy: stored?.default_policy ?? MESH_DEFAULTS.default_policy, outbound_policy: stored?.outbound_policy ?? MESH_DEFAULTS.outbound_policy });
+export interface TracingSettings {
+  /** Absent: tracing is off. */
+  otlp_endpoint?: string;
+  sampling: number;
+}
+
+export const withMeshDefaults = (stored: StoredMesh | undefined): Required<StoredMesh> & { tracing: TracingSettings } =>
+  deepFreeze({
+    default_policy: stored?.default_policy ?? MESH_DEFAULTS.default_policy,
+    outbound_policy: stored?.outbound_policy ?? MESH_DEFAULTS.outbound_policy,
+    tracing: { ...(stored?.tracing?.otlp_endpoint ? { otlp_endpoint: stored.tracing.otlp_endpoint } : {}), sampling: stored?.tracing?.sampling ?? DEFAULT_SAMPLING },
+  });
 
 /** The mesh kind as the CLI's and the API's kind tables take it. */
 export const meshKind = Object.freeze({

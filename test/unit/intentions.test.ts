@@ -210,6 +210,8 @@ describe('the mesh kind', () => {
     assert.deepEqual(meshKind.keys, [
       { path: 'default_policy', defaultValue: 'deny', values: ['allow', 'deny'] },
       { path: 'outbound_policy', defaultValue: 'allow_any', values: ['allow_any', 'registry_only'] },
+      { path: 'tracing.otlp_endpoint', defaultValue: undefined },
+      { path: 'tracing.sampling', defaultValue: 0.01 },
     ]);
     assert.deepEqual(meshKind.applySetters({}, ['outbound_policy=registry_only']), { outbound_policy: 'registry_only' });
     assert.ok(meshKind.nameRule.test('mesh') && !meshKind.nameRule.test('other'));

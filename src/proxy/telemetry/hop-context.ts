@@ -32,7 +32,7 @@ export interface HopSpan {
 }
 
 export interface HopTracer {
-  /** A span for this hop, or undefined when the hop is not traced (not sampled, tracing off). */
+  /** A span for this hop (a non-recording one when not sampled, so the not-sampled flag is forwarded), or undefined when tracing is off. */
   start(hop: HopStart): HopSpan | undefined;
 }
 

@@ -1,0 +1,65 @@
+// Turns the proxy's tracing on, off or over to new settings as the mesh
+// config changes (`meshctl config set mesh tracing.*`). A change makes a new
+// tracer and hands it to the proxy at once; the old one sends what it has
+// queued and stops in the background, so an apply never waits on a collector.
+
+import type { TracingSettings } from '../config/mesh.ts';
+import type { HopTracer } from '../proxy/telemetry/hop-context.ts';
+import { OtlpHopTracer } from '../proxy/telemetry/tracer.ts';
+
+export interface StoppableTracer extends HopTracer {
+  shutdown(): Promise<void>;
+}
+
+export interface TracingSwitchOptions {
+  setTracer(tracer: HopTracer | undefined): void;
+  node: string;
+  random: () => number;
+  log: (line: string) => void;
+  /** Makes the tracer (tests replace it). */
+  make?: (settings: Required<TracingSettings>) => StoppableTracer;
+}
+
+export class TracingSwitch {
+  private readonly options: TracingSwitchOptions;
+  private current: { key: string; tracer: StoppableTracer } | undefined;
+  private readonly stopping = new Set<Promise<void>>();
+
+  constructor(options: TracingSwitchOptions) {
+    this.options = options;
+  }
+
+  /** The tracer for these settings: unchanged settings keep the tracer, no endpoint turns tracing off. */
+  apply(settings: TracingSettings): void {
+    const key = settings.otlp_endpoint ? `${settings.otlp_endpoint} ${settings.sampling}` : '';
+    if (key === (this.current?.key ?? '')) return;
+    const old = this.current;
+    if (settings.otlp_endpoint) {
+      const wanted = { otlp_endpoint: settings.otlp_endpoint, sampling: settings.sampling };
+      const tracer = this.options.make?.(wanted) ?? new OtlpHopTracer({ endpoint: wanted.otlp_endpoint, sampling: wanted.sampling, node: this.options.node, random: this.options.random, log: this.options.log });
+      this.current = { key, tracer };
+      this.options.setTracer(tracer);
+      this.options.log(`tracing on: spans to ${wanted.otlp_endpoint}, ${wanted.sampling * 100}% of new traces sampled`);
+    } else {
+      this.current = undefined;
+      this.options.setTracer(undefined);
+      this.options.log('tracing off');
+    }
+    if (old) this.retire(old.tracer);
+  }
+
+  /** Tracing off; waits until every tracer has sent what it queued (each bounded in time). */
+  async stop(): Promise<void> {
+    const last = this.current;
+    this.current = undefined;
+    this.options.setTracer(undefined);
+    if (last) this.retire(last.tracer);
+    await Promise.all([...this.stopping]);
+  }
+
+  private retire(tracer: StoppableTracer): void {
+    const done = tracer.shutdown().catch((error: Error) => this.options.log(`tracing: stopping the old tracer failed: ${error.message}`));
+    this.stopping.add(done);
+    void done.finally(() => this.stopping.delete(done));
+  }
+}
