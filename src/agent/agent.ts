@@ -34,6 +34,10 @@ import { MeshDns } from '../dns/mesh-dns.ts';
 import { enterTransparentMode } from './transparent.ts';
 import { upstreamResolvers } from '../dns/resolv-conf.ts';
 import { TracingSwitch } from './tracing.ts';
+import { MetricsSink } from './telemetry/metrics.ts';
+import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.ts';
+import { agentServiceSpec } from './registration.ts';
+import { DEFAULT_METRICS_PORT } from '../config/agent-service.ts';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -64,6 +68,11 @@ export class Agent {
   private admin: Server | undefined;
   private readonly startedAt = new Date().toISOString();
   private readonly snapshotSource: 'disk' | 'none';
+  /** Prometheus metrics: the proxy's records, counted; served on the metrics port. */
+  private readonly metrics: MetricsSink;
+  private metricsServer: MetricsServer | undefined;
+  /** The config version of the snapshot the proxy last applied (not merely received). */
+  private appliedConfigVersion = 0;
 
   constructor(options: AgentOptions) {
     this.config = options.config;
@@ -81,7 +90,11 @@ export class Agent {
       this.log(`check ${id} is now ${state.status}${state.output ? `: ${state.output.slice(0, 200)}` : ''}`);
       this.syncer.checkChanged(id);
     } });
-    this.syncer = new Syncer({ config: this.config, client: this.client, clock, checks: this.checks.states, version: this.version, log: this.log });
+    this.syncer = new Syncer({
+      config: this.config, client: this.client, clock, checks: this.checks.states, version: this.version, log: this.log,
+      // Registered once the metrics port is bound (with port 0, the catalog must carry the one picked).
+      own: () => (this.metricsServer ? [agentServiceSpec(this.config, this.metricsServer.port, this.version)] : []),
+    });
     const saved = loadSnapshot(this.config.dataDir);
     this.snapshotSource = saved ? 'disk' : 'none';
     if (saved) this.log(`loaded the last snapshot from disk (saved ${saved.savedAt}, config version ${saved.configIndex})`);
@@ -97,6 +110,11 @@ export class Agent {
     });
     this.tracing = new TracingSwitch({ setTracer: (tracer) => this.proxy.setTracer(tracer), node: this.config.nodeName, random: systemRandom, log: this.log });
     this.watcher = this.makeWatcher(saved ?? emptySnapshot());
+    this.metrics = new MetricsSink({
+      certificates: () => this.certs.status().filter((c) => c.notAfter !== '').map((c) => ({ service: c.service, notAfter: Date.parse(c.notAfter) })),
+      configVersion: () => this.appliedConfigVersion,
+    });
+    this.proxy.telemetry.add(this.metrics);
     this.certs = new CertManager({
       dataDir: this.config.dataDir,
       client: { roots: () => this.client.caRoots(), sign: (csr) => this.client.signCsr(csr), watchRoots: (index, waitMs, signal) => this.client.watchCaRoots(index, waitMs, signal) },
@@ -196,7 +214,9 @@ export class Agent {
 
   private applyProxy(snapshot: Snapshot): void {
     if (this.dns && snapshot.services) this.dns.setRecords(new Map(Object.entries(snapshot.services.vips)));
-    this.proxy.apply(this.proxyConfig(snapshot)).catch((error) => this.log(`proxy: could not apply the new config, keeping the last one: ${(error as Error).message}`));
+    this.proxy.apply(this.proxyConfig(snapshot)).then(() => {
+      this.appliedConfigVersion = snapshot.configIndex;
+    }).catch((error) => this.log(`proxy: could not apply the new config, keeping the last one: ${(error as Error).message}`));
   }
 
   async start(): Promise<void> {
@@ -224,11 +244,13 @@ export class Agent {
     });
     if (this.config.transparent) await this.startDns(this.config.transparent.dnsPort);
     await this.proxy.apply(this.proxyConfig(this.watcher.snapshot));
+    this.appliedConfigVersion = this.watcher.snapshot.configIndex;
+    await this.startMetrics();
     this.checks.run(this.config.services);
     this.certs.start(this.config.services.map((s) => s.name));
     this.syncer.start();
     this.watcher.start(this.config.upstreams.map((u) => u.name), { allServices: this.config.transparent !== undefined });
-    this.log(`agent for node ${this.config.nodeName} started: server ${this.config.server}, admin API on ${this.config.adminAddr}, ${this.config.services.length} service(s)`);
+    this.log(`agent for node ${this.config.nodeName} started: server ${this.config.server}, admin API on ${this.config.adminAddr}, metrics on port ${this.metricsServer?.port}, ${this.config.services.length} service(s)`);
   }
 
   /** Applies a rewritten config (SIGHUP). The admin address is fixed for the life of the process. */
@@ -242,6 +264,14 @@ export class Agent {
     this.applyProxy(this.watcher.snapshot);
     this.watcher.start(config.upstreams.map((u) => u.name), { allServices: config.transparent !== undefined });
     this.log('config reloaded');
+  }
+
+  /** The metrics port, on the loopback and on the address other hosts (and their Prometheus) reach this one at. */
+  private async startMetrics(): Promise<void> {
+    const port = this.config.metricsPort ?? DEFAULT_METRICS_PORT;
+    this.metricsServer = await startMetricsServer(this.metrics, ['127.0.0.1', this.config.advertiseAddr], port, this.log).catch((error: NodeJS.ErrnoException) => {
+      throw new MeshError('MESH_E_USAGE', `the agent cannot serve metrics on port ${port} (127.0.0.1 and ${this.config.advertiseAddr}): ${error.code ?? error.message}`, { hint: 'another agent may use it: join with --metrics-port PORT' });
+    });
   }
 
   /** The mesh DNS, forwarding every other name to the resolvers the host had (read before any redirect applies). */
@@ -265,6 +295,7 @@ export class Agent {
     await this.proxy.stop();
     // After the proxy: the spans of the last requests are queued, and go out before the agent exits.
     await this.tracing.stop();
+    await this.metricsServer?.close();
     this.client.close();
     const admin = this.admin;
     if (admin) await new Promise<void>((resolve) => {
@@ -307,6 +338,7 @@ export class Agent {
       })),
       certificates: this.certs.status(),
       mtls: { ...this.proxy.tlsStats, ...this.proxy.stats },
+      metricsPort: this.metricsServer?.port,
     };
   }
 }

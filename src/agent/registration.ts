@@ -6,6 +6,7 @@ import type { HealthStatus } from '../lib/probes.ts';
 import type { AgentConfig } from './config/agent-config.ts';
 import type { CheckSpec, ServiceSpec } from './config/service-spec.ts';
 import type { CatalogNodeService } from './server-client.ts';
+import { AGENT_SERVICE, AGENT_SERVICE_TAGS, MESH_INTERNAL_META } from '../config/agent-service.ts';
 
 export const AGENT_META_KEY = 'meshctl-agent';
 
@@ -51,12 +52,25 @@ export function serviceBody(spec: ServiceSpec) {
   };
 }
 
-/** One catalog registration per service: the node, the service and its check. */
-export function registrations(config: AgentConfig, checks: ReadonlyMap<string, CheckState>, version: string) {
+/**
+ * The agent's own catalog entry: its metrics port on the host's address, so
+ * Prometheus discovers every agent (consul_sd_configs or the server's http_sd).
+ * One per node; it has no check (Prometheus's `up` says whether it answers).
+ */
+export function agentServiceSpec(config: Pick<AgentConfig, 'advertiseAddr'>, metricsPort: number, version: string): ServiceSpec {
+  return { id: AGENT_SERVICE, name: AGENT_SERVICE, port: metricsPort, address: config.advertiseAddr, tags: [...AGENT_SERVICE_TAGS], meta: { [MESH_INTERNAL_META]: 'true', version, metrics_path: '/metrics' }, weight: 1 };
+}
+
+/**
+ * One catalog registration per service: the node, the service and its check.
+ * `own` are the agent's own entries (agentServiceSpec), registered beside the host's services.
+ */
+export function registrations(config: AgentConfig, checks: ReadonlyMap<string, CheckState>, version: string, own: readonly ServiceSpec[] = []) {
   const inboundPort = config.inboundAddr.slice(config.inboundAddr.lastIndexOf(':') + 1);
   const node = { Node: config.nodeName, Address: config.advertiseAddr, NodeMeta: { [AGENT_META_KEY]: version, [INBOUND_PORT_META]: inboundPort } };
-  if (config.services.length === 0) return [node];
-  return config.services.map((spec) => ({
+  const services = [...config.services, ...own];
+  if (services.length === 0) return [node];
+  return services.map((spec) => ({
     ...node,
     Service: serviceBody(spec),
     ...(spec.check ? { Check: checkBody(config, spec, checks.get(checkIdOf(spec)) ?? { status: 'critical', output: '' }) } : {}),
@@ -70,9 +84,9 @@ export interface CatalogView {
 }
 
 /** What anti-entropy must do to make the catalog match this host. */
-export function reconcile(config: AgentConfig, checks: ReadonlyMap<string, CheckState>, view: CatalogView | undefined) {
+export function reconcile(config: AgentConfig, checks: ReadonlyMap<string, CheckState>, view: CatalogView | undefined, own: readonly ServiceSpec[] = []) {
   if (!view) return { registerAll: true, deregister: [] as string[] };
-  const wanted = new Map(config.services.map((s) => [serviceIdOf(s), s]));
+  const wanted = new Map([...config.services, ...own].map((s) => [serviceIdOf(s), s]));
   const deregister = Object.keys(view.services).filter((id) => !wanted.has(id));
   let registerAll = view.address !== config.advertiseAddr;
   for (const [id, spec] of wanted) {

@@ -10,6 +10,7 @@ import { isMeshError } from '../lib/errors.ts';
 import { configDigest, type AgentConfig } from './config/agent-config.ts';
 import { checkBody, reconcile, registrations, type CheckState } from './registration.ts';
 import type { ServerClient } from './server-client.ts';
+import type { ServiceSpec } from './config/service-spec.ts';
 
 export interface SyncStatus {
   serverReachable: boolean;
@@ -29,6 +30,8 @@ export class Syncer {
   private readonly checks: ReadonlyMap<string, CheckState>;
   private readonly version: string;
   private readonly log: (line: string) => void;
+  /** The agent's own catalog entries (its metrics), kept apart from the config so the config's digest is join's. */
+  private readonly own: () => readonly ServiceSpec[];
   private timer: TimerHandle | undefined;
   private running: Promise<void> | undefined;
   private needsFullSync = true;
@@ -37,7 +40,8 @@ export class Syncer {
   private stopped = false;
   readonly status: SyncStatus = { serverReachable: false, registered: false, lastError: undefined, lastSyncAt: undefined, lastHeartbeatAt: undefined, syncedConfig: undefined };
 
-  constructor(options: { config: AgentConfig; client: ServerClient; clock: Clock; checks: ReadonlyMap<string, CheckState>; version: string; log: (line: string) => void }) {
+  constructor(options: { config: AgentConfig; client: ServerClient; clock: Clock; checks: ReadonlyMap<string, CheckState>; version: string; log: (line: string) => void; own?: () => readonly ServiceSpec[] }) {
+    this.own = options.own ?? (() => []);
     this.config = options.config;
     this.client = options.client;
     this.clock = options.clock;
@@ -109,10 +113,11 @@ export class Syncer {
 
   private async fullSync(): Promise<void> {
     const node = await this.client.node(this.config.nodeName);
-    const bodies = registrations(this.config, this.checks, this.version);
+    const own = this.own();
+    const bodies = registrations(this.config, this.checks, this.version, own);
     this.pendingChecks.clear();
     for (const body of bodies) await this.client.register(body);
-    const wanted = new Set(this.config.services.map((s) => s.id));
+    const wanted = new Set([...this.config.services, ...own].map((s) => s.id));
     for (const id of Object.keys(node?.Services ?? {})) {
       if (!wanted.has(id)) await this.client.deregister({ Node: this.config.nodeName, ServiceID: id });
     }
@@ -144,7 +149,7 @@ export class Syncer {
     this.lastAntiEntropy = this.clock.now();
     const node = await this.client.node(this.config.nodeName);
     const checks = node ? await this.client.nodeChecks(this.config.nodeName) : [];
-    const plan = reconcile(this.config, this.checks, node ? { address: node.Node.Address, services: node.Services, checks } : undefined);
+    const plan = reconcile(this.config, this.checks, node ? { address: node.Node.Address, services: node.Services, checks } : undefined, this.own());
     if (plan.registerAll || plan.deregister.length > 0) {
       this.log('anti-entropy: the catalog differs from this host; registering again');
       await this.fullSync();

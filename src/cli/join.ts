@@ -40,6 +40,7 @@ import { VERSION } from '../control/server.ts';
 import { ApiClient } from './api-client.ts';
 import { removeRules, showRules } from '../iptables/apply.ts';
 import { DEFAULT_DNS_PORT, DEFAULT_OUTBOUND_PORT, DEFAULT_PROXY_USER } from '../iptables/config.ts';
+import { DEFAULT_METRICS_PORT } from '../config/agent-service.ts';
 import { ensureProxyUser, removeProxyUser } from '../iptables/proxy-user.ts';
 import { transparentRulesOf } from '../agent/transparent.ts';
 import { readCaFile, serverUrl } from './target.ts';
@@ -61,6 +62,7 @@ interface JoinFlags {
   configDir: string;
   adminAddr: string;
   inboundAddr: string;
+  metricsPort: string;
   foreground?: boolean;
   supervisor: string;
   heartbeatInterval: string;
@@ -108,6 +110,7 @@ export function addJoinCommands(program: Command): void {
     .option('--config-dir <dir>', 'where agent.json (0600, with the token) is written', DEFAULT_CONFIG_DIR)
     .option('--admin-addr <host:port>', 'the agent admin API (several agents on one machine need different ones)', DEFAULT_ADMIN_ADDR)
     .option('--inbound-addr <host:port>', "the proxy's inbound listener, which other hosts' proxies connect to", `0.0.0.0:${DEFAULT_INBOUND_PORT}`)
+    .option('--metrics-port <port>', "the agent's Prometheus metrics (GET /metrics) on 127.0.0.1 and the advertise address; 0 picks a free one", String(DEFAULT_METRICS_PORT))
     .option('--foreground', 'run the agent in this terminal instead of installing supervision')
     .option('--supervisor <kind>', 'auto (systemd where it is PID 1, else built-in), systemd or builtin', 'auto')
     .option('--heartbeat-interval <duration>', 'how often the agent tells the server it is alive', '10s')
@@ -228,6 +231,7 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
     dataDir: resolve(flags.dataDir),
     adminAddr: flags.adminAddr,
     inboundAddr: flags.inboundAddr,
+    metricsPort: metricsPortOf(flags.metricsPort),
     heartbeatIntervalMs: duration(flags.heartbeatInterval, '--heartbeat-interval'),
     syncIntervalMs: duration(flags.syncInterval, '--sync-interval'),
     ...(flags.transparent ? { transparent: transparentSettings(flags, proxy) } : {}),
@@ -236,6 +240,12 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
   // Every rule flag is checked now, before anything on the host changes.
   transparentRulesOf(parsed);
   return parsed;
+}
+
+function metricsPortOf(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw new MeshError('MESH_E_USAGE', `--metrics-port "${text}" is not a port`, { hint: 'give --metrics-port 0..65535 (0 picks a free port; the catalog carries the one chosen)' });
+  return n;
 }
 
 /** The transparent block of the agent's config; before the proxy user exists, a stand-in uid for the checks. */

@@ -29,6 +29,7 @@ import { addConfigKindsRoutes } from './api/mesh/config-kind.ts';
 import { addIntentionRoutes } from './api/mesh/intentions.ts';
 import { addRouteRoutes } from './api/mesh/routes.ts';
 import { addMeshServicesRoutes } from './api/mesh/services.ts';
+import { addPrometheusSdRoutes } from './api/mesh/prometheus-sd.ts';
 import { addCaRoutes } from './api/mesh/ca.ts';
 import { Authority } from './ca/authority.ts';
 import { certificateHash } from '../lib/pki/x509.ts';
@@ -157,6 +158,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   addIntentionRoutes(router, deps);
   addRouteRoutes(router, deps);
   addMeshServicesRoutes(router, deps);
+  addPrometheusSdRoutes(router, deps);
   addCaRoutes(router, deps, authority);
 
   const apiOptions = {

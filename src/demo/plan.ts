@@ -43,6 +43,8 @@ export interface HostPlan {
   ip: string;
   adminAddr: string;
   inboundAddr: string;
+  /** The agent's Prometheus port (on 127.0.0.1 and the host's address). */
+  metricsPort: number;
   apps: PlannedApp[];
   upstreams: PlannedUpstream[];
 }
@@ -53,6 +55,7 @@ export type PortSource = (host: number, what: string) => number;
 export const WELL_KNOWN_PORTS: Readonly<Record<string, number>> = {
   admin: 15000,
   inbound: 15006,
+  metrics: 15090,
   'app:frontend': 8080,
   'app:api': 8081,
   'app:db': 8082,
@@ -94,7 +97,7 @@ export function planHosts(ips: readonly string[], ports: PortSource): HostPlan[]
       ...(a.calls ? { upstreamPort: ports(index, `upstream:${a.calls}`) } : {}),
     }));
     const upstreams = layout.apps.flatMap((a, i) => (a.calls ? [{ service: a.calls, localPort: apps[i]!.upstreamPort!, as: a.role }] : []));
-    return { index, node: `host-${index + 1}`, ip, adminAddr: `127.0.0.1:${ports(index, 'admin')}`, inboundAddr: `${ip}:${ports(index, 'inbound')}`, apps, upstreams };
+    return { index, node: `host-${index + 1}`, ip, adminAddr: `127.0.0.1:${ports(index, 'admin')}`, inboundAddr: `${ip}:${ports(index, 'inbound')}`, metricsPort: ports(index, 'metrics'), apps, upstreams };
   });
 }
 
@@ -102,7 +105,7 @@ export function planHosts(ips: readonly string[], ports: PortSource): HostPlan[]
 export function portNeeds(index: number): string[] {
   const layout = LAYOUT[index];
   if (!layout) return [];
-  return ['admin', 'inbound', ...layout.apps.map((a) => `app:${a.role}`), ...layout.apps.flatMap((a) => (a.calls ? [`upstream:${a.calls}`] : []))];
+  return ['admin', 'inbound', 'metrics', ...layout.apps.map((a) => `app:${a.role}`), ...layout.apps.flatMap((a) => (a.calls ? [`upstream:${a.calls}`] : []))];
 }
 
 /** "frontend, traffic" / "api v1" / "api v2, db": for the progress lines. */
@@ -118,7 +121,7 @@ export function joinArgs(host: HostPlan, serverUrl: string, dataDir: string, con
     args.push('--service', `${app.service}=${app.port},check=${health},interval=1s${app.version ? `,tags=${app.version}` : ''}`);
   }
   for (const u of host.upstreams) args.push('--upstream', `${u.service}:${u.localPort},as=${u.as}`);
-  args.push('--data-dir', dataDir, '--config-dir', configDir, '--admin-addr', host.adminAddr, '--inbound-addr', host.inboundAddr, '--heartbeat-interval', '2s');
+  args.push('--data-dir', dataDir, '--config-dir', configDir, '--admin-addr', host.adminAddr, '--inbound-addr', host.inboundAddr, '--metrics-port', String(host.metricsPort), '--heartbeat-interval', '2s');
   // A --dev server is plain HTTP: on another namespace's address join would refuse to send its (empty) token without this.
   if (!/^http:\/\/127\./.test(serverUrl)) args.push('--insecure-skip-verify');
   return args;

@@ -32,7 +32,7 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const dirs = (name: string) => ['--data-dir', join(root, name, 'data'), '--config-dir', join(root, name, 'conf'), '--admin-addr', '127.0.0.1:0', '--inbound-addr', '127.0.0.1:0'];
+const dirs = (name: string) => ['--data-dir', join(root, name, 'data'), '--config-dir', join(root, name, 'conf'), '--admin-addr', '127.0.0.1:0', '--inbound-addr', '127.0.0.1:0', '--metrics-port', '0'];
 function meshctl(args: string[]) {
   const r = spawnSync(MESHCTL, args, { encoding: 'utf8', timeout: 40_000, env: { PATH: process.env.PATH ?? '' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -80,7 +80,8 @@ test('join run again with other flags updates the registration in place', async 
   assert.equal(second.code, 0, second.stderr);
   assert.match(second.stdout, /updated the running agent/);
   const node = (await (await api(server, 'GET', '/v1/catalog/node/node-a')).json()) as { Services: Record<string, { Tags: string[] }> };
-  assert.deepEqual(Object.keys(node.Services).sort(), ['api', 'web']);
+  // meshctl-agent: the agent's own metrics entry (README, Metrics).
+  assert.deepEqual(Object.keys(node.Services).sort(), ['api', 'meshctl-agent', 'web']);
   assert.deepEqual(node.Services.web?.Tags, ['v2']);
   await waitFor(async () => ((await (await api(server, 'GET', '/v1/health/checks/web')).json()) as unknown[]).length === 0, 5000, 'the dropped check to go');
   const left = meshctl(['leave', ...dirs('a').slice(0, 4)]);

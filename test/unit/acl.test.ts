@@ -19,6 +19,9 @@ const cases: Array<[string, TokenIdentity | undefined, Permission, boolean]> = [
   ['agent cannot register another node', agent, { resource: 'node', access: 'write', name: 'host-2' }, false],
   ['agent registers its named services', agent, { resource: 'service', access: 'write', name: 'api' }, true],
   ['agent cannot register other services', agent, { resource: 'service', access: 'write', name: 'db' }, false],
+  // Its metrics entry (meshctl-agent); node:write is required beside it, so only on its own node.
+  ['agent registers its own metrics entry', agent, { resource: 'service', access: 'write', name: 'meshctl-agent' }, true],
+  ['read cannot register an agent metrics entry', reader, { resource: 'service', access: 'write', name: 'meshctl-agent' }, false],
   ['agent reads the catalog to find upstreams', agent, { resource: 'service', access: 'read', name: 'db' }, true],
   ['agent cannot read KV', agent, { resource: 'key', access: 'read', name: 'secrets/db' }, false],
   ['agent cannot write KV', agent, { resource: 'key', access: 'write', name: 'x' }, false],

@@ -24,7 +24,9 @@ test("host-3's join: both services with checks, api tagged v2, db reached as api
     '--service', 'api=8081,check=http://127.0.0.1:8081/health,interval=1s,tags=v2',
     '--service', 'db=8082,check=http://127.0.0.1:8082/health,interval=1s',
     '--upstream', 'db:9002,as=api',
-    '--data-dir', '/tmp/d/data', '--config-dir', '/tmp/d/conf', '--admin-addr', '127.0.0.1:15000', '--inbound-addr', '10.213.7.3:15006', '--heartbeat-interval', '2s',
+    '--data-dir', '/tmp/d/data', '--config-dir', '/tmp/d/conf', '--admin-addr', '127.0.0.1:15000', '--inbound-addr', '10.213.7.3:15006',
+    '--metrics-port',
+    '15090', '--heartbeat-interval', '2s',
     '--insecure-skip-verify',
   ]);
 });

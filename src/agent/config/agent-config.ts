@@ -51,6 +51,8 @@ export const agentConfigSchema = z.strictObject({
   adminAddr: z.string().min(3),
   /** The proxy's inbound listener, which other hosts' proxies connect to. */
   inboundAddr: z.string().min(3),
+  /** join --metrics-port: Prometheus metrics on 127.0.0.1 and advertiseAddr (0: any free port; absent: 15090, configs written before it). */
+  metricsPort: z.number().int().min(0).max(65535).optional(),
   heartbeatIntervalMs: z.number().int().min(100),
   syncIntervalMs: z.number().int().min(100),
   /** join --transparent: iptables send the host's traffic through the proxy, which runs as proxyUser. */

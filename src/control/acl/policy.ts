@@ -5,6 +5,8 @@
 // There is no anonymous access while ACLs are on: a request without a token
 // may only read the server's status, as with Consul's default-deny.
 
+import { AGENT_SERVICE } from '../../config/agent-service.ts';
+
 export type PolicyName = 'management' | 'agent' | 'read';
 export const POLICY_NAMES: readonly PolicyName[] = ['management', 'agent', 'read'];
 
@@ -54,6 +56,8 @@ export function authorize(identity: TokenIdentity | undefined, permission: Permi
       }
       if (permission.resource === 'node' && permission.name === identity.node) return ALLOW;
       if (permission.resource === 'service' && identity.services?.includes(permission.name)) return ALLOW;
+      // Every agent registers its own metrics entry; node:write is checked too, so only on its own node.
+      if (permission.resource === 'service' && permission.name === AGENT_SERVICE) return ALLOW;
       return deny(who);
   }
 }

@@ -4,6 +4,7 @@
 // cost no disk write and wake no watcher.
 
 import { ensureVip } from './vips.ts';
+import { isMeshInternalService } from '../../config/agent-service.ts';
 import { isDeepStrictEqual } from 'node:util';
 import type { Store, StoredEntry, Txn } from '../store/store.ts';
 import {
@@ -97,7 +98,8 @@ export function upsertService(txn: Txn, node: string, service: ServiceRecord): v
   const existing = txn.get<ServiceRecord>(key);
   if (existing && isDeepStrictEqual(existing.value, service)) return;
   txn.put(key, service);
-  ensureVip(txn, service.Service);
+  // The mesh's own entries are never called through the mesh: no VIP, so no <name>.mesh and no transparent upstream.
+  if (!isMeshInternalService(service.Service)) ensureVip(txn, service.Service);
   txn.touch(topics.services);
   txn.touch(topics.node(node));
   txn.touch(topics.service(service.Service));

@@ -3,7 +3,8 @@
 // for a service the caller's token may register; POST /v1/mesh/ca/rotate
 // makes a new root (operator:write).
 
-import { badRequest } from '../../../lib/errors.ts';
+import { badRequest, MeshError } from '../../../lib/errors.ts';
+import { isMeshInternalService } from '../../../config/agent-service.ts';
 import { CA_KEY, type Authority } from '../../ca/authority.ts';
 import { blockingRead } from '../blocking.ts';
 import type { Handler } from '../context.ts';
@@ -46,7 +47,11 @@ export function addCaRoutes(router: Router<Handler>, deps: ApiDeps, authority: A
     if (!csr) throw badRequest('Missing CSR: give {"CSR": "-----BEGIN CERTIFICATE REQUEST-----..."}');
     // The token may register the service, or the caller proves it is that service with its current leaf
     // (a renewal that does not depend on the join token still being valid).
-    const leaf = authority.sign(csr, (service) => ctx.can({ resource: 'service', access: 'write', name: service }) || ctx.peerService === service);
+    // The agents' own catalog entry (meshctl-agent) is never a mesh identity, whatever the token may register.
+    const leaf = authority.sign(csr, (service) => {
+      if (isMeshInternalService(service)) throw new MeshError('MESH_E_PERMISSION_DENIED', `"${service}" is the agents' own catalog entry (their metrics), reserved by the mesh: it never has a certificate`);
+      return ctx.can({ resource: 'service', access: 'write', name: service }) || ctx.peerService === service;
+    });
     return {
       json: { CertPEM: leaf.certPem, ChainPEM: leaf.chainPem, SpiffeID: leaf.spiffeId, Service: leaf.identity.service, ValidAfter: leaf.validAfter, ValidBefore: leaf.validBefore, RootID: leaf.rootId },
     };
