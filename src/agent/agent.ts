@@ -38,6 +38,8 @@ import { MetricsSink } from './telemetry/metrics.ts';
 import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.ts';
 import { agentServiceSpec } from './registration.ts';
 import { DEFAULT_METRICS_PORT } from '../config/agent-service.ts';
+import { TapSink } from './telemetry/tap.ts';
+import { TapRunner } from './telemetry/tap-runner.ts';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -73,6 +75,8 @@ export class Agent {
   private metricsServer: MetricsServer | undefined;
   /** The config version of the snapshot the proxy last applied (not merely received). */
   private appliedConfigVersion = 0;
+  /** meshctl tap: sessions polled from the server, sampled events sent back while one is open. */
+  private readonly tap: TapRunner;
 
   constructor(options: AgentOptions) {
     this.config = options.config;
@@ -109,6 +113,9 @@ export class Agent {
       onMeshError: (line) => this.log(`mesh error ${line}`),
     });
     this.tracing = new TracingSwitch({ setTracer: (tracer) => this.proxy.setTracer(tracer), node: this.config.nodeName, random: systemRandom, log: this.log });
+    const tapSink = new TapSink({ clock });
+    this.proxy.telemetry.add(tapSink);
+    this.tap = new TapRunner({ sink: tapSink, server: this.client, node: this.config.nodeName, clock, log: this.log });
     this.watcher = this.makeWatcher(saved ?? emptySnapshot());
     this.metrics = new MetricsSink({
       certificates: () => this.certs.status().filter((c) => c.notAfter !== '').map((c) => ({ service: c.service, notAfter: Date.parse(c.notAfter) })),
@@ -249,6 +256,7 @@ export class Agent {
     this.checks.run(this.config.services);
     this.certs.start(this.config.services.map((s) => s.name));
     this.syncer.start();
+    this.tap.start();
     this.watcher.start(this.config.upstreams.map((u) => u.name), { allServices: this.config.transparent !== undefined });
     this.log(`agent for node ${this.config.nodeName} started: server ${this.config.server}, admin API on ${this.config.adminAddr}, metrics on port ${this.metricsServer?.port}, ${this.config.services.length} service(s)`);
   }
@@ -289,6 +297,7 @@ export class Agent {
   async stop(): Promise<void> {
     await this.dns?.stop();
     this.syncer.stop();
+    this.tap.stop();
     this.checks.stop();
     this.watcher.stop();
     this.certs.stop();
@@ -339,6 +348,7 @@ export class Agent {
       certificates: this.certs.status(),
       mtls: { ...this.proxy.tlsStats, ...this.proxy.stats },
       metricsPort: this.metricsServer?.port,
+      tap: this.tap.status(),
     };
   }
 }

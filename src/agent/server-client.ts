@@ -7,6 +7,7 @@
 import Consul from 'consul';
 import { MeshError } from '../lib/errors.ts';
 import { ServerAgent, type ServerTlsSource } from './server-agent.ts';
+import type { TapBatch, TapSession, TapSessionsBody } from '../config/tap.ts';
 
 export interface RawResult<T> {
   status: number;
@@ -138,6 +139,17 @@ export class ServerClient {
       signed = (await this.call<Signed>('_post', '/mesh/ca/sign', { body: { CSR: csrPem }, withoutToken: true })).body;
     }
     return { certPem: signed.CertPEM, chainPem: signed.ChainPEM ?? [], rootId: signed.RootID };
+  }
+
+  /** Tap: the active sessions, as a blocking read (answers as soon as one opens or ends). */
+  async tapSessions(node: string, index: number, waitMs: number, signal: AbortSignal): Promise<{ index: number; sessions: TapSession[] }> {
+    const result = await this.call<TapSessionsBody>('_get', '/mesh/tap/sessions', { query: { node, index: String(index), wait: `${waitMs}ms` }, timeoutMs: waitMs + waitMs / 16 + 5000, signal });
+    return { index: result.index, sessions: result.body.sessions };
+  }
+
+  /** Tap: this host's sampled events for the active sessions. */
+  async postTapEvents(batch: TapBatch): Promise<void> {
+    await this.call('_post', '/mesh/tap/events', { body: batch, timeoutMs: 5000 });
   }
 
   close(): void {

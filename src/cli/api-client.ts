@@ -2,7 +2,7 @@
 // that say what failed and what to do. node:http rather than fetch: fetch
 // refuses "bad ports" (6000, 6667, ...) that a server may well listen on.
 
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MeshError } from '../lib/errors.ts';
 import type { Target } from './target.ts';
@@ -30,30 +30,54 @@ export class ApiClient {
     try {
       res = await send(this.target.url + path, method, headers, payload, this.target.tls);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (this.target.url.startsWith('https:') && /CERT|SSL|TLS|ALTNAME|SELF_SIGNED|VERIFY/.test(code ?? '')) {
-        throw new MeshError('MESH_E_SERVER_UNVERIFIED', `cannot verify the server at ${this.target.url}: ${code}`, {
-          hint: 'set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show on the server), or run the command on a joined host',
-        });
-      }
-      throw new MeshError('MESH_E_SERVER_UNREACHABLE', `cannot reach the meshctl server at ${this.target.url}: ${code ?? (error as Error).message}`, {
-        hint: 'check that `meshctl server` runs there, or pass --server ADDR (or set MESHCTL_SERVER)',
-      });
+      throw this.connectError(error as NodeJS.ErrnoException);
     }
     const text = res.body;
-    if (res.status < 200 || res.status > 299) {
-      const reason = text.trim() || `HTTP ${res.status}`;
-      if (res.status === 403) {
-        throw new MeshError(reason === 'ACL not found' ? 'MESH_E_ACL_NOT_FOUND' : 'MESH_E_PERMISSION_DENIED', `the server refused the token: ${reason}`, {
-          hint: this.target.token ? 'pass a token with the needed policy (--token or MESHCTL_TOKEN)' : 'pass a token with --token or MESHCTL_TOKEN',
-        });
-      }
-      const code = res.status === 404 ? 'MESH_E_NOT_FOUND' : res.status === 400 ? 'MESH_E_BAD_REQUEST' : res.status === 409 ? 'MESH_E_CONFLICT' : 'MESH_E_INTERNAL';
-      throw new MeshError(code, `the server answered ${res.status}: ${reason}`);
-    }
+    if (res.status < 200 || res.status > 299) throw this.statusError(res.status, text);
     let parsed: unknown = text;
     if (res.contentType.includes('json') && text !== '') parsed = JSON.parse(text);
     return { status: res.status, body: parsed as T, index: res.index };
+  }
+
+  /**
+   * A streamed GET (tap): the response once its headers say 2xx, to be read as it comes;
+   * aborting `signal` ends it. Failures are the same MeshErrors as request()'s.
+   */
+  async stream(path: string, signal: AbortSignal): Promise<IncomingMessage> {
+    const headers: Record<string, string> = this.target.token ? { 'X-Consul-Token': this.target.token } : {};
+    const secure = this.target.url.startsWith('https:');
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = (secure ? httpsRequest : httpRequest)(this.target.url + path, { method: 'GET', headers, signal, ...(secure && this.target.tls ? serverTlsOptions(this.target.tls) : {}) }, resolve);
+      req.on('error', (error) => reject(this.connectError(error as NodeJS.ErrnoException)));
+      req.end();
+    });
+    if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode <= 299) return res;
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    throw this.statusError(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
+  }
+
+  private connectError(error: NodeJS.ErrnoException): MeshError {
+    const code = error.code;
+    if (this.target.url.startsWith('https:') && /CERT|SSL|TLS|ALTNAME|SELF_SIGNED|VERIFY/.test(code ?? '')) {
+      return new MeshError('MESH_E_SERVER_UNVERIFIED', `cannot verify the server at ${this.target.url}: ${code}`, {
+        hint: 'set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show on the server), or run the command on a joined host',
+      });
+    }
+    return new MeshError('MESH_E_SERVER_UNREACHABLE', `cannot reach the meshctl server at ${this.target.url}: ${code ?? error.message}`, {
+      hint: 'check that `meshctl server` runs there, or pass --server ADDR (or set MESHCTL_SERVER)',
+    });
+  }
+
+  private statusError(status: number, text: string): MeshError {
+    const reason = text.trim() || `HTTP ${status}`;
+    if (status === 403) {
+      return new MeshError(reason === 'ACL not found' ? 'MESH_E_ACL_NOT_FOUND' : 'MESH_E_PERMISSION_DENIED', `the server refused the token: ${reason}`, {
+        hint: this.target.token ? 'pass a token with the needed policy (--token or MESHCTL_TOKEN)' : 'pass a token with --token or MESHCTL_TOKEN',
+      });
+    }
+    const code = status === 404 ? 'MESH_E_NOT_FOUND' : status === 400 ? 'MESH_E_BAD_REQUEST' : status === 409 ? 'MESH_E_CONFLICT' : status === 429 ? 'MESH_E_TOO_MANY' : 'MESH_E_INTERNAL';
+    return new MeshError(code, `the server answered ${status}: ${reason}`);
   }
 }
 

@@ -21,6 +21,7 @@ import { addIptablesCommands } from './iptables.ts';
 import { addCheckCommand } from './check.ts';
 import { addDashboardCommand } from './dashboard.ts';
 import { addDemoCommand } from './demo.ts';
+import { addTapCommand } from './tap.ts';
 import { colour } from './output.ts';
 
 export function buildProgram(): Command {
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   addCheckCommand(program);
   addDashboardCommand(program);
   addDemoCommand(program);
+  addTapCommand(program);
   program.exitOverride();
   for (const command of allCommands(program)) command.exitOverride();
   return program;

@@ -31,6 +31,8 @@ import { addRouteRoutes } from './api/mesh/routes.ts';
 import { addMeshServicesRoutes } from './api/mesh/services.ts';
 import { addPrometheusSdRoutes } from './api/mesh/prometheus-sd.ts';
 import { addCaRoutes } from './api/mesh/ca.ts';
+import { addTapRoutes } from './api/mesh/tap.ts';
+import { TapHub } from './telemetry/tap-hub.ts';
 import { Authority } from './ca/authority.ts';
 import { certificateHash } from '../lib/pki/x509.ts';
 import { Router } from './api/router.ts';
@@ -160,6 +162,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   addMeshServicesRoutes(router, deps);
   addPrometheusSdRoutes(router, deps);
   addCaRoutes(router, deps, authority);
+  addTapRoutes(router, deps, new TapHub({ clock }));
 
   const apiOptions = {
     router,

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   MESH_E_IPTABLES: { status: 500, exit: EXIT_RUNTIME, summary: 'iptables is missing or refused the rules; nothing was left applied' },
   MESH_E_CHECK_FAILED: { status: 500, exit: EXIT_RUNTIME, summary: 'meshctl check found at least one failing check (the × lines say what and how to fix it)' },
   MESH_E_DEMO: { status: 500, exit: EXIT_RUNTIME, summary: 'meshctl demo could not build its hosts, agents or apps; everything it made was removed' },
+  MESH_E_TOO_MANY: { status: 429, exit: EXIT_RUNTIME, summary: 'a bounded resource (such as tap sessions) is full; try again when one ends' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

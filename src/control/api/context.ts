@@ -1,6 +1,6 @@
 // What an API handler receives, and what it returns.
 
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Permission, TokenIdentity } from '../acl/policy.ts';
 import type { Params } from './router.ts';
 
@@ -32,6 +32,8 @@ export interface Reply {
   raw?: string | Buffer;
   contentType?: string;
   headers?: Record<string, string | number>;
+  /** A streamed answer (tap): the headers are sent at once, then this writes the body and resolves when it has ended it. */
+  stream?: (res: ServerResponse) => Promise<void>;
 }
 
 export type Handler = (ctx: RequestContext) => Promise<Reply> | Reply;

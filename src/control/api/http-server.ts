@@ -108,6 +108,7 @@ async function handle(options: HttpApiOptions, req: IncomingMessage, res: Server
       },
     };
     const reply = await match.handler(ctx);
+    if (reply.stream) return await stream(res, reply, options.aclsEnabled);
     send(res, req, reply, options.aclsEnabled, url.searchParams.has('pretty'));
   } catch (error) {
     if (!isMeshError(error)) options.onError?.(error, req);
@@ -153,6 +154,14 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 function tooLarge(size: number, limit: number): MeshError {
   return new MeshError('MESH_E_BODY_TOO_LARGE', `Request body(${size} bytes) too large, max size: ${limit} bytes`);
+}
+
+/** A streamed body: no Content-Length (chunked), headers sent before the first line so the client knows it is live. */
+async function stream(res: ServerResponse, reply: Reply, aclsEnabled: boolean): Promise<void> {
+  if (res.destroyed) return;
+  res.writeHead(reply.status ?? 200, { ...reply.headers, 'Content-Type': reply.contentType ?? 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Consul-Default-ACL-Policy': aclsEnabled ? 'deny' : 'allow' });
+  res.flushHeaders();
+  await reply.stream?.(res);
 }
 
 function send(res: ServerResponse, req: IncomingMessage, reply: Reply, aclsEnabled: boolean, pretty = false): void {

@@ -1,0 +1,88 @@
+// Tap's API. Operators: GET /v1/mesh/tap?service=NAME[&path_prefix=/p]
+// [&method=GET][&limit=N] streams NDJSON lines until the client goes or N
+// events were sent. Agents: GET /v1/mesh/tap/sessions?node=N&index=I (a
+// blocking read of the open sessions' filters) and POST /v1/mesh/tap/events
+// (their sampled events), each with the agent's own token.
+//
+// Tap shows request paths and request ids, which a read-only token (a
+// dashboard's, Prometheus's) should not see: it takes write on the tapped
+// service, which a management token has, and so does the agent token that
+// registers the service (whose host sees that traffic anyway).
+
+import { MeshError, badRequest, notFound } from '../../../lib/errors.ts';
+import { parseTapFilter, TAP_MAX_LIMIT, TAP_MAX_SESSIONS, type TapBatch } from '../../../config/tap.ts';
+import { instancesInStore } from '../../catalog/catalog.ts';
+import type { TapHub } from '../../telemetry/tap-hub.ts';
+import { TapStream } from '../../telemetry/tap-stream.ts';
+import { indexHeaders, jitteredWait, parseBlockingParams } from '../blocking.ts';
+import type { Handler } from '../context.ts';
+import type { ApiDeps } from '../deps.ts';
+import type { Router } from '../router.ts';
+
+/** A batch holds at most ~200 events per session; this bounds what one post may cost. */
+const EVENTS_BODY_LIMIT = 2 * 1024 * 1024;
+
+export function addTapRoutes(router: Router<Handler>, deps: ApiDeps, hub: TapHub): void {
+  router.add('GET', '/v1/mesh/tap', (ctx) => {
+    const parsed = parseTapFilter({ service: ctx.query.get('service'), pathPrefix: ctx.query.get('path_prefix'), method: ctx.query.get('method') });
+    if ('errors' in parsed) throw badRequest(`Invalid tap filter: ${parsed.errors.join('; ')}`);
+    const { filter } = parsed;
+    ctx.require({ resource: 'service', access: 'write', name: filter.service });
+    const limit = parseLimit(ctx.query.get('limit'));
+    if (instancesInStore(deps.store, filter.service).length === 0) throw notFound(`service "${filter.service}" has no instance in the catalog (meshctl services lists the services)`);
+    let resolveDone = () => {};
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const stream = new TapStream({ limit, onDone: () => resolveDone() });
+    // Opened before the answer starts, so that a full server answers 429 rather than an empty stream.
+    const session = hub.open(filter, stream);
+    const end = () => {
+      hub.close(session.id);
+      resolveDone();
+    };
+    ctx.signal.addEventListener('abort', end, { once: true });
+    return {
+      headers: { 'X-Mesh-Tap-Session': session.id },
+      contentType: 'application/x-ndjson',
+      stream: async (res) => {
+        // A client whose host vanished (no FIN) is found by keep-alive probes rather than never.
+        res.socket?.setKeepAlive(true, 30_000);
+        stream.attach(res);
+        await done;
+        end();
+        res.end();
+      },
+    };
+  });
+
+  router.add('GET', '/v1/mesh/tap/sessions', async (ctx) => {
+    const node = ctx.query.get('node') ?? '';
+    if (node === '') throw badRequest('Missing node: give ?node=NAME, the node the agent registers');
+    ctx.require({ resource: 'node', access: 'write', name: node });
+    const { index, waitMs } = parseBlockingParams(ctx.query);
+    await hub.waitForChange(index, jitteredWait(waitMs, deps.random), ctx.signal);
+    return { json: { sessions: hub.list() }, headers: indexHeaders(hub.index) };
+  });
+
+  router.add('POST', '/v1/mesh/tap/events', async (ctx) => {
+    let batch: TapBatch;
+    try {
+      batch = JSON.parse((await ctx.body(EVENTS_BODY_LIMIT)).toString('utf8')) as TapBatch;
+    } catch (error) {
+      if (error instanceof MeshError) throw error;
+      throw badRequest('Invalid tap events: the body is not JSON');
+    }
+    if (typeof batch?.node !== 'string' || batch.node === '' || !Array.isArray(batch.sessions) || batch.sessions.length > TAP_MAX_SESSIONS * 4) {
+      throw badRequest('Invalid tap events: give {"node": NAME, "sessions": [{"id", "events": [...], "dropped"}]}');
+    }
+    ctx.require({ resource: 'node', access: 'write', name: batch.node });
+    hub.deliver(batch.node, batch.sessions.filter((s) => typeof s === 'object' && s !== null && typeof s.id === 'string'));
+    return { json: {} };
+  });
+}
+
+function parseLimit(text: string | null): number {
+  if (text === null || text === '') return 0;
+  const limit = Number(text);
+  if (!/^\d+$/.test(text) || limit < 1 || limit > TAP_MAX_LIMIT) throw badRequest(`Invalid limit "${text}": give a whole number from 1 to ${TAP_MAX_LIMIT}, or none to stream until you stop`);
+  return limit;
+}
