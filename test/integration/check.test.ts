@@ -114,7 +114,7 @@ test('after a join, the agent, its certificate and its registration pass, found 
   const res = await api(server, 'PUT', '/v1/acl/token', { NodeIdentities: [{ NodeName: 'node-c' }], ServiceIdentities: [{ ServiceName: 'web' }] });
   const token = ((await res.json()) as { SecretID: string }).SecretID;
   const dirs = ['--data-dir', join(root, 'data'), '--config-dir', join(root, 'conf')];
-  const joined = spawnSync(MESHCTL, ['join', server.httpsUrl, '--ca-hash', server.caHash, '--token', token, '--node-name', 'node-c', '--service', `web=${appPort},check=http://127.0.0.1:${appPort}/,interval=200ms`, '--admin-addr', '127.0.0.1:0', '--inbound-addr', '127.0.0.1:0', ...dirs], { encoding: 'utf8', timeout: 40_000, env: { PATH: process.env.PATH ?? '' } });
+  const joined = spawnSync(MESHCTL, ['join', server.httpsUrl, '--ca-hash', server.caHash, '--token', token, '--node-name', 'node-c', '--service', `web=${appPort},check=http://127.0.0.1:${appPort}/,interval=200ms,timeout=2s`, '--admin-addr', '127.0.0.1:0', '--inbound-addr', '127.0.0.1:0', '--metrics-port', '0', ...dirs], { encoding: 'utf8', timeout: 40_000, env: { PATH: process.env.PATH ?? '' } });
   assert.equal(joined.status, 0, joined.stderr);
   // No MESHCTL_SERVER or token: the server, its TLS roots and the token come from the joined agent's config.
   const check = () => {
