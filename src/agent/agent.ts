@@ -40,6 +40,8 @@ import { agentServiceSpec } from './registration.ts';
 import { DEFAULT_METRICS_PORT } from '../config/agent-service.ts';
 import { TapSink } from './telemetry/tap.ts';
 import { TapRunner } from './telemetry/tap-runner.ts';
+import { SummarySink } from './telemetry/summary.ts';
+import { TelemetryReporter } from './telemetry/reporter.ts';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -77,6 +79,8 @@ export class Agent {
   private appliedConfigVersion = 0;
   /** meshctl tap: sessions polled from the server, sampled events sent back while one is open. */
   private readonly tap: TapRunner;
+  /** The traffic summary the control plane's `meshctl stat` reads, sent every second. */
+  private readonly telemetryReporter: TelemetryReporter;
 
   constructor(options: AgentOptions) {
     this.config = options.config;
@@ -116,6 +120,9 @@ export class Agent {
     const tapSink = new TapSink({ clock });
     this.proxy.telemetry.add(tapSink);
     this.tap = new TapRunner({ sink: tapSink, server: this.client, node: this.config.nodeName, clock, log: this.log });
+    const summary = new SummarySink(clock);
+    this.proxy.telemetry.add(summary);
+    this.telemetryReporter = new TelemetryReporter({ node: this.config.nodeName, summary, clock, send: (report) => this.client.reportTelemetry(report), log: this.log });
     this.watcher = this.makeWatcher(saved ?? emptySnapshot());
     this.metrics = new MetricsSink({
       certificates: () => this.certs.status().filter((c) => c.notAfter !== '').map((c) => ({ service: c.service, notAfter: Date.parse(c.notAfter) })),
@@ -257,6 +264,7 @@ export class Agent {
     this.certs.start(this.config.services.map((s) => s.name));
     this.syncer.start();
     this.tap.start();
+    this.telemetryReporter.start();
     this.watcher.start(this.config.upstreams.map((u) => u.name), { allServices: this.config.transparent !== undefined });
     this.log(`agent for node ${this.config.nodeName} started: server ${this.config.server}, admin API on ${this.config.adminAddr}, metrics on port ${this.metricsServer?.port}, ${this.config.services.length} service(s)`);
   }
@@ -298,6 +306,7 @@ export class Agent {
     await this.dns?.stop();
     this.syncer.stop();
     this.tap.stop();
+    this.telemetryReporter.stop();
     this.checks.stop();
     this.watcher.stop();
     this.certs.stop();

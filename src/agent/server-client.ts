@@ -8,6 +8,7 @@ import Consul from 'consul';
 import { MeshError } from '../lib/errors.ts';
 import { ServerAgent, type ServerTlsSource } from './server-agent.ts';
 import type { TapBatch, TapSession, TapSessionsBody } from '../config/tap.ts';
+import type { TelemetryReport } from '../config/telemetry-report.ts';
 
 export interface RawResult<T> {
   status: number;
@@ -107,6 +108,11 @@ export class ServerClient {
   async heartbeat(node: string, ttlMs: number): Promise<'ok' | 'unknown-node'> {
     const result = await this.call('_put', `/mesh/heartbeat/${encodeURIComponent(node)}`, { query: { ttl: `${ttlMs}ms` } });
     return result.status === 404 ? 'unknown-node' : 'ok';
+  }
+
+  /** PUT /v1/mesh/telemetry: this node's traffic summary since the last accepted report. */
+  async reportTelemetry(report: TelemetryReport): Promise<void> {
+    await this.call('_put', '/mesh/telemetry', { body: report });
   }
 
   /** A blocking read: answers when the index passes `index` or wait runs out. */

@@ -22,6 +22,7 @@ import { addCheckCommand } from './check.ts';
 import { addDashboardCommand } from './dashboard.ts';
 import { addDemoCommand } from './demo.ts';
 import { addTapCommand } from './tap.ts';
+import { addStatCommand } from './stat.ts';
 import { colour } from './output.ts';
 
 export function buildProgram(): Command {
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   addDashboardCommand(program);
   addDemoCommand(program);
   addTapCommand(program);
+  addStatCommand(program);
   program.exitOverride();
   for (const command of allCommands(program)) command.exitOverride();
   return program;

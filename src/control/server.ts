@@ -33,6 +33,8 @@ import { addPrometheusSdRoutes } from './api/mesh/prometheus-sd.ts';
 import { addCaRoutes } from './api/mesh/ca.ts';
 import { addTapRoutes } from './api/mesh/tap.ts';
 import { TapHub } from './telemetry/tap-hub.ts';
+import { addTelemetryRoutes } from './api/mesh/telemetry.ts';
+import { TelemetryState } from './telemetry/telemetry.ts';
 import { Authority } from './ca/authority.ts';
 import { certificateHash } from '../lib/pki/x509.ts';
 import { Router } from './api/router.ts';
@@ -163,6 +165,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   addPrometheusSdRoutes(router, deps);
   addCaRoutes(router, deps, authority);
   addTapRoutes(router, deps, new TapHub({ clock }));
+  addTelemetryRoutes(router, deps, new TelemetryState(clock));
 
   const apiOptions = {
     router,

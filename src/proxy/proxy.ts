@@ -525,7 +525,8 @@ export class Proxy {
       const sent = (stream.sentHeaders ?? {}) as IncomingHttpHeaders;
       const trailers = ((stream as unknown as { sentTrailers?: IncomingHttpHeaders }).sentTrailers ?? {}) as IncomingHttpHeaders;
       const grpcStatus = trailers['grpc-status'] ?? sent['grpc-status'];
-      const meshError = sent['x-mesh-error'];
+      // Only the proxy that made a mesh error reports it as its failure; the caller's proxy relaying it reports the status alone, as for HTTP/1.1.
+      const meshError = sent['x-mesh-error'] !== undefined && new RegExp(`; hop=${hop.direction}(;|$)`).test(String(sent['x-mesh-error'])) ? sent['x-mesh-error'] : undefined;
       this.record(context, {
         ...hop, method, path, status: Number(sent[':status'] ?? 0), ...(grpcStatus !== undefined ? { grpcStatus: Number(grpcStatus) } : {}),
         startedAt, durationMs: Date.now() - startedAt, requestBytes: 0, responseBytes: 0,

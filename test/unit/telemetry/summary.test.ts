@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SummarySink } from '../../../src/agent/telemetry/summary.ts';
+import { TelemetryReporter } from '../../../src/agent/telemetry/reporter.ts';
+import { REPORT_LIMITS, type TelemetryReport } from '../../../src/config/telemetry-report.ts';
+import type { HttpRecord } from '../../../src/proxy/telemetry/records.ts';
+import { FakeClock } from '../../helpers/fake-clock.ts';
+
+const rec = (over: Partial<HttpRecord> = {}): HttpRecord => ({
+  direction: 'inbound', protocol: 'http', source: 'web', destination: 'api', method: 'GET', path: '/x', status: 200, mtls: true, startedAt: 0, durationMs: 4, requestBytes: 0, responseBytes: 0, ...over,
+});
+
+test('counts requests and successes per (direction, source, destination): success is < 500 and no mesh failure', () => {
+  const sink = new SummarySink(new FakeClock());
+  sink.http(rec());
+  sink.http(rec({ status: 404 }));
+  sink.http(rec({ status: 500 }));
+  sink.http(rec({ status: 403, failure: { cause: 'intention_denied', hop: 'inbound', service: 'api' } }));
+  sink.http(rec({ direction: 'outbound', status: 503, failure: { cause: 'no_healthy_endpoints', hop: 'outbound', service: 'api' } }));
+  const delta = sink.take();
+  const inbound = delta.series.get('inbound\u0000web\u0000api')!;
+  assert.deepEqual([inbound.requests, inbound.successes, inbound.latency.count], [4, 2, 4]);
+  const outbound = delta.series.get('outbound\u0000web\u0000api')!;
+  assert.deepEqual([outbound.requests, outbound.successes], [1, 0]);
+  assert.deepEqual(delta.errors.map((e) => `${e.direction} ${e.cause} ${e.status}`), ['inbound upstream_5xx 500', 'inbound intention_denied 403', 'outbound no_healthy_endpoints 503']);
+  assert.equal(sink.take().series.size, 0, 'take starts a new delta');
+});
+
+test('an app 5xx is reported once, by the inbound proxy; a relayed mesh error by the hop that made it', () => {
+  const sink = new SummarySink(new FakeClock());
+  sink.http(rec({ direction: 'outbound', status: 500 }));
+  sink.http(rec({ direction: 'outbound', status: 502, failure: { cause: 'local_app_unreachable', hop: 'inbound', service: 'api' } }));
+  assert.equal(sink.take().errors.length, 0);
+});
+
+test('TCP: opened, closed, bytes each way and the open gauge, which take() does not reset', () => {
+  const sink = new SummarySink(new FakeClock());
+  sink.tcpOpened('inbound', 'web', 'db');
+  sink.tcpOpened('inbound', 'web', 'db');
+  sink.tcp({ direction: 'inbound', source: 'web', destination: 'db', mtls: true, startedAt: 0, durationMs: 10, bytesSent: 100, bytesReceived: 2000 });
+  const s = sink.take().series.get('inbound\u0000web\u0000db')!;
+  assert.deepEqual([s.tcpOpened, s.tcpClosed, s.bytesIn, s.bytesOut], [2, 1, 100, 2000]);
+  assert.deepEqual(sink.openConnections(), [{ direction: 'inbound', source: 'web', destination: 'db', open: 1 }]);
+  sink.take();
+  assert.equal(sink.openConnections()[0]?.open, 1);
+});
+
+test('the error ring keeps the newest errors only', () => {
+  const sink = new SummarySink(new FakeClock());
+  for (let i = 0; i < REPORT_LIMITS.errors + 20; i++) sink.http(rec({ status: 500, path: `/${i}` }));
+  const errors = sink.take().errors;
+  assert.equal(errors.length, REPORT_LIMITS.errors);
+  assert.equal(errors.at(-1)?.path, `/${REPORT_LIMITS.errors + 19}`);
+  assert.equal(errors[0]?.path, '/20');
+});
+
+function reporterWith(send: (r: TelemetryReport) => Promise<void>) {
+  const clock = new FakeClock();
+  const summary = new SummarySink(clock);
+  const reporter = new TelemetryReporter({ node: 'host-1', summary, clock, send });
+  return { clock, summary, reporter };
+}
+
+/** Lets the reporter's promise chain run after a timer fired. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+test('every second the delta goes out; a failed report keeps its counts for the next one', async () => {
+  const sent: TelemetryReport[] = [];
+  let fail = true;
+  const { clock, summary, reporter } = reporterWith(async (r) => {
+    if (fail) throw new Error('server unreachable');
+    sent.push(r);
+  });
+  reporter.start();
+  for (let i = 0; i < 5; i++) summary.http(rec());
+  clock.advance(1000);
+  await settle();
+  assert.equal(sent.length, 0);
+  assert.equal(reporter.stats.failed, 1);
+  for (let i = 0; i < 3; i++) summary.http(rec({ status: 503 }));
+  fail = false;
+  clock.advance(1000);
+  await settle();
+  assert.equal(sent.length, 1);
+  const [series] = sent[0]!.series;
+  assert.deepEqual([series?.requests, series?.successes], [8, 5], 'the failed report\'s 5 and the 3 since');
+  assert.equal(sent[0]!.errors.length, 3);
+  assert.equal(sent[0]!.node, 'host-1');
+  reporter.stop();
+});
+
+test('a quiet agent sends a heartbeat every 10 s, not every second', async () => {
+  const sent: TelemetryReport[] = [];
+  const { clock, reporter } = reporterWith(async (r) => void sent.push(r));
+  reporter.start();
+  for (let s = 0; s < 25; s++) {
+    clock.advance(1000);
+    await settle();
+  }
+  assert.equal(sent.length, 3, 'at 1 s (first), 11 s and 21 s');
+  reporter.stop();
+});
+
+test('one report in flight at a time: a slow server does not pile them up', async () => {
+  let release: () => void = () => {};
+  let calls = 0;
+  const { clock, summary, reporter } = reporterWith(() => {
+    calls++;
+    return new Promise<void>((resolve) => (release = resolve));
+  });
+  summary.http(rec());
+  const first = reporter.tick();
+  summary.http(rec());
+  clock.advance(1000);
+  await reporter.tick();
+  assert.equal(calls, 1);
+  release();
+  await first;
+  const second = reporter.tick();
+  assert.equal(calls, 2, 'the second request goes once the first is done');
+  release();
+  await second;
+});

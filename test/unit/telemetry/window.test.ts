@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { LatencyHistogram } from '../../../src/lib/latency-histogram.ts';
+import type { ReportedSeries } from '../../../src/config/telemetry-report.ts';
+import { seriesKey } from '../../../src/config/telemetry-report.ts';
+import { TelemetryWindow, RETENTION_SECONDS } from '../../../src/control/telemetry/window.ts';
+import { buildStats } from '../../../src/control/telemetry/stats.ts';
+
+const T0 = 1_700_000_000_000;
+
+function series(direction: 'inbound' | 'outbound', source: string, destination: string, requests: number, successes: number, latencyMs = 5): ReportedSeries {
+  const h = new LatencyHistogram();
+  for (let i = 0; i < requests; i++) h.record(latencyMs);
+  return { direction, source, destination, requests, successes, latency: h.toSparse(), tcpOpened: 0, tcpClosed: 0, bytesIn: 0, bytesOut: 0 };
+}
+
+/** One report a second for `seconds` seconds from `from`, each with `perSecond` requests. */
+function feed(w: TelemetryWindow, from: number, seconds: number, perSecond: number, failEvery = 0): void {
+  for (let s = 0; s < seconds; s++) {
+    const failures = failEvery ? Math.floor(perSecond / failEvery) : 0;
+    w.ingest([series('inbound', 'web', 'api', perSecond, perSecond - failures), series('outbound', 'web', 'api', perSecond, perSecond - failures)], from + s * 1000 + 500);
+  }
+}
+
+test('a window merges exactly the buckets of its last N seconds', () => {
+  const w = new TelemetryWindow(T0);
+  feed(w, T0, 100, 10);
+  const now = T0 + 99_900;
+  const read = (seconds: number) => w.read(seconds, now).series.find((s) => s.direction === 'inbound')?.requests;
+  assert.equal(read(10), 100, '10 s: 10 reports of 10');
+  assert.equal(read(60), 600);
+  assert.equal(read(600), 1000, '10 m: everything since the server started');
+  assert.equal(w.read(600, now).coveredSeconds, 99.9, 'the server has been up 99.9 s: rps divides by that');
+  assert.equal(w.read(10, now).coveredSeconds, 10);
+});
+
+test('buckets older than 10 minutes leave every window, also after a silence', () => {
+  const w = new TelemetryWindow(T0);
+  feed(w, T0, 5, 10);
+  const later = T0 + (RETENTION_SECONDS + 5) * 1000;
+  assert.equal(w.read(600, later).series.length, 0, 'nothing reported in the last 10 minutes');
+  // A new report reuses a slot that held an old second: the old counts are gone, not added.
+  w.ingest([series('inbound', 'web', 'api', 7, 7)], T0 + (RETENTION_SECONDS + 4) * 1000);
+  assert.equal(w.read(600, later).series[0]?.requests, 7);
+});
+
+test('histograms merge across buckets: the window p99 sees the slow second', () => {
+  const w = new TelemetryWindow(T0);
+  for (let s = 0; s < 9; s++) w.ingest([series('inbound', 'web', 'api', 100, 100, 2)], T0 + s * 1000);
+  w.ingest([series('inbound', 'web', 'api', 100, 100, 400)], T0 + 9000);
+  const merged = w.read(10, T0 + 9500).series[0]!;
+  const p = merged.latency.percentiles()!;
+  assert.ok(Math.abs(p.p50 - 2) / 2 < 0.03 && Math.abs(p.p99 - 400) / 400 < 0.03, JSON.stringify(p));
+});
+
+test('past the series cap, new series are dropped and their requests counted; known ones go on', () => {
+  const w = new TelemetryWindow(T0, 2);
+  w.ingest([series('inbound', 'a', 'api', 1, 1), series('inbound', 'b', 'api', 1, 1)], T0);
+  w.ingest([series('inbound', 'c', 'api', 5, 5), series('inbound', 'a', 'api', 3, 3)], T0 + 1000);
+  const read = w.read(10, T0 + 1500);
+  assert.equal(read.series.length, 2);
+  assert.equal(read.droppedRequests, 5);
+  assert.equal(read.series.find((s) => s.source === 'a')?.requests, 4);
+  // Ten minutes on, the old series free their places.
+  w.ingest([series('inbound', 'c', 'api', 5, 5)], T0 + (RETENTION_SECONDS + 2) * 1000);
+  assert.equal(w.read(10, T0 + (RETENTION_SECONDS + 2) * 1000).series[0]?.requests, 5);
+});
+
+test('stats: service rows from inbound, edges from outbound, every catalog service listed, idle ones with nulls', () => {
+  const w = new TelemetryWindow(T0 - 600_000);
+  feed(w, T0, 60, 14, 7);
+  const now = T0 + 59_900;
+  const answer = buildStats({
+    window: '1m',
+    read: w.read(60, now),
+    open: new Map([[seriesKey({ direction: 'inbound', source: 'web', destination: 'api' }), 3]]),
+    instances: new Map([['api', { healthy: 2, total: 3 }], ['web', { healthy: 1, total: 1 }]]),
+    nowMs: now,
+  });
+  assert.equal(answer.windowSeconds, 60);
+  assert.deepEqual(answer.services.map((s) => s.service), ['api', 'web']);
+  const api = answer.services[0]!;
+  assert.equal(api.requests, 840);
+  assert.equal(api.rps, 14);
+  assert.equal(api.successRate, 720 / 840, 'two of every 14 failed');
+  assert.deepEqual(api.instances, { healthy: 2, total: 3 });
+  assert.equal(api.tcp.open, 3);
+  const web = answer.services[1]!;
+  assert.deepEqual([web.requests, web.rps, web.successRate, web.latencyMs], [0, 0, null, null]);
+  assert.equal(answer.edges.length, 1);
+  assert.deepEqual([answer.edges[0]!.source, answer.edges[0]!.destination, answer.edges[0]!.requests], ['web', 'api', 840]);
+  const filtered = buildStats({ window: '1m', read: w.read(60, now), open: new Map(), instances: new Map([['api', { healthy: 2, total: 3 }], ['web', { healthy: 1, total: 1 }]]), nowMs: now, service: 'web' });
+  assert.deepEqual(filtered.services.map((s) => s.service), ['web']);
+  assert.equal(filtered.edges.length, 1, 'web is the edge\'s source');
+});
