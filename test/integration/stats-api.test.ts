@@ -12,7 +12,7 @@ import { TelemetryReporter } from '../../src/agent/telemetry/reporter.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import type { HttpRecord } from '../../src/proxy/telemetry/records.ts';
 import { cliFor } from '../helpers/cli.ts';
-import { api, removeDir, startServer, type ServerProcess } from '../helpers/server.ts';
+import { api, removeDir, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
 
 let server: ServerProcess;
 const tokens = { host1: '', host2: '', reader: '' };
@@ -56,9 +56,14 @@ test("an agent's report (its own summary, its own token) is what a read-only tok
   client.close();
   assert.deepEqual(reporter.stats, { sent: 1, failed: 0 });
 
-  const res = await api({ url: server.url, token: tokens.reader }, 'GET', '/v1/mesh/stats?window=10s');
-  assert.equal(res.status, 200);
-  const stats = (await res.json()) as { window: string; windowSeconds: number; generatedAt: string; services: Array<Record<string, unknown>>; edges: Array<Record<string, unknown>> };
+  type Stats = { window: string; windowSeconds: number; generatedAt: string; services: Array<Record<string, unknown>>; edges: Array<Record<string, unknown>> };
+  // A report counts once the second it arrived in has ended (windows are whole seconds).
+  const stats = await waitFor(async () => {
+    const res = await api({ url: server.url, token: tokens.reader }, 'GET', '/v1/mesh/stats?window=10s');
+    assert.equal(res.status, 200);
+    const read = (await res.json()) as Stats;
+    return read.services.some((s) => s.service === 'api' && s.requests !== 0) && read;
+  }, 3000, 'the report to be counted');
   assert.equal(stats.window, '10s');
   assert.equal(stats.windowSeconds, 10);
   assert.ok(!Number.isNaN(Date.parse(stats.generatedAt)));

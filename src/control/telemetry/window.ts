@@ -61,9 +61,12 @@ export class TelemetryWindow {
     }
   }
 
-  /** The last `seconds` seconds (the current one included), merged. */
+  /**
+   * The last `seconds` whole seconds, merged. The current second is left out: reports are still
+   * arriving in it, and counting part of a second as a whole one would read every rate low.
+   */
   read(seconds: number, nowMs: number): WindowRead {
-    const now = Math.floor(nowMs / 1000);
+    const now = Math.floor(nowMs / 1000) - 1;
     const merged = new Map<string, MergedSeries>();
     let droppedRequests = 0;
     for (let second = now - Math.min(seconds, RETENTION_SECONDS) + 1; second <= now; second++) {
@@ -79,7 +82,8 @@ export class TelemetryWindow {
         addSeries(into, s);
       }
     }
-    const up = Math.max(0, (nowMs - this.startedAt) / 1000);
+    // A server up for less than the window covers only the whole seconds it has been up.
+    const up = Math.floor(nowMs / 1000) - Math.floor(this.startedAt / 1000);
     return { series: [...merged.values()], coveredSeconds: Math.max(1, Math.min(seconds, up)), droppedRequests };
   }
 

@@ -22,15 +22,19 @@ function feed(w: TelemetryWindow, from: number, seconds: number, perSecond: numb
   }
 }
 
-test('a window merges exactly the buckets of its last N seconds', () => {
+test('a window merges exactly the buckets of its last N whole seconds, the current one left out', () => {
   const w = new TelemetryWindow(T0);
   feed(w, T0, 100, 10);
-  const now = T0 + 99_900;
+  // In second 100 now: reports still arrive in it, so the windows end with second 99.
+  const now = T0 + 100_100;
   const read = (seconds: number) => w.read(seconds, now).series.find((s) => s.direction === 'inbound')?.requests;
   assert.equal(read(10), 100, '10 s: 10 reports of 10');
   assert.equal(read(60), 600);
   assert.equal(read(600), 1000, '10 m: everything since the server started');
-  assert.equal(w.read(600, now).coveredSeconds, 99.9, 'the server has been up 99.9 s: rps divides by that');
+  assert.equal(w.read(600, now).coveredSeconds, 100, 'the server has been up 100 whole seconds: rps divides by that');
+  w.ingest([series('inbound', 'web', 'api', 50, 50)], now);
+  assert.equal(read(10), 100, 'what arrives in the current second waits for it to end');
+  assert.equal(w.read(10, now + 1000).series.find((s) => s.direction === 'inbound')?.requests, 140, 'and then counts');
   assert.equal(w.read(10, now).coveredSeconds, 10);
 });
 
@@ -48,7 +52,7 @@ test('histograms merge across buckets: the window p99 sees the slow second', () 
   const w = new TelemetryWindow(T0);
   for (let s = 0; s < 9; s++) w.ingest([series('inbound', 'web', 'api', 100, 100, 2)], T0 + s * 1000);
   w.ingest([series('inbound', 'web', 'api', 100, 100, 400)], T0 + 9000);
-  const merged = w.read(10, T0 + 9500).series[0]!;
+  const merged = w.read(10, T0 + 10_000).series[0]!;
   const p = merged.latency.percentiles()!;
   assert.ok(Math.abs(p.p50 - 2) / 2 < 0.03 && Math.abs(p.p99 - 400) / 400 < 0.03, JSON.stringify(p));
 });
@@ -57,19 +61,19 @@ test('past the series cap, new series are dropped and their requests counted; kn
   const w = new TelemetryWindow(T0, 2);
   w.ingest([series('inbound', 'a', 'api', 1, 1), series('inbound', 'b', 'api', 1, 1)], T0);
   w.ingest([series('inbound', 'c', 'api', 5, 5), series('inbound', 'a', 'api', 3, 3)], T0 + 1000);
-  const read = w.read(10, T0 + 1500);
+  const read = w.read(10, T0 + 2000);
   assert.equal(read.series.length, 2);
   assert.equal(read.droppedRequests, 5);
   assert.equal(read.series.find((s) => s.source === 'a')?.requests, 4);
   // Ten minutes on, the old series free their places.
   w.ingest([series('inbound', 'c', 'api', 5, 5)], T0 + (RETENTION_SECONDS + 2) * 1000);
-  assert.equal(w.read(10, T0 + (RETENTION_SECONDS + 2) * 1000).series[0]?.requests, 5);
+  assert.equal(w.read(10, T0 + (RETENTION_SECONDS + 3) * 1000).series[0]?.requests, 5);
 });
 
 test('stats: service rows from inbound, edges from outbound, every catalog service listed, idle ones with nulls', () => {
   const w = new TelemetryWindow(T0 - 600_000);
   feed(w, T0, 60, 14, 7);
-  const now = T0 + 59_900;
+  const now = T0 + 60_000;
   const answer = buildStats({
     window: '1m',
     read: w.read(60, now),
