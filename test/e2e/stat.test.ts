@@ -3,8 +3,9 @@
 // exactly every 7th request it gets with a 500. The test sends a steady load
 // (40 req/s for 20 s, paced open-loop), counts every request it sent and every
 // status it got (warm-up included: the server is fresh, so its window holds
-// exactly the test's requests), waits until the reports have landed, and
-// checks what the real CLI prints against its own counts.
+// exactly the test's requests), reads the live 10 s window while the load
+// runs (its RPS must be the rate sent), waits until the reports have landed,
+// and checks what the real CLI prints against its own counts.
 
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -100,8 +101,18 @@ test('meshctl stat shows the rate sent and exactly the success rate the caller g
     counted.push(warm);
     return (warm.statuses['200'] ?? 0) > 0;
   }, 60_000, 'caller to reach api through the mesh');
-  const steady = await load(RATE, SECONDS);
+  const loading = load(RATE, SECONDS);
+  // The live view, read while the load runs: 15 s in, the 10 s window holds only seconds of the steady
+  // stretch. (A point in time to measure at, not a wait for something to happen.)
+  await new Promise((resolve) => setTimeout(resolve, 15_000));
+  const live = await stat('10s');
+  const steady = await loading;
   counted.push(steady);
+  const liveEdge = live.edges.find((e) => e.source === 'caller' && e.destination === 'api');
+  const sentRate = steady.sent / (steady.ms / 1000);
+  assert.ok(liveEdge && Math.abs(liveEdge.rps - sentRate) / sentRate <= 0.1, `the 10 s window during the load: ${liveEdge?.rps} rps vs ${sentRate.toFixed(1)} sent`);
+  const liveRow = live.services.find((r) => r.service === 'api');
+  assert.ok(liveRow && Math.abs(liveRow.rps - sentRate) / sentRate <= 0.1, `api's row during the load: ${liveRow?.rps} rps`);
   const sent = counted.reduce((n, l) => n + l.sent, 0);
   const ok = counted.reduce((n, l) => n + (l.statuses['200'] ?? 0), 0);
   const answered = counted.reduce((n, l) => n + Object.entries(l.statuses).filter(([k]) => /^\d+$/.test(k)).reduce((m, [, v]) => m + v, 0), 0);
@@ -131,7 +142,7 @@ test('meshctl stat shows the rate sent and exactly the success rate the caller g
   assert.ok(Math.abs(edge.rps - expectedRps) / expectedRps <= 0.1, `edge rps ${edge.rps} vs ${expectedRps.toFixed(2)} sent over the window`);
   assert.ok(Math.abs(row.rps - app.n / stats.coveredSeconds) / (app.n / stats.coveredSeconds) <= 0.1, `api rps ${row.rps}`);
   assert.ok(row.latencyMs && row.latencyMs.p50 > 0 && row.latencyMs.p50 <= row.latencyMs.p95 && row.latencyMs.p95 <= row.latencyMs.p99, JSON.stringify(row.latencyMs));
-  console.log(`stat e2e: sent ${sent} (${steady.sent} at ${RATE}/s in ${steady.ms} ms), ${ok} answered 200; window ${stats.coveredSeconds} s; edge rps ${edge.rps}, success ${(edge.successRate! * 100).toFixed(3)}%; api p50/p95/p99 ${row.latencyMs?.p50}/${row.latencyMs?.p95}/${row.latencyMs?.p99} ms`);
+  console.log(`stat e2e: live 10 s window ${liveEdge.rps} rps vs ${sentRate.toFixed(1)} sent; sent ${sent} (${steady.sent} at ${RATE}/s in ${steady.ms} ms), ${ok} answered 200; window ${stats.coveredSeconds} s; edge rps ${edge.rps}, success ${(edge.successRate! * 100).toFixed(3)}%; api p50/p95/p99 ${row.latencyMs?.p50}/${row.latencyMs?.p95}/${row.latencyMs?.p99} ms`);
 
   // The 10-minute window holds the same requests; the table and the edges say the same in text.
   assert.equal((await stat('10m')).edges.find((e) => e.source === 'caller')?.requests, sent);
