@@ -92,6 +92,8 @@ interface Table {
   readonly defaults: (service: string) => ResolvedServiceDefaults;
 }
 
+/** An x-mesh-error value made by the proxy at that stage. */
+const MADE_AT = { outbound: /; hop=outbound(;|$)/, inbound: /; hop=inbound(;|$)/ } as const;
 /** How long an inbound connection may take to say which service it wants. */
 const PREAMBLE_TIMEOUT_MS = 10_000;
 /** The first byte of a TLS record carrying a handshake (the ClientHello). */
@@ -195,7 +197,7 @@ export class Proxy {
           this.record(hop, {
             direction: 'outbound', protocol: 'http', source: caller ?? '', destination, ...(route ? { route } : {}), ...(event.endpoint ? { endpoint: event.endpoint } : {}),
             method, path, status: event.status, mtls: true, startedAt, durationMs: event.durationMs, requestBytes: event.requestBytes, responseBytes: event.responseBytes, attempts: event.attempts,
-            ...(event.failure ? { failure: event.failure } : {}),
+            ...(event.failure ? { failure: event.failure } : {}), ...(event.downstreamReset ? { downstreamReset: true } : {}),
           });
           if (event.failure) this.options.onMeshError?.(JSON.stringify({ method, path, status: event.status, attempts: event.attempts, durationMs: Math.round(event.durationMs), ...(route ? { route } : {}), requestId: hop.requestId, ...event.failure }));
         },
@@ -220,7 +222,7 @@ export class Proxy {
       }
       const path = verdict.forwardPath;
       handleInbound(req, res, target, path, hop.set, (end) => {
-        this.record(hop, { ...base, path, status: end.status, durationMs: Date.now() - startedAt, requestBytes: end.requestBytes, responseBytes: end.responseBytes, ...(end.failure ? { failure: end.failure } : {}) });
+        this.record(hop, { ...base, path, status: end.status, durationMs: Date.now() - startedAt, requestBytes: end.requestBytes, responseBytes: end.responseBytes, ...(end.failure ? { failure: end.failure } : {}), ...(end.downstreamReset ? { downstreamReset: true } : {}) });
       });
     });
     this.outboundHttp.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -526,7 +528,7 @@ export class Proxy {
       const trailers = ((stream as unknown as { sentTrailers?: IncomingHttpHeaders }).sentTrailers ?? {}) as IncomingHttpHeaders;
       const grpcStatus = trailers['grpc-status'] ?? sent['grpc-status'];
       // Only the proxy that made a mesh error reports it as its failure; the caller's proxy relaying it reports the status alone, as for HTTP/1.1.
-      const meshError = sent['x-mesh-error'] !== undefined && new RegExp(`; hop=${hop.direction}(;|$)`).test(String(sent['x-mesh-error'])) ? sent['x-mesh-error'] : undefined;
+      const meshError = sent['x-mesh-error'] !== undefined && MADE_AT[hop.direction].test(String(sent['x-mesh-error'])) ? sent['x-mesh-error'] : undefined;
       this.record(context, {
         ...hop, method, path, status: Number(sent[':status'] ?? 0), ...(grpcStatus !== undefined ? { grpcStatus: Number(grpcStatus) } : {}),
         startedAt, durationMs: Date.now() - startedAt, requestBytes: 0, responseBytes: 0,

@@ -7,8 +7,8 @@ import { Readable } from 'node:stream';
 export type RequestBody =
   | { kind: 'none' }
   | { kind: 'buffered'; data: Buffer }
-  /** Too long to replay: the bytes read so far, then the rest of the request. */
-  | { kind: 'stream'; stream: Readable };
+  /** Too long to replay: the bytes read so far, then the rest of the request; `bytes()` counts what went through so far. */
+  | { kind: 'stream'; stream: Readable; bytes: () => number };
 
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
@@ -30,11 +30,15 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Reques
         cleanup();
         req.pause();
         const prefix = Buffer.concat(chunks);
+        let streamed = prefix.length;
         async function* rest() {
           yield prefix;
-          for await (const more of req) yield more as Buffer;
+          for await (const more of req) {
+            streamed += (more as Buffer).length;
+            yield more as Buffer;
+          }
         }
-        resolve({ kind: 'stream', stream: Readable.from(rest(), { objectMode: false }) });
+        resolve({ kind: 'stream', stream: Readable.from(rest(), { objectMode: false }), bytes: () => streamed });
       }
     };
     const onEnd = () => {

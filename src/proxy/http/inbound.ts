@@ -5,7 +5,7 @@
 
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { forwardableHeaders } from './headers.ts';
-import { sendMeshError } from './outbound.ts';
+import { CLIENT_CLOSED, sendMeshError } from './outbound.ts';
 import { withHeaders } from '../telemetry/hop-context.ts';
 import type { MeshFailure } from '../mesh-error.ts';
 
@@ -36,14 +36,24 @@ export interface InboundEnd {
   requestBytes: number;
   responseBytes: number;
   failure?: MeshFailure;
+  /** The caller (the peer proxy) went away before the whole answer: not the app's failure. */
+  downstreamReset?: boolean;
 }
 
 /**
  * Forwards the request with `path` (the normalized one the intentions judged), never the raw target,
- * and `set` (request id, trace context) replacing those headers.
+ * and `set` (request id, trace context) replacing those headers. `onEnd` is called exactly once:
+ * the answer relayed, the app unreachable or breaking off, or the caller gone first.
  */
 export function handleInbound(req: IncomingMessage, res: ServerResponse, target: LocalTarget, path: string, set: readonly (readonly [string, string])[] = [], onEnd?: (end: InboundEnd) => void): void {
   let requestBytes = 0;
+  let responseBytes = 0;
+  let ended = false;
+  const end = (event: Omit<InboundEnd, 'requestBytes' | 'responseBytes'>) => {
+    if (ended) return;
+    ended = true;
+    onEnd?.({ ...event, requestBytes, responseBytes });
+  };
   if (onEnd) req.on('data', (chunk: Buffer) => (requestBytes += chunk.length));
   const upstream = request({
     host: '127.0.0.1',
@@ -57,13 +67,18 @@ export function handleInbound(req: IncomingMessage, res: ServerResponse, target:
   upstream.on('response', (response) => {
     const status = response.statusCode ?? 502;
     res.writeHead(status, response.statusMessage, forwardableHeaders(response.rawHeaders));
-    let responseBytes = 0;
     if (onEnd) response.on('data', (chunk: Buffer) => (responseBytes += chunk.length));
     response.pipe(res);
-    response.once('end', () => onEnd?.({ status, requestBytes, responseBytes }));
-    response.once('error', () => res.destroy());
+    response.once('end', () => end({ status }));
+    response.once('error', (error: NodeJS.ErrnoException) => {
+      if (!res.destroyed) end({ status, failure: { cause: 'upstream_reset', hop: 'inbound', service: target.service, endpoint: `127.0.0.1:${target.port}`, detail: `${target.instanceId}: the answer broke off after ${responseBytes} bytes: ${error.code ?? error.message}` } });
+      res.destroy();
+    });
   });
   upstream.on('error', (error: NodeJS.ErrnoException) => {
+    if (ended) return;
+    // The caller hung up first and that tore down this request: the app did nothing wrong.
+    if (req.socket.destroyed) return end({ status: res.headersSent ? res.statusCode : CLIENT_CLOSED, downstreamReset: true });
     const failure: MeshFailure = {
       cause: 'local_app_unreachable',
       hop: 'inbound',
@@ -71,11 +86,13 @@ export function handleInbound(req: IncomingMessage, res: ServerResponse, target:
       endpoint: `127.0.0.1:${target.port}`,
       detail: `${target.instanceId}: ${error.code ?? error.message}`,
     };
-    onEnd?.({ status: 502, requestBytes, responseBytes: 0, failure });
+    end({ status: 502, failure });
     sendMeshError(res, failure);
   });
   res.once('close', () => {
-    if (!res.writableFinished) upstream.destroy();
+    if (res.writableFinished) return;
+    end({ status: res.headersSent ? res.statusCode : CLIENT_CLOSED, downstreamReset: true });
+    upstream.destroy();
   });
   req.pipe(upstream);
 }

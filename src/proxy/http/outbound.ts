@@ -39,21 +39,40 @@ export interface OutboundEnd {
   requestBytes: number;
   responseBytes: number;
   failure?: MeshFailure;
+  /** The caller went away before the answer was complete (its status is then 499 unless headers had gone out). */
+  downstreamReset?: boolean;
 }
+
+/** Records the request's end, once: whichever of answer, failure or the caller's hang-up comes first. */
+type Report = (event: Omit<OutboundEnd, 'durationMs' | 'requestBytes'>) => void;
+
+/** nginx's status for a request whose client closed the connection before the answer: no app ever sent it. */
+export const CLIENT_CLOSED = 499;
 
 /** `effects`: what a matched route changes (src/proxy/http/route.ts): path, headers, overrides, a delay, a mirror. */
 export async function handleOutbound(req: IncomingMessage, res: ServerResponse, cluster: Cluster | undefined, service: string, deps: OutboundDeps, effects?: RouteEffects): Promise<void> {
   const started = performance.now();
-  let requestBytes = 0;
+  let requestBytes = () => 0;
+  let attempts = 0;
+  let recorded = false;
+  const report: Report = (event) => {
+    if (recorded) return;
+    recorded = true;
+    deps.onRequestEnd?.({ ...event, durationMs: performance.now() - started, requestBytes: requestBytes() });
+  };
+  // A caller that hangs up before the whole answer is recorded too (not as the callee's failure), exactly once.
+  res.once('close', () => {
+    if (!res.writableFinished) report({ service, status: res.headersSent ? res.statusCode : CLIENT_CLOSED, attempts, responseBytes: 0, downstreamReset: true });
+  });
   if (!cluster || cluster.endpoints.size === 0) {
     req.resume();
-    return fail(res, requestBytes, { cause: cluster ? 'no_healthy_endpoints' : 'unknown_service', hop: 'outbound', service, detail: cluster ? 'no passing instance in the catalog' : 'the catalog has no instance of it' }, deps, started, 0);
+    return fail(res, report, { cause: cluster ? 'no_healthy_endpoints' : 'unknown_service', hop: 'outbound', service, detail: cluster ? 'no passing instance in the catalog' : 'the catalog has no instance of it' }, 0);
   }
   const d = effects?.defaults ?? cluster.defaults;
   if (!cluster.limits.tryAcquire('request')) {
     req.resume();
     cluster.events({ kind: 'overflow', service, limit: 'max_requests' });
-    return fail(res, requestBytes, { cause: 'circuit_breaker', hop: 'outbound', service, policy: `max_requests=${d.circuitBreaker.maxRequests}` }, deps, started, 0);
+    return fail(res, report, { cause: 'circuit_breaker', hop: 'outbound', service, policy: `max_requests=${d.circuitBreaker.maxRequests}` }, 0);
   }
   cluster.budget.recordRequest();
   let requestTimer: NodeJS.Timeout | undefined;
@@ -62,7 +81,7 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
     const body = await readBody(req, MAX_REPLAY_BYTES);
     const bodyBytes = body.kind === 'none' ? 0 : body.kind === 'buffered' ? body.data.length : undefined;
     const replayable = canReplay(req.method ?? 'GET', bodyBytes, MAX_REPLAY_BYTES);
-    requestBytes = bodyBytes ?? (Number(rawHeader(req.rawHeaders, 'content-length')) || 0);
+    requestBytes = body.kind === 'stream' ? body.bytes : () => bodyBytes ?? 0;
     const forwarded = withHeaders(forwardableHeaders(req.rawHeaders), deps.setHeaders ?? []);
     const headers = effects ? effects.editHeaders(forwarded) : forwarded;
     const path = effects?.path ?? req.url ?? '/';
@@ -90,23 +109,24 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
         const timer = setTimeout(resolve, effects.delayMs);
         abort.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
       });
-      if (timedOut) return fail(res, requestBytes, { cause: 'request_timeout', hop: 'outbound', service, policy: `request_timeout=${d.timeouts.requestMs}ms; fault delay ${effects.delayMs}ms (route ${effects.route})` }, deps, started, 0);
+      if (timedOut) return fail(res, report, { cause: 'request_timeout', hop: 'outbound', service, policy: `request_timeout=${d.timeouts.requestMs}ms; fault delay ${effects.delayMs}ms (route ${effects.route})` }, 0);
       if (abort.signal.aborted) return;
     }
     for (let attemptNo = 1; ; attemptNo++) {
       const endpoint = cluster.pick(hashKey, tried);
-      if (!endpoint) return fail(res, requestBytes, { cause: 'no_healthy_endpoints', hop: 'outbound', service, policy: `${cluster.outlier.effectiveExclusions().size} ejected`, detail: 'every instance is ejected or failing' }, deps, started, attemptNo - 1);
+      if (!endpoint) return fail(res, report, { cause: 'no_healthy_endpoints', hop: 'outbound', service, policy: `${cluster.outlier.effectiveExclusions().size} ejected`, detail: 'every instance is ejected or failing' }, attemptNo - 1);
       tried.add(endpoint.id);
       const agent = deps.agentFor(cluster, endpoint);
-      if (!(agent instanceof HopAgent)) return fail(res, requestBytes, agent, deps, started, attemptNo - 1);
+      if (!(agent instanceof HopAgent)) return fail(res, report, agent, attemptNo - 1);
       // A request that finds its endpoint's pool full waits for a connection: that is what max_pending_requests bounds.
       const pending = agent.saturated();
       if (pending && !cluster.limits.tryAcquire('pending')) {
         cluster.events({ kind: 'overflow', service, limit: 'max_pending_requests' });
-        return fail(res, requestBytes, { cause: 'circuit_breaker', hop: 'outbound', service, endpoint: endpoint.id, policy: `max_pending_requests=${d.circuitBreaker.maxPendingRequests}` }, deps, started, attemptNo - 1);
+        return fail(res, report, { cause: 'circuit_breaker', hop: 'outbound', service, endpoint: endpoint.id, policy: `max_pending_requests=${d.circuitBreaker.maxPendingRequests}` }, attemptNo - 1);
       }
       const t0 = performance.now();
       cluster.balancer.onStart(endpoint.id);
+      attempts = attemptNo;
       current = await attempt({
         agent,
         method: req.method ?? 'GET',
@@ -127,7 +147,7 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
       }
       if (timedOut) {
         if ('abort' in current) current.abort();
-        return fail(res, requestBytes, { cause: 'request_timeout', hop: 'outbound', service, endpoint: endpoint.id, policy: `request_timeout=${d.timeouts.requestMs}ms` }, deps, started, attemptNo);
+        return fail(res, report, { cause: 'request_timeout', hop: 'outbound', service, endpoint: endpoint.id, policy: `request_timeout=${d.timeouts.requestMs}ms` }, attemptNo);
       }
       const decision = decideRetry({
         outcome: current.outcome,
@@ -138,15 +158,16 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
       });
       if (!decision.retry && decision.reason === BUDGET_EXHAUSTED) cluster.events({ kind: 'retry_budget_exhausted', service });
       if (!decision.retry) {
-        if ('response' in current) return relay(res, current.response, service, endpoint, deps, started, attemptNo, requestBytes);
-        return fail(res, requestBytes, failureOf(current, service, endpoint, attemptNo, decision.reason, d.retries.perTryTimeoutMs), deps, started, attemptNo);
+        // Awaited: the max_requests slot is held until the whole answer has been relayed, not only its headers.
+        if ('response' in current) return await relay(res, current.response, service, endpoint, report, attemptNo);
+        return fail(res, report, failureOf(current, service, endpoint, attemptNo, decision.reason, d.retries.perTryTimeoutMs), attemptNo);
       }
       cluster.events({ kind: 'retry', service, endpoint: endpoint.id });
       if ('response' in current) current.response.resume();
       await new Promise((resolve) => setTimeout(resolve, backoffDelay(attemptNo, d.retries, deps.random)));
     }
   } catch (error) {
-    return fail(res, requestBytes, { cause: 'bad_request', hop: 'outbound', service, detail: (error as Error).message }, deps, started, 0);
+    return fail(res, report, { cause: 'bad_request', hop: 'outbound', service, detail: (error as Error).message }, 0);
   } finally {
     if (requestTimer) clearTimeout(requestTimer);
     cluster.limits.release('request');
@@ -166,31 +187,32 @@ function failureOf(result: AttemptResult, service: string, endpoint: ClusterEndp
   }
 }
 
-function relay(res: ServerResponse, upstream: IncomingMessage, service: string, endpoint: ClusterEndpoint, deps: OutboundDeps, started: number, attempts: number, requestBytes: number): Promise<void> {
+function relay(res: ServerResponse, upstream: IncomingMessage, service: string, endpoint: ClusterEndpoint, report: Report, attempts: number): Promise<void> {
   return new Promise((resolve) => {
     const status = upstream.statusCode ?? 502;
     res.writeHead(status, upstream.statusMessage, forwardableHeaders(upstream.rawHeaders));
     let responseBytes = 0;
-    if (deps.onRequestEnd) upstream.on('data', (chunk: Buffer) => (responseBytes += chunk.length));
+    upstream.on('data', (chunk: Buffer) => (responseBytes += chunk.length));
     upstream.pipe(res);
-    const done = () => {
-      deps.onRequestEnd?.({ service, endpoint: endpoint.id, status, attempts, durationMs: performance.now() - started, requestBytes, responseBytes });
+    upstream.once('end', () => {
+      report({ service, endpoint: endpoint.id, status, attempts, responseBytes });
       resolve();
-    };
-    upstream.once('end', done);
-    upstream.once('error', () => {
+    });
+    // The answer broke off after its headers went out: the caller sees a cut body, and so does the record.
+    upstream.once('error', (error: NodeJS.ErrnoException) => {
+      report({ service, endpoint: endpoint.id, status, attempts, responseBytes, failure: { cause: 'upstream_reset', hop: 'outbound', service, endpoint: endpoint.id, detail: `the answer broke off after ${responseBytes} bytes: ${error.code ?? error.message}` } });
       res.destroy();
-      done();
+      resolve();
     });
     res.once('close', () => {
       if (!upstream.complete) upstream.destroy();
+      resolve();
     });
   });
 }
 
-function fail(res: ServerResponse, requestBytes: number, failure: MeshFailure, deps: OutboundDeps, started: number, attempts: number): void {
-  const status = statusFor(failure.cause);
-  deps.onRequestEnd?.({ service: failure.service, ...(failure.endpoint ? { endpoint: failure.endpoint } : {}), status, attempts, durationMs: performance.now() - started, requestBytes, responseBytes: Buffer.byteLength(bodyText(failure)), failure });
+function fail(res: ServerResponse, report: Report, failure: MeshFailure, attempts: number): void {
+  report({ service: failure.service, ...(failure.endpoint ? { endpoint: failure.endpoint } : {}), status: statusFor(failure.cause), attempts, responseBytes: Buffer.byteLength(bodyText(failure)), failure });
   sendMeshError(res, failure);
 }
 

@@ -9,6 +9,8 @@ import { randomUUID } from 'node:crypto';
 import type { Direction, HttpRecord } from './records.ts';
 
 export const REQUEST_ID = 'x-request-id';
+/** Visible ASCII, at most 128 characters: UUIDs, ULIDs, Envoy's and most apps' ids fit. */
+const SANE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 export interface HopStart {
   direction: Direction;
@@ -26,7 +28,7 @@ export interface HopStart {
 export interface HopSpan {
   traceId: string;
   spanId: string;
-  /** Header names and values to set on the forwarded request, replacing any of the same name. */
+  /** Header names (lowercase) and values to set on the forwarded request, replacing any of the same name. */
   headers: readonly (readonly [string, string])[];
   end(record: HttpRecord): void;
 }
@@ -48,7 +50,9 @@ export interface HopContext {
 export function beginHop(hop: HopStart, tracer: HopTracer | undefined, newId: () => string = randomUUID): HopContext {
   const set: (readonly [string, string])[] = [];
   let requestId = headerOf(hop.rawHeaders, REQUEST_ID);
-  if (!requestId) {
+  // One the caller made is kept when it is a sane id; anything else (8 kB of it, spaces, controls) is replaced,
+  // so no caller can blow up every log line, span and tap event downstream.
+  if (!requestId || !SANE_REQUEST_ID.test(requestId)) {
     requestId = newId();
     set.push([REQUEST_ID, requestId]);
   }
@@ -64,10 +68,13 @@ export function beginHop(hop: HopStart, tracer: HopTracer | undefined, newId: ()
 /** `headers` with each name in `set` replaced by the given value (names compared case-insensitively). */
 export function withHeaders(headers: string[], set: readonly (readonly [string, string])[]): string[] {
   if (set.length === 0) return headers;
-  const names = new Set(set.map(([name]) => name.toLowerCase()));
+  // One to three names: a scan beats building a set for every request. The names set are lowercase.
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {
-    if (!names.has((headers[i] as string).toLowerCase())) out.push(headers[i] as string, headers[i + 1] as string);
+    const name = (headers[i] as string).toLowerCase();
+    let replaced = false;
+    for (const [setName] of set) if (setName === name) replaced = true;
+    if (!replaced) out.push(headers[i] as string, headers[i + 1] as string);
   }
   for (const [name, value] of set) out.push(name, value);
   return out;

@@ -43,6 +43,11 @@ export interface HttpRecord {
   spanId?: string;
   /** Set when the mesh itself answered (x-mesh-error): why, which hop, which policy. */
   failure?: MeshFailure;
+  /**
+   * The caller went away before the whole answer (Envoy's DC): `status` is 499 when no answer had
+   * started. Not the callee's failure: a success rate does not count it against the service.
+   */
+  downstreamReset?: boolean;
 }
 
 export interface TcpRecord {

@@ -24,6 +24,9 @@ test('traceIdOf reads W3C, B3 single and B3 multi, and refuses malformed or all-
 test('beginHop keeps a request id it was given and makes one when absent', () => {
   assert.deepEqual(beginHop(hop(['X-Request-Id', 'abc']), undefined), { requestId: 'abc', set: [] });
   assert.deepEqual(beginHop(hop([]), undefined, () => 'made-1'), { requestId: 'made-1', set: [['x-request-id', 'made-1']] });
+  assert.deepEqual(beginHop(hop(['x-request-id', 'r'.repeat(129)]), undefined, () => 'made-2'), { requestId: 'made-2', set: [['x-request-id', 'made-2']] }, 'too long: replaced');
+  assert.deepEqual(beginHop(hop(['x-request-id', 'has space']), undefined, () => 'made-3'), { requestId: 'made-3', set: [['x-request-id', 'made-3']] }, 'not a token: replaced');
+  assert.equal(beginHop(hop(['x-request-id', 'r'.repeat(128)]), undefined).requestId, 'r'.repeat(128), '128 characters are kept');
   assert.deepEqual(beginHop(hop(['traceparent', `00-${TRACE}-00f067aa0ba902b7-01`, 'x-request-id', 'r']), undefined), { requestId: 'r', traceId: TRACE, set: [] });
 });
 
