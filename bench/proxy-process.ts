@@ -29,6 +29,9 @@
 // TLS counters: on SIGUSR2 it prints `tls <json of proxy.tlsStats>` on stdout;
 // with MESHCTL_BENCH_TLS_STATS=<file> it also writes that JSON there on stop.
 //
+// MESHCTL_BENCH_ACCESS_LOG=<dir> turns the agent's access log on (attachAccessLog, as
+// src/agent/agent.ts does), writing under <dir>/agent/.
+//
 // Prints `ready <upstream port> <inbound port>` on stdout once it listens.
 // Exits on SIGTERM/SIGINT (after proxy.stop(), so --cpu-prof profiles get
 // written), and when its stdin closes, so it cannot outlive the benchmark.
@@ -101,6 +104,11 @@ await proxy.apply({
   local: [{ id: 'app', name: service, port: appPort }],
 });
 
+// MESHCTL_BENCH_ACCESS_LOG=<dir>: the agent's access log on, as the agent wires it (DIR/agent/access.log).
+const accessLog = process.env.MESHCTL_BENCH_ACCESS_LOG
+  ? await (await import(new URL(`${build}/agent/telemetry/access-log-file.${ext}`, root).href)).attachAccessLog({ dataDir: process.env.MESHCTL_BENCH_ACCESS_LOG }, proxy.telemetry, console.error)
+  : undefined;
+
 const tlsStats = () => JSON.stringify(proxy.tlsStats);
 process.on('SIGUSR2', () => process.stdout.write(`tls ${tlsStats()}\n`));
 
@@ -117,6 +125,7 @@ const stop = () => {
   }
   setTimeout(() => process.exit(0), 2_000).unref();
   Promise.resolve(proxy.stop())
+    .then(() => accessLog?.close())
     .catch(() => {})
     .finally(() => process.exit(0));
 };

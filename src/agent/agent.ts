@@ -42,6 +42,7 @@ import { TapSink } from './telemetry/tap.ts';
 import { TapRunner } from './telemetry/tap-runner.ts';
 import { SummarySink } from './telemetry/summary.ts';
 import { TelemetryReporter } from './telemetry/reporter.ts';
+import { attachAccessLog, type AccessLogFile } from './telemetry/access-log-file.ts';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -81,6 +82,8 @@ export class Agent {
   private readonly tap: TapRunner;
   /** The traffic summary the control plane's `meshctl stat` reads, sent every second. */
   private readonly telemetryReporter: TelemetryReporter;
+  /** The JSON access log (issue 8); undefined when join said --access-log off. */
+  private accessLog: AccessLogFile | undefined;
 
   constructor(options: AgentOptions) {
     this.config = options.config;
@@ -236,6 +239,8 @@ export class Agent {
   async start(): Promise<void> {
     // First, as root: the rules (again after a reboot), then the drop to the proxy user for good.
     if (this.config.transparent) await enterTransparentMode(this.config, this.log);
+    // After the drop, so the files are the proxy user's; before the proxy carries its first request.
+    this.accessLog = await attachAccessLog(this.config, this.proxy.telemetry, this.log);
     const [host, port] = splitAddr(this.config.adminAddr);
     this.admin = createAdminServer({
       status: () => this.statusReport(),
@@ -314,6 +319,8 @@ export class Agent {
     // After the proxy: the spans of the last requests are queued, and go out before the agent exits.
     await this.tracing.stop();
     await this.metricsServer?.close();
+    // After the proxy: the records of requests cut short by its stop are written too.
+    await this.accessLog?.close();
     this.client.close();
     const admin = this.admin;
     if (admin) await new Promise<void>((resolve) => {

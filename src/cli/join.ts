@@ -50,6 +50,7 @@ import { discoverPinnedRoots, verifiedRoots, type ServerTls } from '../lib/tls/s
 import { colour } from './output.ts';
 import { fetchAdmin } from './admin-client.ts';
 import { resolveAdminAddr } from '../agent/admin-addr.ts';
+import { accessLogConfig } from './access-log-flags.ts';
 
 interface JoinFlags {
   token?: string;
@@ -79,6 +80,9 @@ interface JoinFlags {
   excludeOutboundPort: string[];
   excludeOutboundCidr: string[];
   insecureSkipVerify?: boolean;
+  accessLog?: string;
+  accessLogMaxSize?: string;
+  accessLogKeep?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -111,6 +115,9 @@ export function addJoinCommands(program: Command): void {
     .option('--admin-addr <host:port>', 'the agent admin API (several agents on one machine need different ones)', DEFAULT_ADMIN_ADDR)
     .option('--inbound-addr <host:port>', "the proxy's inbound listener, which other hosts' proxies connect to", `0.0.0.0:${DEFAULT_INBOUND_PORT}`)
     .option('--metrics-port <port>', "the agent's Prometheus metrics (GET /metrics) on 127.0.0.1 and the advertise address; 0 picks a free one", String(DEFAULT_METRICS_PORT))
+    .option('--access-log <path|off>', 'where the JSON access log goes (default DATA_DIR/agent/access.log), or off')
+    .option('--access-log-max-size <size>', 'start a new access log file past this size (e.g. 100MB, 512KB)', '100MB')
+    .option('--access-log-keep <n>', 'older access log files kept besides the current one', '5')
     .option('--foreground', 'run the agent in this terminal instead of installing supervision')
     .option('--supervisor <kind>', 'auto (systemd where it is PID 1, else built-in), systemd or builtin', 'auto')
     .option('--heartbeat-interval <duration>', 'how often the agent tells the server it is alive', '10s')
@@ -235,6 +242,7 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
     heartbeatIntervalMs: duration(flags.heartbeatInterval, '--heartbeat-interval'),
     syncIntervalMs: duration(flags.syncInterval, '--sync-interval'),
     ...(flags.transparent ? { transparent: transparentSettings(flags, proxy) } : {}),
+    ...accessLogConfig(flags),
   };
   const parsed = parseAgentConfig(config, 'from the join flags');
   // Every rule flag is checked now, before anything on the host changes.

@@ -55,6 +55,20 @@ export const agentConfigSchema = z.strictObject({
   metricsPort: z.number().int().min(0).max(65535).optional(),
   heartbeatIntervalMs: z.number().int().min(100),
   syncIntervalMs: z.number().int().min(100),
+  /**
+   * join --access-log: 'off', or where the JSON access log goes and how it is rotated
+   * (absent: DATA_DIR/agent/access.log, 100 MB per file, 5 older files kept).
+   */
+  accessLog: z
+    .union([
+      z.literal('off'),
+      z.strictObject({
+        path: z.string().startsWith('/', 'must be an absolute path').optional(),
+        maxBytes: z.number().int().min(1024).optional(),
+        keep: z.number().int().min(1).max(1000).optional(),
+      }),
+    ])
+    .optional(),
   /** join --transparent: iptables send the host's traffic through the proxy, which runs as proxyUser. */
   transparent: z
     .strictObject({

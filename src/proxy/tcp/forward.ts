@@ -25,9 +25,15 @@ export function splice(a: Socket, b: Socket, idleTimeoutMs: number): Promise<{ s
     if (a.destroyed || b.destroyed) {
       a.destroy();
       b.destroy();
-      resolve({ sent: a.bytesRead, received: b.bytesRead });
+      resolve({ sent: 0, received: 0 });
       return;
     }
+    // Counted as piped, not from bytesRead: an inbound hop's socket has already read the hop preamble (and
+    // over TLS, bytesRead is the TLS records'), which are not the app's bytes.
+    let sent = 0;
+    let received = 0;
+    a.on('data', (chunk: Buffer) => (sent += chunk.length));
+    b.on('data', (chunk: Buffer) => (received += chunk.length));
     a.pipe(b);
     b.pipe(a);
     if (idleTimeoutMs > 0) {
@@ -46,7 +52,7 @@ export function splice(a: Socket, b: Socket, idleTimeoutMs: number): Promise<{ s
       setTimeout(() => other.destroy(), 10_000).unref();
     };
     const onClose = () => {
-      if (++closed === 2) resolve({ sent: a.bytesRead, received: b.bytesRead });
+      if (++closed === 2) resolve({ sent, received });
     };
     a.once('close', (hadError: boolean) => {
       closeOther(b, hadError);
@@ -119,7 +125,7 @@ export function forwardTcpInbound(socket: Socket, port: number, idleTimeoutMs: n
   let spliced = false;
   local.on('error', (error: NodeJS.ErrnoException) => {
     socket.destroy();
-    if (!spliced) onEnd?.({ endpoint: `127.0.0.1:${port}`, sent: socket.bytesRead, received: 0, failure: { cause: 'local_app_unreachable', hop: 'inbound', service: '', endpoint: `127.0.0.1:${port}`, detail: error.code ?? error.message } });
+    if (!spliced) onEnd?.({ endpoint: `127.0.0.1:${port}`, sent: 0, received: 0, failure: { cause: 'local_app_unreachable', hop: 'inbound', service: '', endpoint: `127.0.0.1:${port}`, detail: error.code ?? error.message } });
   });
   local.once('connect', () => {
     spliced = true;

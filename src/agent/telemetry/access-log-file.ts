@@ -1,0 +1,143 @@
+// Where the access log's lines go: pino over a pino-roll stream (sonic-boom),
+// in this thread. A line costs the request one JSON serialization and an
+// append to an in-memory buffer; sonic-boom writes the buffer with async
+// fs.write once it holds 4 KB, and at least every second, so a quiet agent's
+// lines still reach the file promptly. A worker-thread transport would move
+// only the write, which is already off the request path, and add a copy.
+//
+// Files: PATH is the name operators use (a symlink kept pointing at the file
+// being written); the files themselves are PATH's stem, the day, and a
+// number: access.2026-11-27.1.log, access.2026-11-27.2.log… A new file starts
+// when the current one reaches maxBytes and at midnight; on each roll only the
+// newest `keep` older files are kept.
+
+import { renameSync, symlinkSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import pino from 'pino';
+import pinoRoll from 'pino-roll';
+import { MeshError } from '../../lib/errors.ts';
+import { agentStateDir, type AgentConfig } from '../config/agent-config.ts';
+import type { Telemetry } from '../../proxy/telemetry/records.ts';
+import { accessLogSink } from './access-log.ts';
+
+export const ACCESS_LOG_FILE = 'access.log';
+export const DEFAULT_ACCESS_LOG_MAX_BYTES = 100 * 1024 * 1024;
+export const DEFAULT_ACCESS_LOG_KEEP = 5;
+/** Lines buffered while the disk falls behind; past this, lines are dropped (and counted) rather than memory grown. */
+const MAX_BUFFER_BYTES = 16 * 1024 * 1024;
+const BATCH_BYTES = 4096;
+const FLUSH_EVERY_MS = 1000;
+
+export interface AccessLogSettings {
+  path: string;
+  maxBytes: number;
+  /** Older files kept besides the one being written. */
+  keep: number;
+}
+
+/** What the agent's config asks for: undefined when the access log is off. */
+export function accessLogSettings(config: Pick<AgentConfig, 'dataDir' | 'accessLog'>): AccessLogSettings | undefined {
+  const a = config.accessLog;
+  if (a === 'off') return undefined;
+  return {
+    path: a?.path ?? join(agentStateDir(config.dataDir), ACCESS_LOG_FILE),
+    maxBytes: a?.maxBytes ?? DEFAULT_ACCESS_LOG_MAX_BYTES,
+    keep: a?.keep ?? DEFAULT_ACCESS_LOG_KEEP,
+  };
+}
+
+export interface AccessLogFile {
+  write(line: { time: string }): void;
+  /** The file being written now. */
+  readonly current: string;
+  /** Lines dropped because the disk fell behind by more than the buffer holds. */
+  readonly dropped: number;
+  /** Writes what is buffered and closes the file. */
+  close(): Promise<void>;
+}
+
+/** Opens (creating) the access log; fails with the path and the fix when it cannot be written. */
+export async function openAccessLog(settings: AccessLogSettings, log: (line: string) => void): Promise<AccessLogFile> {
+  const stem = settings.path.replace(/\.log$/, '');
+  let stream: Awaited<ReturnType<typeof pinoRoll>>;
+  try {
+    stream = await pinoRoll({
+      file: `${stem}.log`,
+      size: `${settings.maxBytes}b`,
+      frequency: 'daily',
+      dateFormat: 'yyyy-MM-dd',
+      limit: { count: settings.keep, removeOtherLogFiles: true },
+      mkdir: true,
+      mode: 0o640,
+      minLength: BATCH_BYTES,
+      maxLength: MAX_BUFFER_BYTES,
+      periodicFlush: FLUSH_EVERY_MS,
+    });
+    await new Promise<void>((resolve, reject) => {
+      if (stream.fd >= 0) return resolve();
+      stream.once('ready', resolve);
+      stream.once('error', reject);
+    });
+  } catch (error) {
+    throw new MeshError('MESH_E_DATA_DIR', `cannot write the access log ${settings.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+      hint: 'give the agent (in transparent mode: the proxy user) a writable directory with join --access-log PATH, or turn it off with --access-log off',
+    });
+  }
+  let dropped = 0;
+  stream.on('drop', () => {
+    if (dropped++ === 0) log(`access log: the disk is behind by ${MAX_BUFFER_BYTES} bytes; lines are dropped until it catches up`);
+  });
+  stream.on('error', (error: Error) => log(`access log: ${error.message}`));
+  const link = () => pointLink(settings.path, stream.file ?? '', log);
+  link();
+  // After each roll sonic-boom reopens on the new file and says it is ready.
+  stream.on('ready', link);
+  // The line is exactly what accessLogLine made: no level, pid or hostname, and pino's
+  // time slot (first, right after the brace) carries the line's own time.
+  let time = '';
+  const logger = pino({ base: null, timestamp: () => time, formatters: { level: () => ({}) } }, stream);
+  return {
+    write: ({ time: at, ...fields }) => {
+      time = `"time":${JSON.stringify(at)}`;
+      logger.info(fields);
+    },
+    get current() {
+      return stream.file ?? '';
+    },
+    get dropped() {
+      return dropped;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (dropped > 0) log(`access log: ${dropped} line(s) dropped while the disk was behind`);
+        stream.once('close', () => resolve());
+        stream.end();
+      }),
+  };
+}
+
+/** PATH → the file being written, replaced atomically so `tail -F PATH` follows the rolls. */
+function pointLink(path: string, target: string, log: (line: string) => void): void {
+  if (!target || target === path) return;
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.link`);
+  try {
+    rmSync(temp, { force: true });
+    symlinkSync(basename(target), temp);
+    renameSync(temp, path);
+  } catch (error) {
+    log(`access log: cannot point ${path} at ${target}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The agent's access log, as its config asks: opened (after transparent
+ * mode's drop to the proxy user, so the files are that user's) and fed every
+ * record the proxy's telemetry fans out. Resolves to what stop() closes.
+ */
+export async function attachAccessLog(config: Pick<AgentConfig, 'dataDir' | 'accessLog'>, telemetry: Telemetry, log: (line: string) => void): Promise<AccessLogFile | undefined> {
+  const settings = accessLogSettings(config);
+  if (!settings) return undefined;
+  const file = await openAccessLog(settings, log);
+  const detach = telemetry.add(accessLogSink((line) => file.write(line)));
+  return { write: (line) => file.write(line), get current() { return file.current; }, get dropped() { return file.dropped; }, close: () => { detach(); return file.close(); } };
+}
