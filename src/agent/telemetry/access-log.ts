@@ -14,7 +14,7 @@ type FailureFields = { cause?: string; hop?: string; policy?: string; detail?: s
  * records.ts), plus the rest renamed for readers. Optional fields are absent,
  * never null, so `jq 'select(.cause)'` reads naturally.
  */
-export type HttpAccessLine = Pick<HttpRecord, 'direction' | 'protocol' | 'source' | 'destination' | 'route' | 'endpoint' | 'method' | 'path' | 'status' | 'grpcStatus' | 'durationMs' | 'attempts' | 'mtls' | 'traceId' | 'spanId'> &
+export type HttpAccessLine = Pick<HttpRecord, 'direction' | 'protocol' | 'source' | 'destination' | 'route' | 'endpoint' | 'method' | 'path' | 'status' | 'grpcStatus' | 'durationMs' | 'attempts' | 'mtls' | 'traceId' | 'spanId' | 'downstreamReset'> &
   FailureFields & {
     time: string;
     requestId: string;
@@ -69,6 +69,7 @@ export function accessLogLine(r: HttpRecord): HttpAccessLine {
     bytesOut: r.responseBytes,
     ...(r.attempts !== undefined ? { attempts: r.attempts } : {}),
     mtls: r.mtls,
+    ...(r.downstreamReset ? { downstreamReset: true } : {}),
     ...failureFields(r.failure),
   };
 }
