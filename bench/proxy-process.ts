@@ -104,6 +104,21 @@ await proxy.apply({
   local: [{ id: 'app', name: service, port: appPort }],
 });
 
+// The telemetry sinks every agent attaches (Prometheus metrics, the summary for meshctl stat, an idle
+// tap), so the figures are those of the proxy as the agent runs it; MESHCTL_BENCH_SINKS=none leaves
+// them out to measure the bare data path. Spans stay off, as in a mesh with no tracing.otlp_endpoint.
+if (process.env.MESHCTL_BENCH_SINKS !== 'none') {
+  const { MetricsSink } = await import(new URL(`${build}/agent/telemetry/metrics.${ext}`, root).href);
+  const { SummarySink } = await import(new URL(`${build}/agent/telemetry/summary.${ext}`, root).href);
+  const { TapSink } = await import(new URL(`${build}/agent/telemetry/tap.${ext}`, root).href);
+  proxy.telemetry.add(new MetricsSink({ certificates: () => [], configVersion: () => 1 }));
+  const summary = new SummarySink(systemClock);
+  proxy.telemetry.add(summary);
+  // The reporter's part: the summary is drained every second, as an agent's report takes it.
+  setInterval(() => summary.take(), 1000).unref();
+  proxy.telemetry.add(new TapSink({ clock: systemClock }));
+}
+
 // MESHCTL_BENCH_ACCESS_LOG=<dir>: the agent's access log on, as the agent wires it (DIR/agent/access.log).
 const accessLog = process.env.MESHCTL_BENCH_ACCESS_LOG
   ? await (await import(new URL(`${build}/agent/telemetry/access-log-file.${ext}`, root).href)).attachAccessLog({ dataDir: process.env.MESHCTL_BENCH_ACCESS_LOG }, proxy.telemetry, console.error)

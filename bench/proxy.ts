@@ -1099,7 +1099,10 @@ export async function main(): Promise<void> {
     await waitForOk(nginxPort, 'nginx', nginx);
     // meshctl first: it makes the mesh CA and the `app` leaf, and writes them where HAProxy's hop reads them.
     meshctlBuild = chooseBuild(dir);
-    const mesh = await startMeshctl(nginxPort, [], { MESHCTL_BENCH_PKI_DIR: dir });
+    // The agent's sinks are on (metrics, stat summary, idle tap, and the access log it keeps by default), unless
+    // MESHCTL_BENCH_SINKS=none asks for the bare data path.
+    const sinks: Record<string, string> = process.env.MESHCTL_BENCH_SINKS === 'none' || process.env.MESHCTL_BENCH_ACCESS_LOG ? {} : { MESHCTL_BENCH_ACCESS_LOG: join(dir, 'access-log') };
+    const mesh = await startMeshctl(nginxPort, [], { MESHCTL_BENCH_PKI_DIR: dir, ...sinks });
     const pem = join(dir, 'app.pem');
     writeFileSync(pem, readFileSync(join(dir, 'app.crt'), 'utf8') + readFileSync(join(dir, 'app.key'), 'utf8'), { mode: 0o600 });
     // Both HAProxy hops present the `app` leaf, as the meshctl process does on both ends of its hop.
@@ -1469,7 +1472,7 @@ export async function main(): Promise<void> {
           '(hop 1: server … ssl crt app.pem ca-file ca.pem verify required sni str(app) alpn http/1.1 ssl-min-ver TLSv1.3; hop 2: bind … ssl crt app.pem ca-file ca.pem verify required alpn http/1.1 ssl-min-ver TLSv1.3), ' +
           "the mesh CA and `app` leaf made by the meshctl process; checked with openssl s_client",
         meshctlPki: 'a CA for trust domain bench.mesh and a leaf for app (RSA-2048, src/lib/pki/x509.ts) made by bench/proxy-process.ts at start; the process is caller and callee of its own mTLS hop',
-        meshctl: `bench/proxy-process.ts: Proxy wired as in test/helpers/proxy-bed.ts, service-defaults {protocol: 'http'}, both stages in one process; loaded from ${meshctlBuild!.from}/ (${meshctlBuild!.note})${NODE_FLAGS.length ? `; node flags ${NODE_FLAGS.join(' ')}` : '; no V8 flags'}`,
+        meshctl: `bench/proxy-process.ts: Proxy wired as in test/helpers/proxy-bed.ts, service-defaults {protocol: 'http'}, both stages in one process; ${process.env.MESHCTL_BENCH_SINKS === 'none' ? 'no telemetry sinks (MESHCTL_BENCH_SINKS=none)' : "the agent's telemetry sinks on (Prometheus metrics, stat summary, idle tap, access log: two lines per request)"}; loaded from ${meshctlBuild!.from}/ (${meshctlBuild!.note})${NODE_FLAGS.length ? `; node flags ${NODE_FLAGS.join(' ')}` : '; no V8 flags'}`,
         wrk: `wrk -t${WRK_THREADS} -c${WRK_CONNECTIONS} -d${WRK_SECONDS}s after a ${WARMUP_SECONDS} s warm-up, ${ROUNDS} rounds, targets interleaved`,
         cpu: 'utime+stime from /proc/<pid>/stat of the proxy process(es) over each wrk run; req/s per core = requests ÷ proxy CPU-seconds',
         openLoop:
