@@ -119,7 +119,7 @@ export class Agent {
       log: this.log,
       onMeshError: (line) => this.log(`mesh error ${line}`),
     });
-    this.tracing = new TracingSwitch({ setTracer: (tracer) => this.proxy.setTracer(tracer), node: this.config.nodeName, random: systemRandom, log: this.log });
+    this.tracing = new TracingSwitch({ setTracer: (tracer) => this.proxy.setTracer(tracer), node: this.config.nodeName, random: systemRandom, now: () => clock.now(), log: this.log });
     const tapSink = new TapSink({ clock });
     this.proxy.telemetry.add(tapSink);
     this.tap = new TapRunner({ sink: tapSink, server: this.client, node: this.config.nodeName, clock, log: this.log });

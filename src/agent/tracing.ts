@@ -15,6 +15,8 @@ export interface TracingSwitchOptions {
   setTracer(tracer: HopTracer | undefined): void;
   node: string;
   random: () => number;
+  /** Milliseconds, for the span budget. */
+  now: () => number;
   log: (line: string) => void;
   /** Makes the tracer (tests replace it). */
   make?: (settings: Required<TracingSettings>) => StoppableTracer;
@@ -31,15 +33,17 @@ export class TracingSwitch {
 
   /** The tracer for these settings: unchanged settings keep the tracer, no endpoint turns tracing off. */
   apply(settings: TracingSettings): void {
-    const key = settings.otlp_endpoint ? `${settings.otlp_endpoint} ${settings.sampling}` : '';
+    const key = settings.otlp_endpoint ? `${settings.otlp_endpoint} ${settings.sampling} ${settings.max_spans_per_second}` : '';
     if (key === (this.current?.key ?? '')) return;
     const old = this.current;
     if (settings.otlp_endpoint) {
-      const wanted = { otlp_endpoint: settings.otlp_endpoint, sampling: settings.sampling };
-      const tracer = this.options.make?.(wanted) ?? new OtlpHopTracer({ endpoint: wanted.otlp_endpoint, sampling: wanted.sampling, node: this.options.node, random: this.options.random, log: this.options.log });
+      const wanted = { otlp_endpoint: settings.otlp_endpoint, sampling: settings.sampling, max_spans_per_second: settings.max_spans_per_second };
+      const tracer =
+        this.options.make?.(wanted) ??
+        new OtlpHopTracer({ endpoint: wanted.otlp_endpoint, sampling: wanted.sampling, maxSpansPerSecond: wanted.max_spans_per_second, node: this.options.node, random: this.options.random, now: this.options.now, log: this.options.log });
       this.current = { key, tracer };
       this.options.setTracer(tracer);
-      this.options.log(`tracing on: spans to ${wanted.otlp_endpoint}, ${wanted.sampling * 100}% of new traces sampled`);
+      this.options.log(`tracing on: spans to ${wanted.otlp_endpoint}, ${wanted.sampling * 100}% of new traces sampled, at most ${wanted.max_spans_per_second} spans a second`);
     } else {
       this.current = undefined;
       this.options.setTracer(undefined);

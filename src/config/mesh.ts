@@ -7,6 +7,7 @@
 
 import { z } from 'zod';
 import { deepFreeze, expecting, oneOf, settingsFor, type Checked, type SettingKey } from './kind.ts';
+import { wholeNumber } from './service-defaults.ts';
 
 export const POLICIES = ['allow', 'deny'] as const;
 export type Policy = (typeof POLICIES)[number];
@@ -15,6 +16,7 @@ const kit = settingsFor(() => meshSchema, {
   policy: 'default_policy', default: 'default_policy', default_action: 'default_policy', defaultpolicy: 'default_policy',
   'tracing.endpoint': 'tracing.otlp_endpoint', 'tracing.url': 'tracing.otlp_endpoint', 'tracing.collector': 'tracing.otlp_endpoint',
   'tracing.sample_rate': 'tracing.sampling', 'tracing.sampling_rate': 'tracing.sampling', 'tracing.ratio': 'tracing.sampling',
+  'tracing.max_spans': 'tracing.max_spans_per_second', 'tracing.spans_per_second': 'tracing.max_spans_per_second', 'tracing.rate_limit': 'tracing.max_spans_per_second',
 });
 
 export const OUTBOUND_POLICIES = ['allow_any', 'registry_only'] as const;
@@ -38,6 +40,14 @@ const ratio = () => z.number(expecting('a ratio from 0 to 1, such as 0.01 for 1%
 /** The share of new traces sampled when none is set: Istio's default, cheap enough to leave on. */
 export const DEFAULT_SAMPLING = 0.01;
 
+/**
+ * Spans one agent records per second at most when none is set: well above
+ * what 1% of a busy host's requests make, and a few ms of CPU a second at
+ * most, whatever callers ask for with a sampled traceparent.
+ */
+export const DEFAULT_MAX_SPANS_PER_SECOND = 1_000;
+export const MAX_SPANS_PER_SECOND_LIMIT = 1_000_000;
+
 export const meshSchema = kit.group([], {
   default_policy: oneOf(POLICIES).optional(),
   /** Transparent mode: a redirected connection to no mesh service passes through (allow_any) or is refused. */
@@ -47,12 +57,14 @@ export const meshSchema = kit.group([], {
     otlp_endpoint: otlpUrl().optional(),
     /** New traces sampled (a request that comes with a trace context keeps its own decision). */
     sampling: ratio().optional(),
+    /** Spans each agent records per second at most, sampled by ratio or by a caller's flag; past it, hops are left out of their traces. */
+    max_spans_per_second: wholeNumber(1, MAX_SPANS_PER_SECOND_LIMIT).optional(),
   }).optional(),
 });
 
 export type StoredMesh = z.infer<typeof meshSchema>;
 
-export const MESH_DEFAULTS = deepFreeze({ default_policy: 'deny', outbound_policy: 'allow_any', tracing: { sampling: DEFAULT_SAMPLING } } satisfies StoredMesh);
+export const MESH_DEFAULTS = deepFreeze({ default_policy: 'deny', outbound_policy: 'allow_any', tracing: { sampling: DEFAULT_SAMPLING, max_spans_per_second: DEFAULT_MAX_SPANS_PER_SECOND } } satisfies StoredMesh);
 
 /** The one entry's name. */
 export const MESH_ENTRY_NAME = 'mesh';
@@ -63,13 +75,14 @@ export interface TracingSettings {
   /** Absent: tracing is off. */
   otlp_endpoint?: string;
   sampling: number;
+  max_spans_per_second: number;
 }
 
 export const withMeshDefaults = (stored: StoredMesh | undefined): Required<StoredMesh> & { tracing: TracingSettings } =>
   deepFreeze({
     default_policy: stored?.default_policy ?? MESH_DEFAULTS.default_policy,
     outbound_policy: stored?.outbound_policy ?? MESH_DEFAULTS.outbound_policy,
-    tracing: { ...(stored?.tracing?.otlp_endpoint ? { otlp_endpoint: stored.tracing.otlp_endpoint } : {}), sampling: stored?.tracing?.sampling ?? DEFAULT_SAMPLING },
+    tracing: { ...(stored?.tracing?.otlp_endpoint ? { otlp_endpoint: stored.tracing.otlp_endpoint } : {}), sampling: stored?.tracing?.sampling ?? DEFAULT_SAMPLING, max_spans_per_second: stored?.tracing?.max_spans_per_second ?? DEFAULT_MAX_SPANS_PER_SECOND },
   });
 
 /** The mesh kind as the CLI's and the API's kind tables take it. */

@@ -212,6 +212,7 @@ describe('the mesh kind', () => {
       { path: 'outbound_policy', defaultValue: 'allow_any', values: ['allow_any', 'registry_only'] },
       { path: 'tracing.otlp_endpoint', defaultValue: undefined },
       { path: 'tracing.sampling', defaultValue: 0.01 },
+      { path: 'tracing.max_spans_per_second', defaultValue: 1000 },
     ]);
     assert.deepEqual(meshKind.applySetters({}, ['outbound_policy=registry_only']), { outbound_policy: 'registry_only' });
     assert.ok(meshKind.nameRule.test('mesh') && !meshKind.nameRule.test('other'));

@@ -34,7 +34,12 @@ export interface HopSpan {
 }
 
 export interface HopTracer {
-  /** A span for this hop (a non-recording one when not sampled, so the not-sampled flag is forwarded), or undefined when tracing is off. */
+  /**
+   * A span for this hop (a non-recording one when not sampled, so the
+   * not-sampled flag is forwarded), or undefined when tracing is off or the
+   * hop is left out of its trace (over the span budget): the request then
+   * goes on with the trace headers it came with.
+   */
   start(hop: HopStart): HopSpan | undefined;
 }
 

@@ -4,6 +4,11 @@
 // services, the route, the node, the hop's direction, the request id, mTLS,
 // the mesh's own failure) is under `meshctl.`.
 //
+// `url.path` is the path alone: the query is left out, because queries carry
+// tokens, session ids and e-mail addresses, and a span goes to a collector
+// (often a third party) and is kept for days. Record the query in the app's
+// own spans if it is wanted; the access log on the host still has it.
+//
 // Error status: an answer of 500 or above, or one the mesh made itself
 // (x-mesh-error, including a 403 from an intention), with the cause as the
 // status message, so a trace viewer shows why the hop failed; a 4xx from the
@@ -28,10 +33,19 @@ export const spanName = (method: string, destination: string): string => `${meth
 /** The service a hop's span belongs to: the local app the proxy acts for. */
 export const localService = (direction: Direction, source: string, destination: string): string => (direction === 'outbound' ? source : destination) || 'meshctl-proxy';
 
+/** The request target without its query (and a fragment, which a client should not send but may). */
+export function pathOnly(target: string): string {
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 0x3f /* ? */ || c === 0x23 /* # */) return target.slice(0, i);
+  }
+  return target;
+}
+
 export function spanShape(record: HttpRecord, node: string): SpanShape {
   const attributes: Attributes = {
     'http.request.method': record.method,
-    'url.path': record.path,
+    'url.path': pathOnly(record.path),
     'http.response.status_code': record.status,
     'network.protocol.name': 'http',
     'network.protocol.version': record.protocol === 'http' ? '1.1' : '2',

@@ -24,16 +24,31 @@ const PROPAGATORS: Readonly<Record<TraceFormat, TextMapPropagator>> = Object.fre
 /** The header that says a format is present (B3's extract reads both forms, so presence tells them apart). */
 const MARKER: Readonly<Record<TraceFormat, string>> = Object.freeze({ w3c: 'traceparent', b3: 'b3', 'b3multi': 'x-b3-traceid' });
 
-/** Reads [name, value, name, value…] (a request's raw headers) case-insensitively. */
-export const rawGetter: TextMapGetter<readonly string[]> = {
-  get(raw, key) {
-    const name = key.toLowerCase();
-    for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === name) return raw[i + 1];
-    return undefined;
-  },
-  keys(raw) {
-    return raw.filter((_, i) => i % 2 === 0);
-  },
+/** Every header a propagator reads (lowercase, as the propagators ask for them). */
+const TRACE_HEADERS: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled', 'x-b3-flags']);
+const TRACE_HEADER_LENGTHS: ReadonlySet<number> = new Set([...TRACE_HEADERS].map((name) => name.length));
+
+/** The trace headers among [name, value, name, value…], by lowercase name (the first of a repeated one), or undefined when there are none. */
+export function traceHeadersIn(raw: readonly string[]): Record<string, string> | undefined {
+  let found: Record<string, string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    // Every request pays this scan, so most names are passed over on their length and first letter (t, b, x) without lowercasing.
+    if (!TRACE_HEADER_LENGTHS.has(name.length)) continue;
+    const first = name.charCodeAt(0) | 0x20;
+    if (first !== 0x74 && first !== 0x62 && first !== 0x78) continue;
+    const lower = name.toLowerCase();
+    if (!TRACE_HEADERS.has(lower)) continue;
+    found ??= {};
+    found[lower] ??= raw[i + 1] as string;
+  }
+  return found;
+}
+
+/** Reads the headers traceHeadersIn found: one property lookup per name a propagator asks for. */
+const foundGetter: TextMapGetter<Record<string, string>> = {
+  get: (found, key) => found[key],
+  keys: (found) => Object.keys(found),
 };
 
 export interface Incoming {
@@ -45,13 +60,15 @@ export interface Incoming {
 
 /** What a request's headers say about its trace: the parent to continue and the formats to forward. */
 export function incomingTrace(raw: readonly string[]): Incoming {
+  const headers = traceHeadersIn(raw);
+  if (!headers) return { out: EDGE_FORMATS };
   const found: TraceFormat[] = [];
   let parent: SpanContext | undefined;
   for (const format of ['w3c', 'b3', 'b3multi'] as const) {
-    if (rawGetter.get(raw, MARKER[format]) === undefined) continue;
+    if (headers[MARKER[format]] === undefined) continue;
     // A b3 single header takes precedence over X-B3-* in B3's own extract; a bare multi set is read when b3 is absent.
     if (format === 'b3multi' && found.includes('b3')) continue;
-    const context = trace.getSpanContext(PROPAGATORS[format].extract(ROOT_CONTEXT, raw, rawGetter));
+    const context = trace.getSpanContext(PROPAGATORS[format].extract(ROOT_CONTEXT, headers, foundGetter));
     if (!context || !isSpanContextValid(context)) continue;
     // Two formats naming different traces: the first wins, and the other is rewritten to agree with it.
     found.push(format);

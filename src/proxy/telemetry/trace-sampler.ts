@@ -3,8 +3,28 @@
 // (so every hop of a trace agrees, and an app that chose to sample is
 // honoured); a new trace is sampled with the configured ratio. The random
 // source is injected so the decision is tested without chance.
+//
+// Two limits on what a caller decides for the mesh:
+// - A caller the proxy cannot name (an inbound hop with no client
+//   certificate: plaintext in permissive mode, or a process outside the mesh
+//   reaching a redirected port) may turn sampling down, never up. Its
+//   not-sampled flag is kept (recording less costs nothing); its sampled flag
+//   is a request, and the hop rolls the ratio as for a new trace, continuing
+//   the caller's trace id either way. Anyone on the network could otherwise
+//   make every hop of every request record a span (Envoy honours
+//   x-envoy-force-trace only from internal callers for the same reason).
+// - Every recorded span takes one from the agent's span budget
+//   (span-budget.ts). A hop over budget whose caller's flag was honoured is
+//   left out of the trace: it records nothing and forwards the context it
+//   received, flag `01` and the caller's span id, unchanged. The later hops,
+//   each on its own agent's budget, still record, and their spans hang from
+//   the last recorded one, so the trace stays whole but for this hop.
+//   Forwarding `00` instead would cut off every later hop of a trace that
+//   the caller and the earlier hops already exported part of. A new trace
+//   (or an unnamed caller's) over budget is simply not sampled (`00`): no
+//   span of it exists anywhere yet, so nothing is cut.
 
-import { isSpanContextValid, trace, TraceFlags, type Context } from '@opentelemetry/api';
+import { createContextKey, isSpanContextValid, trace, TraceFlags, type Context } from '@opentelemetry/api';
 import { SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace';
 
 export interface ParentView {
@@ -17,7 +37,35 @@ export function sampled(parent: ParentView | undefined, ratio: number, random: (
   return random() < ratio;
 }
 
-/** The decision as the OpenTelemetry SDK asks for it. */
+/**
+ * What a hop does with its span: `record` it, `skip` it (a non-recording
+ * span, `00` forwarded), or `pass` (no span; the received context is
+ * forwarded as it came, `01`).
+ */
+export type HopDecision = 'record' | 'skip' | 'pass';
+
+export interface DecisionInput {
+  parent: ParentView | undefined;
+  /** Whether the caller is named (mTLS, or the local app at the outbound stage): only then can its flag raise sampling. */
+  trusted: boolean;
+  ratio: number;
+  random: () => number;
+  /** Takes one span from the budget; false when it is spent. */
+  take: () => boolean;
+}
+
+export function decide({ parent, trusted, ratio, random, take }: DecisionInput): HopDecision {
+  const followsParent = parent !== undefined && (trusted || !parent.sampled);
+  const want = followsParent ? parent.sampled : random() < ratio;
+  if (!want) return 'skip';
+  if (take()) return 'record';
+  return followsParent ? 'pass' : 'skip';
+}
+
+/** Where the tracer puts its decision for the SDK's sampler to read. */
+export const DECISION = createContextKey('meshctl hop sampled');
+
+/** The decision as the OpenTelemetry SDK asks for it: the tracer's when it made one, else parent-based with the ratio. */
 export class MeshSampler implements Sampler {
   private readonly ratio: number;
   private readonly random: () => number;
@@ -28,6 +76,8 @@ export class MeshSampler implements Sampler {
   }
 
   shouldSample(context: Context): SamplingResult {
+    const decided = context.getValue(DECISION);
+    if (typeof decided === 'boolean') return { decision: decided ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };
     const parent = trace.getSpanContext(context);
     const view = parent && isSpanContextValid(parent) ? { sampled: (parent.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED } : undefined;
     return { decision: sampled(view, this.ratio, this.random) ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };

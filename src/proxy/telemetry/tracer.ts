@@ -7,7 +7,10 @@
 // - Sampling: parent-based with the configured ratio for new traces
 //   (trace-sampler.ts). An unsampled hop still forwards its (unsampled)
 //   context, so the hops after it make the same decision instead of each
-//   rolling the dice again and exporting fragments of traces.
+//   rolling the dice again and exporting fragments of traces. A caller with
+//   no certificate cannot force sampling, and recorded spans are capped per
+//   second (span-budget.ts); trace-sampler.ts says why and what an
+//   over-budget hop forwards.
 // - Resources: one per local service (service.name = the app the proxy acts
 //   for: the caller at the outbound stage, the callee at the inbound stage).
 //   A trace viewer then shows the hops as frontend → api → db, the way it
@@ -29,13 +32,18 @@ import type { HopSpan, HopStart, HopTracer } from './hop-context.ts';
 import type { HttpRecord } from './records.ts';
 import { kindOf, localService, spanName, spanShape } from './span-attributes.ts';
 import { incomingTrace, traceHeaders } from './trace-formats.ts';
-import { MeshSampler } from './trace-sampler.ts';
+import { SpanBudget } from './span-budget.ts';
+import { decide, DECISION, MeshSampler } from './trace-sampler.ts';
 
 export interface OtlpTracerOptions {
   /** The collector's OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces. */
   endpoint: string;
   /** The ratio of new traces sampled, 0..1. */
   sampling: number;
+  /** Spans recorded per second at most, sampled or forced by a caller (the burst is one second's worth). */
+  maxSpansPerSecond: number;
+  /** Milliseconds, for the span budget. */
+  now: () => number;
   /** This host's node name, on every span. */
   node: string;
   random: () => number;
@@ -54,6 +62,8 @@ export interface TracerStats {
   failed: number;
   /** Spans dropped because the queue was full. */
   dropped: number;
+  /** Spans not recorded because the span budget (maxSpansPerSecond) was spent. */
+  overBudget: number;
 }
 
 const EXPORT_TIMEOUT_MS = 5_000;
@@ -65,16 +75,20 @@ export class OtlpHopTracer implements HopTracer {
   private readonly tracers = new Map<string, Tracer>();
   private readonly processor: SpanProcessor;
   private readonly sampler: MeshSampler;
-  private readonly counts: TracerStats = { exported: 0, failed: 0, dropped: 0 };
+  private readonly counts: Omit<TracerStats, 'overBudget'> = { exported: 0, failed: 0, dropped: 0 };
+  private readonly budget: SpanBudget;
   /** Spans handed to the batch processor and not yet exported or failed. */
   private pending = 0;
   private readonly maxQueue: number;
   private failing = false;
+  private readonly take: () => boolean;
 
   constructor(options: OtlpTracerOptions) {
     this.options = options;
     this.maxQueue = options.maxQueue ?? 2048;
     this.sampler = new MeshSampler(options.sampling, options.random);
+    this.budget = new SpanBudget(options.maxSpansPerSecond, options.now);
+    this.take = () => this.budget.take();
     const exporter = options.exporter ?? new OTLPTraceExporter({ url: options.endpoint, timeoutMillis: EXPORT_TIMEOUT_MS });
     const batch = new BatchSpanProcessor({
       exporter: this.counting(exporter),
@@ -87,13 +101,18 @@ export class OtlpHopTracer implements HopTracer {
     this.processor = this.bounded(batch);
   }
 
-  start(hop: HopStart): HopSpan {
+  start(hop: HopStart): HopSpan | undefined {
     const incoming = incomingTrace(hop.rawHeaders);
-    const parentContext = incoming.parent ? trace.setSpanContext(ROOT_CONTEXT, incoming.parent) : ROOT_CONTEXT;
+    const parent = incoming.parent ? { sampled: (incoming.parent.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED } : undefined;
+    const trusted = hop.direction === 'outbound' || hop.source !== '';
+    const decision = decide({ parent, trusted, ratio: this.options.sampling, random: this.options.random, take: this.take });
+    // Left out of the trace: the request goes on with the headers it came with (see trace-sampler.ts).
+    if (decision === 'pass') return undefined;
+    const decided = (incoming.parent ? trace.setSpanContext(ROOT_CONTEXT, incoming.parent) : ROOT_CONTEXT).setValue(DECISION, decision === 'record');
     const span = this.tracerFor(localService(hop.direction, hop.source, hop.destination)).startSpan(
       spanName(hop.method, hop.destination),
       { kind: kindOf(hop.direction), startTime: hop.startedAt },
-      parentContext,
+      decided,
     );
     const ids = span.spanContext();
     const node = this.options.node;
@@ -106,7 +125,7 @@ export class OtlpHopTracer implements HopTracer {
   }
 
   get stats(): TracerStats {
-    return { ...this.counts };
+    return { ...this.counts, overBudget: this.budget.refused };
   }
 
   /** Sends what is queued now (tests, and an agent that wants its spans out before it moves on). */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { localService, spanShape } from '../../../src/proxy/telemetry/span-attributes.ts';
+import { localService, pathOnly, spanShape } from '../../../src/proxy/telemetry/span-attributes.ts';
 import type { HttpRecord } from '../../../src/proxy/telemetry/records.ts';
 
 const base: HttpRecord = {
@@ -15,7 +15,7 @@ test('an outbound 200: a CLIENT span with the route, the endpoint and the peer s
     name: 'GET api',
     kind: SpanKind.CLIENT,
     attributes: {
-      'http.request.method': 'GET', 'url.path': '/items?x=1', 'http.response.status_code': 200,
+      'http.request.method': 'GET', 'url.path': '/items', 'http.response.status_code': 200,
       'network.protocol.name': 'http', 'network.protocol.version': '1.1',
       'meshctl.direction': 'outbound', 'meshctl.source': 'frontend', 'meshctl.destination': 'api', 'meshctl.node': 'host-1', 'meshctl.mtls': true,
       'peer.service': 'api', 'meshctl.route': 'canary', 'meshctl.endpoint': 'api-2', 'meshctl.request_id': 'r-1', 'meshctl.attempts': 1,
@@ -49,4 +49,20 @@ test('an inbound HTTP/2 hop is a SERVER span of the callee, with the gRPC status
   assert.equal(localService('inbound', '', 'db'), 'db');
   assert.equal(localService('outbound', 'frontend', 'api'), 'frontend');
   assert.equal(localService('outbound', '', 'api'), 'meshctl-proxy');
+});
+
+test('url.path is the path alone: a query (tokens, ids) never reaches the collector', () => {
+  const cases: Array<[string, string]> = [
+    ['/items?x=1', '/items'],
+    ['/login?token=secret&next=/home', '/login'],
+    ['/a/b', '/a/b'],
+    ['/?', '/'],
+    ['/page#frag', '/page'],
+    ['?only=query', ''],
+    ['', ''],
+  ];
+  for (const [target, want] of cases) assert.equal(pathOnly(target), want, target);
+  const shape = spanShape({ ...base, path: '/reset?token=abc123' }, 'host-1');
+  assert.equal(shape.attributes['url.path'], '/reset');
+  assert.equal(JSON.stringify(shape).includes('abc123'), false, 'nowhere in the span');
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
-import { incomingTrace, traceHeaders, type TraceFormat } from '../../../src/proxy/telemetry/trace-formats.ts';
+import { incomingTrace, traceHeaders, traceHeadersIn, type TraceFormat } from '../../../src/proxy/telemetry/trace-formats.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const OTHER = 'aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbb';
@@ -47,4 +47,13 @@ test('traceHeaders writes the span in each format asked for, with tracestate and
   const withState = incomingTrace(['traceparent', `00-${TRACE}-${SPAN}-01`, 'tracestate', 'vendor=abc']);
   const child = trace.setSpan(ROOT_CONTEXT, trace.wrapSpanContext({ ...withState.parent!, spanId: 'e457b5a2e4d86bd1', isRemote: false }));
   assert.deepEqual(Object.fromEntries(traceHeaders(child, withState.out)), { traceparent: `00-${TRACE}-e457b5a2e4d86bd1-01`, tracestate: 'vendor=abc' });
+});
+
+test('traceHeadersIn picks out the trace headers by lowercase name, the first of a repeated one, and nothing else', () => {
+  const common = ['Host', 'api', 'User-Agent', 'curl/8', 'Accept', '*/*', 'Content-Type', 'application/json', 'X-Forwarded-For', '1.2.3.4', 'Transfer-Encoding', 'chunked', 'tracestatex', 'no', 'b', 'no', 'B4', 'no'];
+  assert.equal(traceHeadersIn(common), undefined, 'no trace header: nothing made');
+  assert.deepEqual(traceHeadersIn([...common, 'TraceParent', 'first', 'traceparent', 'second', 'TRACESTATE', 'k=v', 'B3', 'b', 'X-B3-TraceId', 't', 'x-b3-SpanId', 's', 'X-B3-ParentSpanId', 'p', 'X-B3-Sampled', '1', 'X-B3-Flags', '1']), {
+    traceparent: 'first', tracestate: 'k=v', b3: 'b', 'x-b3-traceid': 't', 'x-b3-spanid': 's', 'x-b3-parentspanid': 'p', 'x-b3-sampled': '1', 'x-b3-flags': '1',
+  });
+  assert.deepEqual(incomingTrace(['TRACEPARENT', `00-${TRACE}-${SPAN}-01`, 'traceparent', `00-${OTHER}-${SPAN}-01`]).parent?.traceId, TRACE, 'the first of two traceparents, as before');
 });

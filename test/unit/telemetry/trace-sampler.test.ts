@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace';
-import { MeshSampler, sampled } from '../../../src/proxy/telemetry/trace-sampler.ts';
+import { decide, DECISION, MeshSampler, sampled } from '../../../src/proxy/telemetry/trace-sampler.ts';
 
 test('sampled: the parent decides; without one, random() < ratio', () => {
   const cases: Array<[{ sampled: boolean } | undefined, number, number, boolean]> = [
@@ -29,4 +29,34 @@ test('MeshSampler asks the random source only for new traces', () => {
   assert.equal(ask(), SamplingDecision.RECORD_AND_SAMPLED);
   assert.equal(rolls, 1);
   assert.equal(new MeshSampler(0.1, () => 0.2).shouldSample(ROOT_CONTEXT).decision, SamplingDecision.NOT_RECORD);
+});
+
+test("decide: a named caller's flag is followed, an unnamed caller can only lower sampling, the budget caps what is recorded", () => {
+  type Row = [string, { sampled: boolean } | undefined, boolean, number, boolean, string, number];
+  // name, parent, trusted, roll (ratio 0.1), budget left, decision, budget taken
+  const rows: Row[] = [
+    ['named caller, sampled', { sampled: true }, true, 0.9, true, 'record', 1],
+    ['named caller, sampled, over budget: left out, its context passed on', { sampled: true }, true, 0.9, false, 'pass', 1],
+    ['named caller, not sampled', { sampled: false }, true, 0.0, true, 'skip', 0],
+    ['unnamed caller, sampled, ratio says no', { sampled: true }, false, 0.9, true, 'skip', 0],
+    ['unnamed caller, sampled, ratio says yes', { sampled: true }, false, 0.05, true, 'record', 1],
+    ['unnamed caller, sampled, ratio says yes, over budget: not sampled', { sampled: true }, false, 0.05, false, 'skip', 1],
+    ['unnamed caller, not sampled: kept even when the ratio would say yes', { sampled: false }, false, 0.0, true, 'skip', 0],
+    ['new trace, ratio says yes', undefined, true, 0.05, true, 'record', 1],
+    ['new trace, ratio says yes, over budget: not sampled', undefined, false, 0.05, false, 'skip', 1],
+    ['new trace, ratio says no', undefined, true, 0.5, true, 'skip', 0],
+  ];
+  for (const [name, parent, trusted, roll, left, want, taken] of rows) {
+    let takes = 0;
+    const got = decide({ parent, trusted, ratio: 0.1, random: () => roll, take: () => (takes++, left) });
+    assert.equal(got, want, name);
+    assert.equal(takes, taken, `${name}: budget asked ${takes} times`);
+  }
+});
+
+test('MeshSampler follows the decision the tracer put in the context', () => {
+  const sampler = new MeshSampler(1, () => 0);
+  const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED, isRemote: true });
+  assert.equal(sampler.shouldSample(parent.setValue(DECISION, false)).decision, SamplingDecision.NOT_RECORD);
+  assert.equal(sampler.shouldSample(ROOT_CONTEXT.setValue(DECISION, true)).decision, SamplingDecision.RECORD_AND_SAMPLED);
 });

@@ -9,26 +9,33 @@ test('settings changes swap the tracer, stop the old one, and no endpoint turns 
   let installed: HopTracer | undefined;
   const sw = new TracingSwitch({
     setTracer: (t) => (installed = t),
-    node: 'n', random: Math.random, log: () => {},
+    node: 'n', random: Math.random, now: () => 0, log: () => {},
     make: (settings) => {
       const entry = { settings, stopped: false };
       made.push(entry);
       return { start: () => undefined, shutdown: async () => void (entry.stopped = true) } satisfies StoppableTracer;
     },
   });
-  sw.apply({ sampling: 0.01 });
+  sw.apply({ sampling: 0.01, max_spans_per_second: 1000 });
   assert.equal(installed, undefined);
   assert.equal(made.length, 0);
-  sw.apply({ otlp_endpoint: 'http://c:4318/v1/traces', sampling: 0.01 });
+  sw.apply({ otlp_endpoint: 'http://c:4318/v1/traces', sampling: 0.01, max_spans_per_second: 1000 });
   const first = installed;
   assert.ok(first);
-  sw.apply({ otlp_endpoint: 'http://c:4318/v1/traces', sampling: 0.01 });
+  sw.apply({ otlp_endpoint: 'http://c:4318/v1/traces', sampling: 0.01, max_spans_per_second: 1000 });
   assert.equal(installed, first, 'the same settings keep the tracer');
-  sw.apply({ otlp_endpoint: 'http://c:4318/v1/traces', sampling: 1 });
+  sw.apply({ otlp_endpoint: 'http://c:4318/v1/traces', sampling: 1, max_spans_per_second: 1000 });
   assert.notEqual(installed, first);
-  assert.deepEqual(made.map((m) => m.settings), [{ otlp_endpoint: 'http://c:4318/v1/traces', sampling: 0.01 }, { otlp_endpoint: 'http://c:4318/v1/traces', sampling: 1 }]);
-  sw.apply({ sampling: 1 });
+  const second = installed;
+  sw.apply({ otlp_endpoint: 'http://c:4318/v1/traces', sampling: 1, max_spans_per_second: 50 });
+  assert.notEqual(installed, second, 'a new span budget is a new tracer');
+  assert.deepEqual(made.map((m) => m.settings), [
+    { otlp_endpoint: 'http://c:4318/v1/traces', sampling: 0.01, max_spans_per_second: 1000 },
+    { otlp_endpoint: 'http://c:4318/v1/traces', sampling: 1, max_spans_per_second: 1000 },
+    { otlp_endpoint: 'http://c:4318/v1/traces', sampling: 1, max_spans_per_second: 50 },
+  ]);
+  sw.apply({ sampling: 1, max_spans_per_second: 1000 });
   assert.equal(installed, undefined);
   await sw.stop();
-  assert.deepEqual(made.map((m) => m.stopped), [true, true]);
+  assert.deepEqual(made.map((m) => m.stopped), [true, true, true]);
 });
