@@ -130,6 +130,7 @@ export class Agent {
     this.metrics = new MetricsSink({
       certificates: () => this.certs.status().filter((c) => c.notAfter !== '').map((c) => ({ service: c.service, notAfter: Date.parse(c.notAfter) })),
       configVersion: () => this.appliedConfigVersion,
+      spans: () => this.tracing.stats(),
     });
     this.proxy.telemetry.add(this.metrics);
     this.certs = new CertManager({

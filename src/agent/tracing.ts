@@ -5,10 +5,11 @@
 
 import type { TracingSettings } from '../config/mesh.ts';
 import type { HopTracer } from '../proxy/telemetry/hop-context.ts';
-import { OtlpHopTracer } from '../proxy/telemetry/tracer.ts';
+import { OtlpHopTracer, type TracerStats } from '../proxy/telemetry/tracer.ts';
 
 export interface StoppableTracer extends HopTracer {
   shutdown(): Promise<void>;
+  readonly stats?: TracerStats;
 }
 
 export interface TracingSwitchOptions {
@@ -50,6 +51,11 @@ export class TracingSwitch {
       this.options.log('tracing off');
     }
     if (old) this.retire(old.tracer);
+  }
+
+  /** What the current tracer did with its spans (since it was made: a settings change starts the counts again); undefined when tracing is off. */
+  stats(): TracerStats | undefined {
+    return this.current?.tracer.stats;
   }
 
   /** Tracing off; waits until every tracer has sent what it queued (each bounded in time). */

@@ -86,3 +86,19 @@ test('two sinks in one process have their own registries, and the global one sta
   assert.doesNotMatch((await b.exposition()).body, /^meshctl_requests_total\{/m);
   assert.doesNotMatch(await globalRegistry.metrics(), /meshctl_/);
 });
+
+test("the tracer's span counts are read at each scrape, and none are shown while tracing is off", async () => {
+  let spans: { exported: number; failed: number; dropped: number; overBudget: number } | undefined;
+  const sink = new MetricsSink({ certificates: () => [], configVersion: () => 0, spans: () => spans });
+  let { body } = await sink.exposition();
+  assert.equal(sample(body, 'meshctl_trace_spans_total{outcome="exported"}'), undefined, 'tracing off');
+  spans = { exported: 120, failed: 3, dropped: 0, overBudget: 41 };
+  ({ body } = await sink.exposition());
+  assert.equal(sample(body, 'meshctl_trace_spans_total{outcome="exported"}'), 120);
+  assert.equal(sample(body, 'meshctl_trace_spans_total{outcome="failed"}'), 3);
+  assert.equal(sample(body, 'meshctl_trace_spans_total{outcome="dropped"}'), 0);
+  assert.equal(sample(body, 'meshctl_trace_spans_total{outcome="over_budget"}'), 41);
+  spans = { exported: 130, failed: 3, dropped: 0, overBudget: 41 };
+  ({ body } = await sink.exposition());
+  assert.equal(sample(body, 'meshctl_trace_spans_total{outcome="exported"}'), 130, 'read afresh, not added up');
+});

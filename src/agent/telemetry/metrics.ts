@@ -15,6 +15,8 @@ export interface AgentReadings {
   certificates(): ReadonlyArray<{ service: string; notAfter: number }>;
   /** The config version (catalog index) of the snapshot the proxy last applied. */
   configVersion(): number;
+  /** What the tracer did with its spans since it was made; undefined while tracing is off. */
+  spans?(): Readonly<Record<'exported' | 'failed' | 'dropped' | 'overBudget', number>> | undefined;
 }
 
 /** Node's process metrics are exported as meshctl_agent_process_*, meshctl_agent_nodejs_*. */
@@ -63,6 +65,18 @@ export class MetricsSink implements TelemetrySink {
       registers,
       collect() {
         this.set(readings.configVersion());
+      },
+    });
+    new Counter({
+      name: 'meshctl_trace_spans_total',
+      help: 'Spans by what became of them: exported to the collector, failed (the collector did not take them), dropped (queue full), over_budget (tracing.max_spans_per_second spent). Starts again when the tracing settings change.',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const spans = readings.spans?.();
+        this.reset();
+        if (!spans) return;
+        for (const [outcome, value] of [['exported', spans.exported], ['failed', spans.failed], ['dropped', spans.dropped], ['over_budget', spans.overBudget]] as const) this.inc({ outcome }, value);
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: PROCESS_METRICS_PREFIX });
