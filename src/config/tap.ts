@@ -8,6 +8,15 @@
 export const TAP_EVENTS_PER_SECOND = 100;
 /** Sessions open at once on a server: each one costs every agent a filter pass per request. */
 export const TAP_MAX_SESSIONS = 16;
+/** Sessions one token may hold at once, so that one token (an agent's) cannot take every slot. */
+export const TAP_MAX_SESSIONS_PER_TOKEN = 4;
+/** Slots only management tokens (the operators') may take: the others together hold at most TAP_MAX_SESSIONS minus these. */
+export const TAP_SESSIONS_RESERVED_FOR_MANAGEMENT = 4;
+/** Longest text of an event line: ids, endpoints, causes; and paths. Longer ones are cut and marked, never left out. */
+export const TAP_TEXT_CHARS = 256;
+export const TAP_PATH_CHARS = 2048;
+/** Ends a cut text, so that a reader knows there was more. */
+export const TAP_CUT_MARK = '…';
 /** A limit asked for above this is refused: a stream to watch, not an export. */
 export const TAP_MAX_LIMIT = 100_000;
 
@@ -71,6 +80,14 @@ export function parseTapFilter(input: { service?: string | null; pathPrefix?: st
   const method = (input.method ?? '').toUpperCase();
   if (method !== '' && !METHOD.test(method)) errors.push(`method "${input.method}" is not an HTTP method (e.g. GET)`);
   return errors.length > 0 ? { errors } : { filter: { service, pathPrefix, method } };
+}
+
+/**
+ * `text` within `max` characters, ending with TAP_CUT_MARK when it was cut. A caller who sends a
+ * 10 kB request id must still show up in tap (truncated), not vanish from it.
+ */
+export function clipTapText(text: string, max: number): string {
+  return text.length <= max ? text : text.slice(0, max - TAP_CUT_MARK.length) + TAP_CUT_MARK;
 }
 
 /** Whether a request to `destination` with this method and path is one the filter asks for. */

@@ -165,7 +165,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   addPrometheusSdRoutes(router, deps);
   addCaRoutes(router, deps, authority);
   addTapRoutes(router, deps, new TapHub({ clock }));
-  addTelemetryRoutes(router, deps, new TelemetryState(clock));
+  addTelemetryRoutes(router, deps, new TelemetryState(clock, log));
 
   const apiOptions = {
     router,

@@ -38,6 +38,9 @@ before(async () => {
   // The agent's own catalog entry (its metrics port) is no mesh service: stat leaves it out.
   const own = await api({ url: server.url, token: tokens.host1 }, 'PUT', '/v1/catalog/register', { Node: 'host-1', Address: '10.0.0.1', Service: { Service: 'meshctl-agent', Port: 15090, Tags: ['meshctl', 'metrics'], Meta: { 'meshctl-internal': 'true' } } });
   assert.equal(own.status, 200, await own.text());
+  // web, the caller, runs on host-2: its outbound proxy reports the web → api edge.
+  const web = await api({ url: server.url, token: tokens.host2 }, 'PUT', '/v1/catalog/register', { Node: 'host-2', Address: '10.0.0.2', Service: { Service: 'web', Port: 8080 } });
+  assert.equal(web.status, 200, await web.text());
 });
 
 after(async () => {
@@ -46,15 +49,22 @@ after(async () => {
 });
 
 test("an agent's report (its own summary, its own token) is what a read-only token reads back", async () => {
-  const client = new ServerClient(server.url, tokens.host1);
-  const summary = new SummarySink(systemClock);
-  const reporter = new TelemetryReporter({ node: 'host-1', summary, clock: systemClock, send: (r) => client.reportTelemetry(r) });
-  for (let i = 0; i < 30; i++) summary.http(rec({ status: i % 10 === 0 ? 500 : 200, durationMs: 2 + (i % 5) }));
-  for (let i = 0; i < 30; i++) summary.http(rec({ direction: 'outbound', source: 'web', status: i % 10 === 0 ? 500 : 200 }));
-  summary.tcpOpened('inbound', 'web', 'api');
-  await reporter.tick();
-  client.close();
-  assert.deepEqual(reporter.stats, { sent: 1, failed: 0 });
+  const agentOf = (node: string, token: string) => {
+    const client = new ServerClient(server.url, token);
+    const summary = new SummarySink(systemClock);
+    const reporter = new TelemetryReporter({ node, summary, clock: systemClock, send: (r) => client.reportTelemetry(r) });
+    return { client, summary, reporter };
+  };
+  const callee = agentOf('host-1', tokens.host1);
+  const caller = agentOf('host-2', tokens.host2);
+  for (let i = 0; i < 30; i++) callee.summary.http(rec({ status: i % 10 === 0 ? 500 : 200, durationMs: 2 + (i % 5) }));
+  for (let i = 0; i < 30; i++) caller.summary.http(rec({ direction: 'outbound', source: 'web', status: i % 10 === 0 ? 500 : 200 }));
+  callee.summary.tcpOpened('inbound', 'web', 'api');
+  for (const agent of [callee, caller]) {
+    await agent.reporter.tick();
+    agent.client.close();
+    assert.deepEqual(agent.reporter.stats, { sent: 1, failed: 0 });
+  }
 
   type Stats = { window: string; windowSeconds: number; generatedAt: string; services: Array<Record<string, unknown>>; edges: Array<Record<string, unknown>> };
   // A report counts once the second it arrived in has ended (windows are whole seconds).
@@ -118,11 +128,48 @@ test('meshctl stat prints the table and the edges; a bad window is a usage error
   assert.equal(json.window, '1m');
   assert.deepEqual(json.services.map((s) => s.service), ['api']);
   const all = JSON.parse(cli.run(['stat', '--json'], tokens.reader).stdout) as { services: Array<{ service: string }> };
-  assert.deepEqual(all.services.map((s) => s.service), ['api'], "every catalog service but the agents' own entry");
+  assert.deepEqual(all.services.map((s) => s.service), ['api', 'web'], "every catalog service but the agents' own entry");
   const bad = cli.run(['stat', '--window', '5m'], tokens.reader);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown window "5m" \(use --window 10s, --window 1m, --window 10m\)/);
   const refused = cli.run(['stat'], '');
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /the server refused the token/);
+});
+
+test("a node's report counts only for the services registered on it: the rest is refused, counted and logged", async () => {
+  type Stats = { services: Array<{ service: string; requests: number; successRate: number | null; tcp: { open: number } }>; edges: Array<{ source: string; destination: string }>; refusedSeries: number; refusedErrors: number };
+  const read = async () => (await (await api({ url: server.url, token: tokens.reader }, 'GET', '/v1/mesh/stats?window=10m&service=api')).json()) as Stats;
+  const before = await read();
+  // host-2 runs web only: it claims api's inbound traffic, an edge it is not the caller of, and an error on api.
+  const now = new Date().toISOString();
+  const forged = {
+    node: 'host-2',
+    series: [
+      { direction: 'inbound', source: 'evil', destination: 'api', requests: 100000, successes: 0, latency: [[300, 100000]], tcpOpened: 0, tcpClosed: 0, bytesIn: 0, bytesOut: 0 },
+      { direction: 'outbound', source: 'frontend', destination: 'api', requests: 7, successes: 0, latency: [], tcpOpened: 0, tcpClosed: 0, bytesIn: 0, bytesOut: 0 },
+      { direction: 'outbound', source: 'web', destination: 'api', requests: 1, successes: 1, latency: [], tcpOpened: 0, tcpClosed: 0, bytesIn: 0, bytesOut: 0 },
+    ],
+    open: [{ direction: 'inbound', source: 'evil', destination: 'api', open: 999 }],
+    errors: [{ time: now, direction: 'inbound', source: 'web', destination: 'api', status: 500, cause: 'upstream_5xx', hop: 'inbound', method: 'GET', path: '/spoofed' }],
+  };
+  const res = await api({ url: server.url, token: tokens.host2 }, 'PUT', '/v1/mesh/telemetry', forged);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { accepted: true, series: 1, errors: 0, refused: { series: 2, open: 1, errors: 1 } });
+  const after = await waitFor(async () => {
+    const s = await read();
+    return s.refusedSeries - before.refusedSeries === 3 && s;
+  }, 3000, 'the refusal to be counted');
+  assert.equal(after.refusedErrors - before.refusedErrors, 1);
+  // rps moves as the server's uptime grows into the window: compare what was counted.
+  const api1 = (s: Stats) => s.services.filter((r) => r.service === 'api').map((r) => [r.requests, r.successRate, r.tcp.open]);
+  assert.deepEqual(api1(after), api1(before), "api's row (requests, success, open connections) is what its own host reported, untouched");
+  assert.deepEqual(api1(after), [[30, 0.9, 1]]);
+  assert.deepEqual(after.edges.map((e) => `${e.source}→${e.destination}`), ['web→api'], 'no frontend → api edge');
+  const errors = (await (await api({ url: server.url, token: tokens.reader }, 'GET', '/v1/mesh/stats/errors?service=api&limit=1000')).json()) as { errors: Array<{ path: string }> };
+  assert.ok(!errors.errors.some((e) => e.path === '/spoofed'), 'the forged error is not listed');
+  await waitFor(() => /refused 2 series, 1 open-connection gauges and 1 errors from node "host-2".*inbound evil → api/.test(server.output()), 3000, 'the refusal to be logged');
+  const again = await api({ url: server.url, token: tokens.host2 }, 'PUT', '/v1/mesh/telemetry', forged);
+  assert.equal(again.status, 200);
+  assert.equal(server.output().match(/refused \d+ series/g)?.length, 1, 'once per node per minute');
 });

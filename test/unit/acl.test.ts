@@ -19,8 +19,11 @@ const cases: Array<[string, TokenIdentity | undefined, Permission, boolean]> = [
   ['agent cannot register another node', agent, { resource: 'node', access: 'write', name: 'host-2' }, false],
   ['agent registers its named services', agent, { resource: 'service', access: 'write', name: 'api' }, true],
   ['agent cannot register other services', agent, { resource: 'service', access: 'write', name: 'db' }, false],
-  // Its metrics entry (meshctl-agent); node:write is required beside it, so only on its own node.
-  ['agent registers its own metrics entry', agent, { resource: 'service', access: 'write', name: 'meshctl-agent' }, true],
+  // Its metrics entry (meshctl-agent), only on the node it may write.
+  ['agent registers its own metrics entry on its own node', agent, { resource: 'service', access: 'write', name: 'meshctl-agent', node: 'host-1' }, true],
+  ['agent cannot write a metrics entry on another node (the server\'s, through /v1/agent/*)', agent, { resource: 'service', access: 'write', name: 'meshctl-agent', node: 'test-server' }, false],
+  ['a metrics-entry write that names no node gets no exception (a CSR, a tap)', agent, { resource: 'service', access: 'write', name: 'meshctl-agent' }, false],
+  ['management writes a metrics entry anywhere', management, { resource: 'service', access: 'write', name: 'meshctl-agent', node: 'test-server' }, true],
   ['read cannot register an agent metrics entry', reader, { resource: 'service', access: 'write', name: 'meshctl-agent' }, false],
   ['agent reads the catalog to find upstreams', agent, { resource: 'service', access: 'read', name: 'db' }, true],
   ['agent cannot read KV', agent, { resource: 'key', access: 'read', name: 'secrets/db' }, false],

@@ -8,7 +8,7 @@
 import type { Clock } from '../../lib/clock.ts';
 import { PerSecondBudget } from '../../lib/per-second.ts';
 import type { HttpRecord, TelemetrySink } from '../../proxy/telemetry/records.ts';
-import { TAP_EVENTS_PER_SECOND, tapMatches, type TapBatch, type TapEvent, type TapSession } from '../../config/tap.ts';
+import { clipTapText, TAP_EVENTS_PER_SECOND, TAP_PATH_CHARS, TAP_TEXT_CHARS, tapMatches, type TapBatch, type TapEvent, type TapSession } from '../../config/tap.ts';
 
 /** Events held per session between two sends (~200 ms); past it they count as dropped. */
 export const TAP_QUEUE_PER_SESSION = 200;
@@ -83,6 +83,7 @@ export class TapSink implements TelemetrySink {
   }
 }
 
+/** The event line of a record; long texts are cut to what the server passes on (it cuts them too, for older agents). */
 export function eventOf(record: HttpRecord): Omit<TapEvent, 'node'> {
   return {
     time: new Date(record.startedAt).toISOString(),
@@ -90,12 +91,12 @@ export function eventOf(record: HttpRecord): Omit<TapEvent, 'node'> {
     source: record.source,
     destination: record.destination,
     method: record.method,
-    path: record.path,
+    path: clipTapText(record.path, TAP_PATH_CHARS),
     status: record.status,
     latencyMs: Math.round(record.durationMs * 1000) / 1000,
-    endpoint: record.endpoint ?? '',
-    requestId: record.requestId ?? '',
-    ...(record.traceId ? { traceId: record.traceId } : {}),
-    ...(record.failure ? { cause: record.failure.cause } : {}),
+    endpoint: clipTapText(record.endpoint ?? '', TAP_TEXT_CHARS),
+    requestId: clipTapText(record.requestId ?? '', TAP_TEXT_CHARS),
+    ...(record.traceId ? { traceId: clipTapText(record.traceId, TAP_TEXT_CHARS) } : {}),
+    ...(record.failure ? { cause: clipTapText(record.failure.cause, TAP_TEXT_CHARS) } : {}),
   };
 }

@@ -20,7 +20,8 @@ export interface TokenIdentity {
 }
 
 export type Permission =
-  | { resource: 'service'; access: 'read' | 'write'; name: string }
+  /** node: for a write, the node whose catalog entry is written; the agent's metrics entry needs it (below). */
+  | { resource: 'service'; access: 'read' | 'write'; name: string; node?: string }
   | { resource: 'node'; access: 'read' | 'write'; name: string }
   | { resource: 'key'; access: 'read' | 'write'; name: string }
   | { resource: 'agent'; access: 'read' | 'write' }
@@ -56,8 +57,10 @@ export function authorize(identity: TokenIdentity | undefined, permission: Permi
       }
       if (permission.resource === 'node' && permission.name === identity.node) return ALLOW;
       if (permission.resource === 'service' && identity.services?.includes(permission.name)) return ALLOW;
-      // Every agent registers its own metrics entry; node:write is checked too, so only on its own node.
-      if (permission.resource === 'service' && permission.name === AGENT_SERVICE) return ALLOW;
+      // Every agent registers its own metrics entry, and only on its own node: a write that does not say
+      // which node it lands on (the /v1/agent/* endpoints write the server's node, a CSR names no node)
+      // gets no exception, or any agent token could point Prometheus at an address of its choosing.
+      if (permission.resource === 'service' && permission.name === AGENT_SERVICE && permission.node !== undefined && permission.node === identity.node) return ALLOW;
       return deny(who);
   }
 }

@@ -49,6 +49,10 @@ export interface StatsAnswer {
   edges: EdgeRow[];
   /** Additive: requests not counted because the series table was full. */
   droppedRequests: number;
+  /** Additive: series and open-connection gauges refused because the reporting node does not host their side (node-scope.ts). */
+  refusedSeries: number;
+  /** Additive: error entries refused by the same rule. */
+  refusedErrors: number;
 }
 
 export interface StatsInput {
@@ -117,6 +121,8 @@ export function buildStats(input: StatsInput): StatsAnswer {
     services,
     edges,
     droppedRequests: read.droppedRequests,
+    refusedSeries: read.refusedSeries,
+    refusedErrors: read.refusedErrors,
   };
 }
 

@@ -7,7 +7,10 @@
 // Memory: at most MAX_SERIES distinct (direction, source, destination)
 // series are known at a time. A report naming a new series beyond that has
 // that series' counts dropped and counted (droppedRequests in the answer);
-// a series unseen for the whole retention frees its place.
+// a series unseen for the whole retention frees its place. Series a node
+// reported for traffic its proxies cannot have seen (node-scope.ts) are
+// counted too (refusedSeries, and refusedErrors for their error entries), in
+// the second they arrived.
 
 import { addSeries, emptySeries, type SeriesTotals } from '../../lib/telemetry-series.ts';
 import { seriesKey, type ReportedSeries } from '../../config/telemetry-report.ts';
@@ -21,6 +24,8 @@ interface Bucket {
   second: number;
   series: Map<string, MergedSeries>;
   droppedRequests: number;
+  refusedSeries: number;
+  refusedErrors: number;
 }
 
 export interface WindowRead {
@@ -28,6 +33,8 @@ export interface WindowRead {
   /** The seconds the window really covers: less than asked while the server has been up for less. */
   coveredSeconds: number;
   droppedRequests: number;
+  refusedSeries: number;
+  refusedErrors: number;
 }
 
 export class TelemetryWindow {
@@ -61,6 +68,14 @@ export class TelemetryWindow {
     }
   }
 
+  /** Counts entries of a report that were not ingested because the node may not speak for them. */
+  refuse(refused: { series: number; errors: number }, nowMs: number): void {
+    if (refused.series === 0 && refused.errors === 0) return;
+    const bucket = this.bucketAt(Math.floor(nowMs / 1000));
+    bucket.refusedSeries += refused.series;
+    bucket.refusedErrors += refused.errors;
+  }
+
   /**
    * The last `seconds` whole seconds, merged. The current second is left out: reports are still
    * arriving in it, and counting part of a second as a whole one would read every rate low.
@@ -69,10 +84,14 @@ export class TelemetryWindow {
     const now = Math.floor(nowMs / 1000) - 1;
     const merged = new Map<string, MergedSeries>();
     let droppedRequests = 0;
+    let refusedSeries = 0;
+    let refusedErrors = 0;
     for (let second = now - Math.min(seconds, RETENTION_SECONDS) + 1; second <= now; second++) {
       const bucket = this.ring[mod(second, RETENTION_SECONDS)];
       if (!bucket || bucket.second !== second) continue;
       droppedRequests += bucket.droppedRequests;
+      refusedSeries += bucket.refusedSeries;
+      refusedErrors += bucket.refusedErrors;
       for (const [key, s] of bucket.series) {
         let into = merged.get(key);
         if (!into) {
@@ -84,7 +103,7 @@ export class TelemetryWindow {
     }
     // A server up for less than the window covers only the whole seconds it has been up.
     const up = Math.floor(nowMs / 1000) - Math.floor(this.startedAt / 1000);
-    return { series: [...merged.values()], coveredSeconds: Math.max(1, Math.min(seconds, up)), droppedRequests };
+    return { series: [...merged.values()], coveredSeconds: Math.max(1, Math.min(seconds, up)), droppedRequests, refusedSeries, refusedErrors };
   }
 
   private bucketAt(second: number): Bucket {
@@ -92,7 +111,7 @@ export class TelemetryWindow {
     let bucket = this.ring[slot];
     if (!bucket || bucket.second !== second) {
       // The slot held a second 10 minutes old (or older): it leaves every window now.
-      bucket = { second, series: new Map(), droppedRequests: 0 };
+      bucket = { second, series: new Map(), droppedRequests: 0, refusedSeries: 0, refusedErrors: 0 };
       this.ring[slot] = bucket;
     }
     return bucket;

@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
-import { TapSink, TAP_QUEUE_PER_SESSION } from '../../../src/agent/telemetry/tap.ts';
+import { eventOf, TapSink, TAP_QUEUE_PER_SESSION } from '../../../src/agent/telemetry/tap.ts';
 import { formatLatency, formatTapLine } from '../../../src/cli/tap-line.ts';
-import { parseTapFilter, tapMatches, type TapEvent, type TapFilter } from '../../../src/config/tap.ts';
+import { parseTapFilter, TAP_CUT_MARK, TAP_PATH_CHARS, TAP_TEXT_CHARS, tapMatches, type TapEvent, type TapFilter } from '../../../src/config/tap.ts';
+import { sanitizeTapEvent } from '../../../src/control/telemetry/tap-event.ts';
 import { TapHub } from '../../../src/control/telemetry/tap-hub.ts';
 import { TapStream } from '../../../src/control/telemetry/tap-stream.ts';
 import { MeshError } from '../../../src/lib/errors.ts';
@@ -147,15 +148,80 @@ test('the hub passes on only matching, well-formed events, stamped with the real
   const hub = new TapHub({ clock, perSecond: 3 });
   const c = new Collector();
   const s = hub.open(filter(), c.listener);
-  hub.deliver('host-2', [
+  const runsApi = new Set(['api']);
+  hub.deliver('host-2', runsApi, [
     { id: s.id, dropped: 4, events: [posted({ requestId: '1' }), posted({ method: 'POST' }), posted({ path: '/other' }), { junk: true } as never, posted({ requestId: '2', status: 'x' as never }), posted({ requestId: '3' }), posted({ requestId: '4' }), posted({ requestId: '5' })] },
     { id: 'gone', dropped: 0, events: [posted()] },
   ]);
   assert.deepEqual(c.events.map((e) => [e.requestId, e.node]), [['1', 'host-2'], ['3', 'host-2'], ['4', 'host-2']]);
-  assert.equal(c.drops, 4 + 1, "the agent's drops and the one over the server's budget");
-  hub.deliver('host-3', [{ id: s.id, dropped: 0, events: [posted({ requestId: '6' })] }]);
+  assert.equal(c.drops, 4 + 2 + 1, "the agent's drops, the two malformed events and the one over the server's budget");
+  hub.deliver('host-3', runsApi, [{ id: s.id, dropped: 0, events: [posted({ requestId: '6' })] }]);
   assert.equal(c.events.at(-1)?.requestId, '6', 'each node has its own budget');
-  assert.deepEqual(hub.counters, { sessionsOpened: 1, batches: 2, eventsReceived: 10, eventsDelivered: 4, eventsDropped: 5 });
+  assert.deepEqual(hub.counters, { sessionsOpened: 1, batches: 2, eventsReceived: 10, eventsDelivered: 4, eventsDropped: 7, eventsRefused: 0 });
+});
+
+test("a node's events count only for the side its proxies see: inbound to a service it runs, outbound from one", () => {
+  const hub = new TapHub({ clock: new FakeClock() });
+  const c = new Collector();
+  const s = hub.open(filter({ pathPrefix: '', method: '' }), c.listener);
+  // host-2 runs web. It may say what web's outbound proxy saw of web → api; not what api's inbound proxy (host-1) saw, nor frontend's calls.
+  hub.deliver('host-2', new Set(['web']), [
+    { id: s.id, dropped: 0, events: [
+      posted({ source: 'frontend', path: '/admin/delete-everything', requestId: 'forged-in' }),
+      posted({ direction: 'outbound', source: 'frontend', requestId: 'forged-out' }),
+      posted({ direction: 'outbound', source: 'web', requestId: 'own' }),
+    ] },
+  ]);
+  assert.deepEqual(c.events.map((e) => [e.requestId, e.node]), [['own', 'host-2']]);
+  assert.equal(c.drops, 0, 'forged events are not matching requests left out');
+  assert.equal(hub.counters.eventsRefused, 2);
+});
+
+test('an agent on a node that runs no service is handed no session', () => {
+  const hub = new TapHub({ clock: new FakeClock() });
+  const s = hub.open(filter(), new Collector().listener);
+  assert.deepEqual(hub.list(new Set()), []);
+  assert.deepEqual(hub.list(new Set(['web'])).map((x) => x.id), [s.id], 'a caller of the tapped service sees it, for its outbound side');
+});
+
+test('one token holds at most perToken sessions, and the last slots are kept for management tokens', () => {
+  const hub = new TapHub({ clock: new FakeClock(), maxSessions: 6, perToken: 2, reserved: 2 });
+  const tooMany = (e: unknown) => e instanceof MeshError && e.code === 'MESH_E_TOO_MANY';
+  const agent = (token: string) => ({ token, management: false });
+  hub.open(filter(), new Collector().listener, agent('a'));
+  hub.open(filter(), new Collector().listener, agent('a'));
+  assert.throws(() => hub.open(filter(), new Collector().listener, agent('a')), (e: unknown) => tooMany(e) && /this token holds 2 tap sessions/.test((e as Error).message));
+  hub.open(filter(), new Collector().listener, agent('b'));
+  hub.open(filter(), new Collector().listener, agent('b'));
+  assert.throws(() => hub.open(filter(), new Collector().listener, agent('c')), (e: unknown) => tooMany(e) && /kept for management tokens/.test((e as Error).message));
+  const operator = { token: 'm', management: true };
+  hub.open(filter(), new Collector().listener, operator);
+  hub.open(filter(), new Collector().listener, operator);
+  assert.equal(hub.list().length, 6);
+  assert.throws(() => hub.open(filter(), new Collector().listener, { token: 'm2', management: true }), (e: unknown) => tooMany(e) && /the most the server allows/.test((e as Error).message));
+});
+
+test('long paths and request ids are cut and marked, at the agent and at the server, never left out', () => {
+  const longPath = '/' + 'a'.repeat(5000);
+  const longId = 'i'.repeat(1000);
+  const event = eventOf(record({ path: longPath, requestId: longId, endpoint: 'e'.repeat(300) }));
+  assert.equal(event.path.length, TAP_PATH_CHARS);
+  assert.ok(event.path.endsWith(TAP_CUT_MARK) && longPath.startsWith(event.path.slice(0, -1)));
+  assert.equal(event.requestId, 'i'.repeat(TAP_TEXT_CHARS - 1) + TAP_CUT_MARK);
+  assert.equal(event.endpoint.length, TAP_TEXT_CHARS);
+  // An older agent that sends them whole: the server cuts them the same way.
+  const raw = { ...eventOf(record()), path: longPath, requestId: longId };
+  const kept = sanitizeTapEvent(raw, 'host-1');
+  assert.ok(kept);
+  assert.deepEqual([kept.path, kept.requestId], [event.path, event.requestId]);
+  assert.equal(sanitizeTapEvent({ ...raw, path: 42 }, 'host-1'), undefined, 'a path that is no text is still refused');
+  // ...and delivered: the hub counts what it must refuse as dropped, so a hiding caller at least shows as a drop.
+  const hub = new TapHub({ clock: new FakeClock() });
+  const c = new Collector();
+  const s = hub.open(filter({ pathPrefix: '', method: '' }), c.listener);
+  hub.deliver('host-1', new Set(['frontend']), [{ id: s.id, dropped: 0, events: [raw, { ...raw, status: 'x' as never }] }]);
+  assert.deepEqual(c.events.map((e) => e.path), [event.path]);
+  assert.equal(c.drops, 1);
 });
 
 class FakeOut extends EventEmitter {

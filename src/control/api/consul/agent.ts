@@ -24,7 +24,7 @@ export function addAgentRoutes(router: Router<Handler>, deps: ApiDeps): void {
   router.add('PUT', '/v1/agent/service/register', async (ctx) => {
     const decoded = decodeStruct(agentServiceSpec, parseJsonBody(await ctx.body()), '');
     const service = serviceFromAgent(decoded);
-    ctx.require({ resource: 'service', access: 'write', name: service.Service });
+    ctx.require({ resource: 'service', access: 'write', name: service.Service, node: nodeName });
     const checks = checksFromAgentService(decoded, nodeName, service);
     const explicitStatus = new Set(checks.filter((_, i) => statusGiven(decoded, i)).map((c) => c.CheckID));
     const replace = flag(ctx.query, 'replace-existing-checks');
@@ -46,7 +46,7 @@ export function addAgentRoutes(router: Router<Handler>, deps: ApiDeps): void {
     const id = ctx.params.id as string;
     const existing = getService(store, nodeName, id);
     if (!existing) throw unknownService(id);
-    ctx.require({ resource: 'service', access: 'write', name: existing.value.Service });
+    ctx.require({ resource: 'service', access: 'write', name: existing.value.Service, node: nodeName });
     const owned = checksOn(store, nodeName).filter((c) => c.value.ServiceID === id);
     await store.transact((txn) => removeService(txn, nodeName, id));
     for (const check of owned) monitor.untrack(nodeName, check.value.CheckID);
@@ -169,7 +169,7 @@ export function addAgentRoutes(router: Router<Handler>, deps: ApiDeps): void {
     }
     const service = getService(store, nodeName, serviceId);
     if (!service) throw badRequest(`ServiceID "${serviceId}" does not exist`);
-    ctx.require({ resource: 'service', access: 'write', name: service.value.Service });
+    ctx.require({ resource: 'service', access: 'write', name: service.value.Service, node: nodeName });
   }
 }
 

@@ -46,7 +46,7 @@ export function addCatalogRoutes(router: Router<Handler>, deps: ApiDeps): void {
     }
     ctx.require({ resource: 'node', access: 'write', name: nodeName });
     const service = d.Service && Object.keys(d.Service as Decoded).length > 0 ? serviceFromCatalog(d.Service as Decoded) : undefined;
-    if (service) ctx.require({ resource: 'service', access: 'write', name: service.Service });
+    if (service) ctx.require({ resource: 'service', access: 'write', name: service.Service, node: nodeName });
     const checkBodies: Decoded[] = [];
     if (d.Check && Object.keys(d.Check as Decoded).length > 0) checkBodies.push(d.Check as Decoded);
     checkBodies.push(...((d.Checks as Decoded[] | undefined) ?? []));
@@ -90,7 +90,7 @@ export function addCatalogRoutes(router: Router<Handler>, deps: ApiDeps): void {
     const checkId = (d.CheckID as string | undefined) ?? '';
     if (serviceId) {
       const service = getService(store, nodeName, serviceId);
-      if (service) ctx.require({ resource: 'service', access: 'write', name: service.value.Service });
+      if (service) ctx.require({ resource: 'service', access: 'write', name: service.value.Service, node: nodeName });
     }
     await store.transact((txn) => {
       if (serviceId) removeService(txn, nodeName, serviceId);

@@ -7,11 +7,18 @@
 // Tap shows request paths and request ids, which a read-only token (a
 // dashboard's, Prometheus's) should not see: it takes write on the tapped
 // service, which a management token has, and so does the agent token that
-// registers the service (whose host sees that traffic anyway).
+// registers the service (whose host sees that traffic anyway). One token
+// holds at most TAP_MAX_SESSIONS_PER_TOKEN sessions, and only management
+// tokens may take the last few slots. An agent lists the sessions only when
+// its node runs a service, and its events count only for traffic its own
+// proxies see: inbound to a service the catalog has on its node, outbound
+// from one.
 
 import { MeshError, badRequest, notFound } from '../../../lib/errors.ts';
 import { parseTapFilter, TAP_MAX_LIMIT, TAP_MAX_SESSIONS, type TapBatch } from '../../../config/tap.ts';
+import { isMeshInternalService } from '../../../config/agent-service.ts';
 import { instancesInStore } from '../../catalog/catalog.ts';
+import { servicesOfNode } from '../../telemetry/node-scope.ts';
 import type { TapHub } from '../../telemetry/tap-hub.ts';
 import { TapStream } from '../../telemetry/tap-stream.ts';
 import { indexHeaders, jitteredWait, parseBlockingParams } from '../blocking.ts';
@@ -34,7 +41,7 @@ export function addTapRoutes(router: Router<Handler>, deps: ApiDeps, hub: TapHub
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
     const stream = new TapStream({ limit, onDone: () => resolveDone() });
     // Opened before the answer starts, so that a full server answers 429 rather than an empty stream.
-    const session = hub.open(filter, stream);
+    const session = hub.open(filter, stream, { token: ctx.identity?.accessorId ?? '', management: ctx.identity === undefined || ctx.identity.policy === 'management' });
     const end = () => {
       hub.close(session.id);
       resolveDone();
@@ -60,7 +67,7 @@ export function addTapRoutes(router: Router<Handler>, deps: ApiDeps, hub: TapHub
     ctx.require({ resource: 'node', access: 'write', name: node });
     const { index, waitMs } = parseBlockingParams(ctx.query);
     await hub.waitForChange(index, jitteredWait(waitMs, deps.random), ctx.signal);
-    return { json: { sessions: hub.list() }, headers: indexHeaders(hub.index) };
+    return { json: { sessions: hub.list(mesh(servicesOfNode(deps.store, node))) }, headers: indexHeaders(hub.index) };
   });
 
   router.add('POST', '/v1/mesh/tap/events', async (ctx) => {
@@ -75,10 +82,13 @@ export function addTapRoutes(router: Router<Handler>, deps: ApiDeps, hub: TapHub
       throw badRequest('Invalid tap events: give {"node": NAME, "sessions": [{"id", "events": [...], "dropped"}]}');
     }
     ctx.require({ resource: 'node', access: 'write', name: batch.node });
-    hub.deliver(batch.node, batch.sessions.filter((s) => typeof s === 'object' && s !== null && typeof s.id === 'string'));
+    hub.deliver(batch.node, servicesOfNode(deps.store, batch.node), batch.sessions.filter((s) => typeof s === 'object' && s !== null && typeof s.id === 'string'));
     return { json: {} };
   });
 }
+
+/** The node's mesh services: the agents' own metrics entry carries no traffic to tap. */
+const mesh = (services: ReadonlySet<string>): ReadonlySet<string> => new Set([...services].filter((s) => !isMeshInternalService(s)));
 
 function parseLimit(text: string | null): number {
   if (text === null || text === '') return 0;

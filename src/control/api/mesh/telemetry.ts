@@ -1,6 +1,8 @@
 // The control plane's view of the traffic (issue 8):
 //   PUT /v1/mesh/telemetry        an agent's report; needs node:write on the
-//                                 node it reports for (the agent's own token).
+//                                 node it reports for (the agent's own token),
+//                                 and counts only for the services the catalog
+//                                 has on that node (the answer says what was refused).
 //   GET /v1/mesh/stats            ?window=10s|1m|10m (default 1m) &service=NAME
 //   GET /v1/mesh/stats/errors     ?service=NAME &limit=N (default 50, at most 1000)
 // The reads need a read permission: a global-read-only token is enough.
@@ -10,6 +12,7 @@ import { describeZodIssues } from '../../../config/describe.ts';
 import { telemetryReportSchema } from '../../../config/telemetry-report.ts';
 import { instanceHealth } from '../../telemetry/instances.ts';
 import { WINDOW_NAMES, type WindowName } from '../../telemetry/stats.ts';
+import { servicesOfNode } from '../../telemetry/node-scope.ts';
 import type { TelemetryState } from '../../telemetry/telemetry.ts';
 import { MAX_ERRORS } from '../../telemetry/errors.ts';
 import type { Handler } from '../context.ts';
@@ -34,8 +37,8 @@ export function addTelemetryRoutes(router: Router<Handler>, deps: ApiDeps, telem
     if (parsed === undefined) throw badRequest('Invalid telemetry report: the body is not JSON');
     const checked = telemetryReportSchema.safeParse(parsed);
     if (!checked.success) throw badRequest(`Invalid telemetry report: ${describeZodIssues(checked.error)}`);
-    telemetry.report(checked.data);
-    return { json: { accepted: true, series: checked.data.series.length, errors: checked.data.errors.length } };
+    const refused = telemetry.report(checked.data, servicesOfNode(deps.store, checked.data.node));
+    return { json: { accepted: true, series: checked.data.series.length - refused.series, errors: checked.data.errors.length - refused.errors, refused } };
   });
 
   router.add('GET', '/v1/mesh/stats', (ctx) => {
