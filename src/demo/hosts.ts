@@ -20,12 +20,13 @@
 // Without root (or namespaces), the hosts are 127.0.X.1-3 on this machine's
 // loopback (hosts-loopback.ts), with free ports instead of well-known ones.
 
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MeshError } from '../lib/errors.ts';
+import { NETNS_DIR, creatorOf, ipSync, isStale, listNamespaces, pidsIn } from '../lib/netns.ts';
 import { HOST_COUNT, wellKnownPort, type HostsMode, type PortSource } from './plan.ts';
 import { killQuietly, killRecorded, ProcessGroup, type Tracked } from './procs.ts';
 import { gatewayAddress, hostAddress, parseCidr, pickSubnet, type Cidr } from './subnet.ts';
@@ -57,7 +58,6 @@ export interface DemoHosts {
 }
 
 const IP = 'ip';
-const NETNS_DIR = '/run/netns';
 const ETC_NETNS = '/etc/netns';
 const NS_RE = /^md([0-9a-z]+)([0-9a-z]{2})-(br|h\d+)$/;
 const GW_RE = /^md([0-9a-z]+)([0-9a-z]{2})-gw$/;
@@ -73,40 +73,6 @@ function ip(args: readonly string[], what: string): Promise<string> {
   });
 }
 
-function ipSync(args: readonly string[]): string {
-  return execFileSync(IP, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000 });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-const creatorOf = (name: string, re: RegExp): number | undefined => {
-  const match = re.exec(name);
-  return match ? Number.parseInt(match[1]!, 36) : undefined;
-};
-const isStale = (pid: number | undefined): boolean => pid !== undefined && pid !== process.pid && !alive(pid);
-
-function listNamespaces(): string[] {
-  try {
-    return readdirSync(NETNS_DIR);
-  } catch {
-    return [];
-  }
-}
-
-function pidsIn(ns: string): number[] {
-  try {
-    return ipSync(['netns', 'pids', ns]).split('\n').map((line) => Number.parseInt(line, 10)).filter((pid) => Number.isInteger(pid) && pid > 0 && pid !== process.pid);
-  } catch {
-    return [];
-  }
-}
 
 function removeEtcDir(ns: string): void {
   rmSync(join(ETC_NETNS, ns), { recursive: true, force: true });

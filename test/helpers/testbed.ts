@@ -33,6 +33,7 @@ import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NETNS_DIR, creatorOf, ipSync, isStale, listNamespaces, pidsIn } from '../../src/lib/netns.ts';
 
 export interface TestbedOptions {
   /** Number of hosts (network namespaces), 1..200. */
@@ -115,7 +116,6 @@ export interface Testbed {
 }
 
 const IP = 'ip';
-const NETNS_DIR = '/run/netns';
 const ETC_NETNS = '/etc/netns';
 /** mt + creator pid in base36 + 2 random base36 chars, then -br or -h<i>. */
 const NAME_RE = /^mt([0-9a-z]+)([0-9a-z]{2})-(br|h\d+)$/;
@@ -162,18 +162,6 @@ function run(args: string[], what?: string): Promise<string> {
   });
 }
 
-function runSync(args: string[]): string {
-  return execFileSync(IP, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15_000 });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function killQuietly(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -209,24 +197,6 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-function listNamespaces(): string[] {
-  try {
-    return readdirSync(NETNS_DIR);
-  } catch {
-    return [];
-  }
-}
-
-function pidsIn(ns: string): number[] {
-  try {
-    return runSync(['netns', 'pids', ns])
-      .split('\n')
-      .map((line) => Number.parseInt(line, 10))
-      .filter((pid) => Number.isInteger(pid) && pid > 0 && pid !== process.pid);
-  } catch {
-    return [];
-  }
-}
 
 function removeEtcDir(ns: string): void {
   rmSync(join(ETC_NETNS, ns), { recursive: true, force: true });
@@ -255,7 +225,7 @@ function deleteNamespacesSync(namespaces: readonly string[]): void {
   for (const ns of namespaces) for (const pid of pidsIn(ns)) killQuietly(pid, 'SIGKILL');
   for (const ns of namespaces) {
     try {
-      runSync(['netns', 'del', ns]);
+      ipSync(['netns', 'del', ns]);
     } catch {
       // not there
     }
@@ -266,15 +236,6 @@ function deleteNamespacesSync(namespaces: readonly string[]): void {
 // ---------------------------------------------------------------------------
 // Stale namespaces of crashed runs
 
-/** Creator pid of a name made by this harness (namespace or temp dir), or undefined. */
-function creatorOf(name: string, re: RegExp): number | undefined {
-  const match = re.exec(name);
-  return match ? Number.parseInt(match[1]!, 36) : undefined;
-}
-
-function isStale(pid: number | undefined): boolean {
-  return pid !== undefined && pid !== process.pid && !alive(pid);
-}
 
 /**
  * Removes what this harness left in a run whose process is gone (killed with
