@@ -28,9 +28,19 @@ export function valueOf(bucket: number): number {
   return HISTOGRAM_MIN_MS * 2 ** ((bucket - 0.5) / STEPS_PER_DOUBLING);
 }
 
+/**
+ * Past this many distinct buckets a histogram is stored dense: a Map costs ~30 bytes an entry and
+ * grows by doubling, so at 64+ entries it outweighs a 4-byte count per bucket (1.5 KB). The server
+ * holds one histogram per series per bucket of its window, so a wide one must stay small.
+ */
+const DENSE_AFTER = 64;
+const UINT32_MAX = 0xffff_ffff;
+
 export class LatencyHistogram {
   /** Sparse: bucket → count. A map keeps a quiet series' histogram a few entries long. */
-  private readonly counts = new Map<number, number>();
+  private sparse: Map<number, number> | undefined = new Map();
+  /** Dense, once wide: 32-bit counts, widened to 64-bit floats (exact to 2^53) by the first count that needs it. */
+  private dense: Uint32Array | Float64Array | undefined;
   private n = 0;
 
   get count(): number {
@@ -43,12 +53,56 @@ export class LatencyHistogram {
 
   private add(bucket: number, count: number): void {
     if (!Number.isInteger(bucket) || bucket < 0 || bucket >= HISTOGRAM_BUCKETS || !(count > 0)) return;
-    this.counts.set(bucket, (this.counts.get(bucket) ?? 0) + count);
     this.n += count;
+    if (this.sparse) {
+      this.sparse.set(bucket, (this.sparse.get(bucket) ?? 0) + count);
+      if (this.sparse.size > DENSE_AFTER) this.densify();
+      return;
+    }
+    let dense = this.dense as Uint32Array | Float64Array;
+    const next = (dense[bucket] as number) + count;
+    if (next > UINT32_MAX && dense instanceof Uint32Array) dense = this.dense = Float64Array.from(dense);
+    dense[bucket] = next;
+  }
+
+  private densify(): void {
+    const entries = this.sparse as Map<number, number>;
+    let max = 0;
+    for (const count of entries.values()) max = Math.max(max, count);
+    const dense = max > UINT32_MAX ? new Float64Array(HISTOGRAM_BUCKETS) : new Uint32Array(HISTOGRAM_BUCKETS);
+    for (const [bucket, count] of entries) dense[bucket] = count;
+    this.dense = dense;
+    this.sparse = undefined;
+  }
+
+  /** The non-zero (bucket, count) pairs, in no particular order for a sparse one, by bucket for a dense one. */
+  private *entries(): Iterable<[number, number]> {
+    if (this.sparse) {
+      yield* this.sparse;
+      return;
+    }
+    const dense = this.dense as Uint32Array | Float64Array;
+    for (let bucket = 0; bucket < dense.length; bucket++) if (dense[bucket]) yield [bucket, dense[bucket] as number];
   }
 
   merge(other: LatencyHistogram | SparseHistogram): void {
-    const entries = other instanceof LatencyHistogram ? other.counts : other;
+    if (other instanceof LatencyHistogram && other.dense) {
+      // Dense into dense, one pass: the server's window merges hundreds of these per read.
+      if (this.sparse) this.densify();
+      const from = other.dense;
+      let into = this.dense as Uint32Array | Float64Array;
+      if (into instanceof Uint32Array && from instanceof Float64Array) into = this.dense = Float64Array.from(into);
+      for (let bucket = 0; bucket < from.length; bucket++) {
+        const count = from[bucket] as number;
+        if (count === 0) continue;
+        const next = (into[bucket] as number) + count;
+        if (next > UINT32_MAX && into instanceof Uint32Array) into = this.dense = Float64Array.from(into);
+        into[bucket] = next;
+      }
+      this.n += other.n;
+      return;
+    }
+    const entries = other instanceof LatencyHistogram ? (other.sparse as Map<number, number>) : other;
     for (const [bucket, count] of entries) this.add(bucket, count);
   }
 
@@ -76,7 +130,8 @@ export class LatencyHistogram {
   }
 
   toSparse(): SparseHistogram {
-    return [...this.counts].sort((a, b) => a[0] - b[0]);
+    const pairs = [...this.entries()];
+    return this.sparse ? pairs.sort((a, b) => a[0] - b[0]) : pairs;
   }
 
   static fromSparse(sparse: SparseHistogram): LatencyHistogram {

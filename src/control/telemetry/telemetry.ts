@@ -1,5 +1,5 @@
 // The server's telemetry state, in memory only (a restarted server starts an
-// empty window: these are rates, not records): the per-second window, the
+// empty window: these are rates, not records): the tiered window, the
 // open-connection gauges and the error ring, fed by agent reports. A report
 // counts only for traffic the reporting node's proxies can have seen
 // (node-scope.ts); the rest is counted as refused and logged.
@@ -30,7 +30,7 @@ export class TelemetryState {
   report(report: TelemetryReport, hosted: ReadonlySet<string>): Refused {
     const now = this.clock.now();
     const { report: scoped, refused } = scopeReport(report, hosted);
-    this.window.ingest(scoped.series, now);
+    this.window.ingest(scoped.series, now, report.node);
     this.window.refuse({ series: refused.series + refused.open, errors: refused.errors }, now);
     this.gauges.set(report.node, scoped.open, now);
     this.errorRing.add(report.node, scoped.errors);

@@ -69,3 +69,31 @@ test('out-of-range buckets and counts from a report are ignored, not counted', (
   const h = LatencyHistogram.fromSparse([[-1, 5], [HISTOGRAM_BUCKETS, 5], [3, 0], [3.5, 1], [10, 2]]);
   assert.equal(h.count, 2);
 });
+
+test('a wide histogram (stored dense) reads, merges and serializes as the sparse one would', () => {
+  const wide = new LatencyHistogram();
+  const reference: Array<[number, number]> = [];
+  for (let b = 0; b < HISTOGRAM_BUCKETS; b += 2) reference.push([b, b + 1]);
+  // In two halves: the first keeps it sparse, the second makes it dense mid-merge.
+  wide.merge(reference.slice(0, 40));
+  wide.merge(reference.slice(40));
+  assert.deepEqual(wide.toSparse(), reference);
+  assert.equal(wide.count, reference.reduce((n, [, c]) => n + c, 0));
+  const narrow = LatencyHistogram.fromSparse([[1, 5], [3, 7]]);
+  narrow.merge(wide);
+  wide.merge(LatencyHistogram.fromSparse([[1, 5], [3, 7]]));
+  assert.deepEqual(narrow.toSparse(), wide.toSparse(), 'dense into sparse and sparse into dense agree');
+  assert.deepEqual(narrow.percentiles(), wide.percentiles());
+});
+
+test('dense counts past 32 bits stay exact', () => {
+  const h = new LatencyHistogram();
+  h.merge(Array.from({ length: 100 }, (_, b) => [b, 1] as [number, number]));
+  h.merge([[7, 2 ** 40], [7, 2 ** 40]]);
+  assert.equal(h.toSparse().find(([b]) => b === 7)?.[1], 2 ** 41 + 1);
+  assert.equal(h.count, 100 + 2 ** 41);
+  const wide = LatencyHistogram.fromSparse(Array.from({ length: 100 }, (_, b) => [b, 2 ** 31] as [number, number]));
+  wide.merge(h);
+  assert.equal(wide.toSparse().find(([b]) => b === 7)?.[1], 2 ** 31 + 2 ** 41 + 1, 'dense into dense too');
+  assert.equal(wide.count, 100 * 2 ** 31 + h.count);
+});
