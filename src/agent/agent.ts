@@ -317,6 +317,8 @@ export class Agent {
     this.watcher.stop();
     this.certs.stop();
     await this.proxy.stop();
+    // After the proxy: the last second of counts, the requests its stop cut short included (at most 1 s).
+    await this.telemetryReporter.flush();
     // After the proxy: the spans of the last requests are queued, and go out before the agent exits.
     await this.tracing.stop();
     await this.metricsServer?.close();

@@ -495,9 +495,16 @@ export class Proxy {
     if (protocol === 'tcp') {
       const startedAt = Date.now();
       this.telemetry.tcpOpened('outbound', caller ?? '', service);
-      void forwardTcpOutbound(socket, table.clusters.get(service), service, this.tls.clientOptions(caller, service, 'tcp'), this.options.log).then((end) => {
-        this.telemetry.tcp({ direction: 'outbound', source: caller ?? '', destination: service, ...(end.endpoint ? { endpoint: end.endpoint } : {}), mtls: true, startedAt, durationMs: Date.now() - startedAt, bytesSent: end.sent, bytesReceived: end.received, ...(end.failure ? { failure: end.failure } : {}) });
-      });
+      void forwardTcpOutbound(socket, table.clusters.get(service), service, this.tls.clientOptions(caller, service, 'tcp'), this.options.log)
+        .catch((error: Error): Awaited<ReturnType<typeof forwardTcpOutbound>> => {
+          // A fault of the proxy's own: the connection still ends, and its record closes the open gauge.
+          this.options.log(`tcp ${service}: ${error.message}; closing`);
+          socket.destroy();
+          return { sent: socket.bytesRead, received: 0, failure: { cause: 'connect_failure', hop: 'outbound', service, detail: `proxy error: ${error.message}` } };
+        })
+        .then((end) => {
+          this.telemetry.tcp({ direction: 'outbound', source: caller ?? '', destination: service, ...(end.endpoint ? { endpoint: end.endpoint } : {}), mtls: true, startedAt, durationMs: Date.now() - startedAt, bytesSent: end.sent, bytesReceived: end.received, ...(end.failure ? { failure: end.failure } : {}) });
+        });
       return;
     }
     (socket as Tagged)[SERVICE_OF] = service;

@@ -57,7 +57,8 @@ test("an agent's report (its own summary, its own token) is what a read-only tok
   };
   const callee = agentOf('host-1', tokens.host1);
   const caller = agentOf('host-2', tokens.host2);
-  for (let i = 0; i < 30; i++) callee.summary.http(rec({ status: i % 10 === 0 ? 500 : 200, durationMs: 2 + (i % 5) }));
+  // The query string stays on the agent: a read-only token reads the errors' paths.
+  for (let i = 0; i < 30; i++) callee.summary.http(rec({ status: i % 10 === 0 ? 500 : 200, durationMs: 2 + (i % 5), path: '/items?token=s3cret' }));
   for (let i = 0; i < 30; i++) caller.summary.http(rec({ direction: 'outbound', source: 'web', status: i % 10 === 0 ? 500 : 200 }));
   callee.summary.tcpOpened('inbound', 'web', 'api');
   for (const agent of [callee, caller]) {

@@ -7,7 +7,9 @@
 //
 // Memory is bounded: at most REPORT_LIMITS.series series (records for further
 // ones are dropped and counted in `droppedRecords`, which the agent logs) and
-// the newest REPORT_LIMITS.errors errors. A failed report merged back adds no
+// the newest REPORT_LIMITS.errors errors. The open-connection gauges are kept
+// apart from the series table, so a full table never leaves one open. An
+// error keeps the request's path without its query string. A failed report merged back adds no
 // series that were not counted already, so an unreachable server does not grow it.
 
 import type { Clock } from '../../lib/clock.ts';
@@ -61,30 +63,30 @@ export class SummarySink implements TelemetrySink {
         ...optionalText('policy', f?.policy),
         ...optionalText('detail', f?.detail),
         method: record.method.slice(0, REPORT_LIMITS.textChars),
-        path: record.path.slice(0, REPORT_LIMITS.textChars),
+        path: pathOnly(record.path).slice(0, REPORT_LIMITS.textChars),
       });
     }
   }
 
   tcpOpened(direction: Direction, source: string, destination: string): void {
-    const series = this.seriesFor(direction, source, destination);
-    if (!series) return;
-    series.tcpOpened += 1;
-    const key = seriesKey(series);
+    // The gauge is kept whether or not the series table has room: a close must always find its open.
+    const key = seriesKey({ direction, source, destination });
     const gauge = this.open.get(key) ?? { direction, source, destination, open: 0 };
     gauge.open += 1;
     this.open.set(key, gauge);
+    const series = this.seriesFor(direction, source, destination);
+    if (series) series.tcpOpened += 1;
   }
 
   tcp(record: TcpRecord): void {
+    const key = seriesKey(record);
+    const gauge = this.open.get(key);
+    if (gauge && --gauge.open <= 0) this.open.delete(key);
     const series = this.seriesFor(record.direction, record.source, record.destination);
     if (!series) return;
     series.tcpClosed += 1;
     series.bytesIn += record.bytesSent;
     series.bytesOut += record.bytesReceived;
-    const key = seriesKey(series);
-    const gauge = this.open.get(key);
-    if (gauge && --gauge.open <= 0) this.open.delete(key);
   }
 
   /** What gathered since the last take; the sink starts a new delta. */
@@ -110,9 +112,14 @@ export class SummarySink implements TelemetrySink {
     this.errors = [...delta.errors, ...this.errors].slice(-REPORT_LIMITS.errors);
   }
 
-  /** The open-connection gauges, as reported. */
+  /**
+   * The open-connection gauges, as reported: at most REPORT_LIMITS.series of them (the fullest),
+   * so a report always passes the server's schema. The map itself holds an entry only while a
+   * connection is open, so the open sockets bound it.
+   */
   openConnections(): ReportedOpen[] {
-    return [...this.open.values()].map((g) => ({ ...g }));
+    const gauges = [...this.open.values()].map((g) => ({ ...g }));
+    return gauges.length <= REPORT_LIMITS.series ? gauges : gauges.sort((a, b) => b.open - a.open).slice(0, REPORT_LIMITS.series);
   }
 
   private seriesFor(direction: Direction, source: string, destination: string): Series | undefined {
@@ -148,6 +155,15 @@ function errorCause(record: HttpRecord): string | undefined {
   if (record.failure) return record.failure.hop === record.direction ? record.failure.cause : undefined;
   if (record.status >= 500 && record.direction === 'inbound') return 'upstream_5xx';
   return undefined;
+}
+
+/**
+ * The path without its query or fragment: the errors are served to read-only tokens, and a query
+ * string carries what a path does not (tokens, e-mail addresses, search terms).
+ */
+export function pathOnly(path: string): string {
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end);
 }
 
 function optionalText<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {

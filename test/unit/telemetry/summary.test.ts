@@ -121,3 +121,71 @@ test('one report in flight at a time: a slow server does not pile them up', asyn
   release();
   await second;
 });
+
+/** Fills the series table with REPORT_LIMITS.series other series. */
+function fill(sink: SummarySink): void {
+  for (let i = 0; i < REPORT_LIMITS.series; i++) sink.http(rec({ source: `filler${i}` }));
+}
+
+test('a TCP close that finds the series table full still closes its open gauge', () => {
+  const sink = new SummarySink(new FakeClock());
+  sink.tcpOpened('inbound', 'web', 'db');
+  sink.take();
+  fill(sink);
+  sink.tcp({ direction: 'inbound', source: 'web', destination: 'db', mtls: true, startedAt: 0, durationMs: 10, bytesSent: 1, bytesReceived: 1 });
+  assert.deepEqual(sink.openConnections(), [], 'closed, though its counts found no room');
+  // Opened while the table is full: the gauge counts it all the same, and its close takes it off.
+  sink.tcpOpened('inbound', 'web', 'cache');
+  assert.deepEqual(sink.openConnections(), [{ direction: 'inbound', source: 'web', destination: 'cache', open: 1 }]);
+  sink.tcp({ direction: 'inbound', source: 'web', destination: 'cache', mtls: true, startedAt: 0, durationMs: 10, bytesSent: 1, bytesReceived: 1 });
+  assert.deepEqual(sink.openConnections(), []);
+  assert.equal(sink.droppedRecords, 3, 'the counts that found no room are counted as dropped');
+});
+
+test('a report carries at most REPORT_LIMITS.series open gauges, the fullest', () => {
+  const sink = new SummarySink(new FakeClock());
+  for (let i = 0; i < REPORT_LIMITS.series + 5; i++) sink.tcpOpened('inbound', `c${i}`, 'db');
+  sink.tcpOpened('inbound', 'c7', 'db');
+  const open = sink.openConnections();
+  assert.equal(open.length, REPORT_LIMITS.series);
+  assert.deepEqual(open[0], { direction: 'inbound', source: 'c7', destination: 'db', open: 2 });
+});
+
+test('the errors keep the path without its query or fragment: read-only tokens read them', () => {
+  const sink = new SummarySink(new FakeClock());
+  for (const path of ['/items?token=s3cret&user=a@b.c', '/items#frag', '/items?', '/items']) sink.http(rec({ status: 500, path }));
+  assert.deepEqual(sink.take().errors.map((e) => e.path), ['/items', '/items', '/items', '/items']);
+});
+
+test('flush on stop: what gathered since the last report goes out, after the one in flight', async () => {
+  const sent: TelemetryReport[] = [];
+  let release: () => void = () => {};
+  const { summary, reporter } = reporterWith((r) => {
+    sent.push(r);
+    return sent.length === 1 ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
+  });
+  summary.http(rec());
+  const first = reporter.tick();
+  summary.http(rec());
+  summary.http(rec());
+  const flushed = reporter.flush();
+  await settle();
+  assert.equal(sent.length, 1, 'the flush waits for the report in flight');
+  release();
+  await Promise.all([first, flushed]);
+  assert.deepEqual(sent.map((r) => r.series[0]?.requests), [1, 2]);
+});
+
+test('flush never holds the stop longer than its timeout, whatever the server does', async () => {
+  const { clock, summary, reporter } = reporterWith(() => new Promise<void>(() => {}));
+  summary.http(rec());
+  let done = false;
+  const flushed = reporter.flush(1000).then(() => (done = true));
+  await settle();
+  clock.advance(999);
+  await settle();
+  assert.equal(done, false);
+  clock.advance(1);
+  await flushed;
+  assert.equal(done, true);
+});
