@@ -32,6 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { connect, type TLSSocket } from 'node:tls';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { CLK_TCK, ROOT, children, freePort, launch, machineBusySeconds, nginxConfig, pct, stopChild, type Child } from './lib/processes.ts';
+import { haproxyConfig } from './lib/haproxy.ts';
 
 const RESULTS_FILE = join(ROOT, 'bench', 'results', 'handshake.json');
 const PROXY_PROCESS = join(ROOT, 'bench', 'proxy-process.ts');
@@ -178,26 +179,6 @@ async function waitForPort(port: number, child: Child): Promise<void> {
     await sleep(50);
   }
   throw new Error(`${child.name} does not listen on ${port}:\n${child.output()}`);
-}
-
-function haproxyConfig(listen: number, to: number, crt: string, ca: string): string {
-  return `# mTLS termination for bench/handshake.ts
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-frontend fe
-  bind 127.0.0.1:${listen} ssl crt ${crt} ca-file ${ca} verify required alpn http/1.1 ssl-min-ver TLSv1.3
-  default_backend be
-backend be
-  server app 127.0.0.1:${to}
-`;
 }
 
 /** dist/ when it holds a build of proxy.ts newer than its source (npm run bench builds first), as bench/proxy.ts decides. */
@@ -347,7 +328,7 @@ export async function main(): Promise<void> {
     const pki = { certPem: readFileSync(join(dir, 'app.crt'), 'utf8'), keyPem: readFileSync(join(dir, 'app.key'), 'utf8'), caPem: readFileSync(join(dir, 'ca.pem'), 'utf8') };
     const pem = join(dir, 'app.pem');
     writeFileSync(pem, pki.certPem + pki.keyPem, { mode: 0o600 });
-    writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig(haproxyPort, nginxPort, pem, join(dir, 'ca.pem')));
+    writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig({ comment: 'mTLS termination for bench/handshake.ts', listen: haproxyPort, to: nginxPort, bindTls: { crt: pem, ca: join(dir, 'ca.pem') }, timeoutSeconds: 30 }));
     const haproxy = launch('haproxy', 'haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')]);
     await waitForPort(haproxyPort, haproxy);
 

@@ -56,6 +56,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { CLK_TCK, ROOT, children, freePort, launch, machineBusySeconds, nginxConfig, pct, stopChild, type Child } from './lib/processes.ts';
+import { haproxyConfig, type HaproxyTls } from './lib/haproxy.ts';
 
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
 const RESULTS_FILE = join(RESULTS_DIR, 'proxy.json');
@@ -193,58 +194,6 @@ const selfCpuSeconds = (): number => {
 };
 
 // ---- configs -------------------------------------------------------------------
-
-function haproxyConfig(listen: number, to: number): string {
-  return `# reference hop for bench/proxy.ts
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  timeout connect 5s
-  timeout client 120s
-  timeout server 120s
-  timeout http-keep-alive 120s
-frontend fe
-  bind 127.0.0.1:${listen}
-  default_backend be
-backend be
-  server app 127.0.0.1:${to}
-`;
-}
-
-interface HopTls {
-  /** The certificate and its key, concatenated (HAProxy's crt file). */
-  crt: string;
-  ca: string;
-}
-
-/** HAProxy with the mesh's hop on one side: `client` = TLS to the next hop, `server` = TLS on the bind. */
-function haproxyTlsConfig(listen: number, to: number, side: 'client' | 'server', tls: HopTls, statsSocket: string): string {
-  const bind = side === 'server' ? ` ssl crt ${tls.crt} ca-file ${tls.ca} verify required alpn http/1.1 ssl-min-ver TLSv1.3` : '';
-  const server = side === 'client' ? ` ssl crt ${tls.crt} ca-file ${tls.ca} verify required sni str(app) alpn http/1.1 ssl-min-ver TLSv1.3` : '';
-  return `# mTLS hop ${side === 'client' ? '1 (TLS client)' : '2 (TLS server)'} for bench/proxy.ts
-global
-  nbthread 1
-  maxconn 4096
-  stats socket ${statsSocket} level admin
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  timeout connect 5s
-  timeout client 120s
-  timeout server 120s
-  timeout http-keep-alive 120s
-frontend fe
-  bind 127.0.0.1:${listen}${bind}
-  default_backend be
-backend be
-  server app 127.0.0.1:${to}${server}
-`;
-}
 
 /** One command on an HAProxy stats socket; resolves with its answer. */
 function haproxyCommand(socketPath: string, command: string): Promise<string> {
@@ -1093,7 +1042,7 @@ export async function main(): Promise<void> {
     const [nginxPort, hap1Port, hap2aPort, hap2bPort] = [...ports] as [number, number, number, number];
     for (const sub of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, 'nginx-tmp', sub), { recursive: true });
     writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, nginxPort, 'proxy.ts'));
-    writeFileSync(join(dir, 'haproxy-1.cfg'), haproxyConfig(hap1Port, nginxPort));
+    writeFileSync(join(dir, 'haproxy-1.cfg'), haproxyConfig({ comment: 'reference hop for bench/proxy.ts', listen: hap1Port, to: nginxPort }));
 
     const nginx = launch('nginx', 'nginx', ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'nginx-error.log')]);
     await waitForOk(nginxPort, 'nginx', nginx);
@@ -1106,11 +1055,11 @@ export async function main(): Promise<void> {
     const pem = join(dir, 'app.pem');
     writeFileSync(pem, readFileSync(join(dir, 'app.crt'), 'utf8') + readFileSync(join(dir, 'app.key'), 'utf8'), { mode: 0o600 });
     // Both HAProxy hops present the `app` leaf, as the meshctl process does on both ends of its hop.
-    const hopTls: HopTls = { crt: pem, ca: join(dir, 'ca.pem') };
+    const hopTls: HaproxyTls = { crt: pem, ca: join(dir, 'ca.pem') };
     const hap2aSocket = join(dir, 'haproxy-2a.sock');
     const hap2bSocket = join(dir, 'haproxy-2b.sock');
-    writeFileSync(join(dir, 'haproxy-2a.cfg'), haproxyTlsConfig(hap2aPort, hap2bPort, 'client', hopTls, hap2aSocket));
-    writeFileSync(join(dir, 'haproxy-2b.cfg'), haproxyTlsConfig(hap2bPort, nginxPort, 'server', hopTls, hap2bSocket));
+    writeFileSync(join(dir, 'haproxy-2a.cfg'), haproxyConfig({ comment: 'mTLS hop 1 (TLS client) for bench/proxy.ts', listen: hap2aPort, to: hap2bPort, serverTls: hopTls, statsSocket: hap2aSocket }));
+    writeFileSync(join(dir, 'haproxy-2b.cfg'), haproxyConfig({ comment: 'mTLS hop 2 (TLS server) for bench/proxy.ts', listen: hap2bPort, to: nginxPort, bindTls: hopTls, statsSocket: hap2bSocket }));
     const hap1 = launch('haproxy 1 hop', 'haproxy', ['-db', '-f', join(dir, 'haproxy-1.cfg')]);
     const hap2b = launch('haproxy hop 2 of 2', 'haproxy', ['-db', '-f', join(dir, 'haproxy-2b.cfg')]);
     const hap2a = launch('haproxy hop 1 of 2', 'haproxy', ['-db', '-f', join(dir, 'haproxy-2a.cfg')]);
