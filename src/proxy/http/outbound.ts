@@ -60,9 +60,14 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
     recorded = true;
     deps.onRequestEnd?.({ ...event, durationMs: performance.now() - started, requestBytes: requestBytes() });
   };
-  // A caller that hangs up before the whole answer is recorded too (not as the callee's failure), exactly once.
+  // One controller for the whole request: the request timeout and a client that goes away both end
+  // whatever attempt is in flight, so neither a hung app nor an abandoned caller holds a max_requests slot.
+  const abort = new AbortController();
+  // A caller that hangs up before the whole answer ends the attempt, and is recorded (not as the callee's failure), once.
   res.once('close', () => {
-    if (!res.writableFinished) report({ service, status: res.headersSent ? res.statusCode : CLIENT_CLOSED, attempts, responseBytes: 0, downstreamReset: true });
+    if (res.writableFinished) return;
+    abort.abort();
+    report({ service, status: res.headersSent ? res.statusCode : CLIENT_CLOSED, attempts, responseBytes: 0, downstreamReset: true });
   });
   if (!cluster || cluster.endpoints.size === 0) {
     req.resume();
@@ -90,9 +95,6 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
     const hashKey = d.loadBalancer.policy !== 'ring_hash' ? undefined : hashHeader ? rawHeader(req.rawHeaders, hashHeader) : req.socket.remoteAddress;
     const tried = new Set<string>();
     let timedOut = false;
-    // One controller for the whole request: the request timeout and a client that goes away both end
-    // whatever attempt is in flight, so neither a hung app nor an abandoned caller holds a max_requests slot.
-    const abort = new AbortController();
     if (d.timeouts.requestMs > 0) {
       requestTimer = setTimeout(() => {
         timedOut = true;
@@ -100,9 +102,6 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
         if (current && 'abort' in current) current.abort();
       }, d.timeouts.requestMs);
     }
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
     // An injected delay (a route's fault) holds the request here, within its timeout, as a slow network would.
     if (effects?.delayMs) {
       await new Promise<void>((resolve) => {
