@@ -13,6 +13,10 @@ import type { CommandRunner } from '../../src/iptables/runner.ts';
 
 const PROXY_UID = 4242;
 const V6 = 'fd00:6d65:7368::1';
+// Excluded from redirection; documentation ranges, so never the test bed's own
+// subnet (it picks 10.200-250.x or 172.16-31.x; a 10.250.0.0/16 exclusion once
+// swallowed the host's address in CI). Both sit on lo for the probe.
+const EXCLUDED = { 4: '198.51.100.7', 6: 'fd00:250::7' } as const;
 
 const OTHER_SOFTWARE = {
   4: `*nat
@@ -93,7 +97,7 @@ for (const [backend, tool] of Object.entries(BACKENDS)) describe(`iptables rules
   let bed: Testbed;
   let host: TestbedHost;
   let run: CommandRunner;
-  const config = resolveTransparentConfig({ proxyUid: PROXY_UID, inboundPorts: [8080], redirectDns: true, excludeOutboundCidrs: ['10.250.0.0/16', 'fd00:250::/32'] });
+  const config = resolveTransparentConfig({ proxyUid: PROXY_UID, inboundPorts: [8080], redirectDns: true, excludeOutboundCidrs: ['198.51.100.0/24', 'fd00:250::/32'] });
 
   const saveAll = async () => ({
     4: normalise((await host.exec(tool('iptables-save'), [], { check: true })).stdout),
@@ -106,6 +110,8 @@ for (const [backend, tool] of Object.entries(BACKENDS)) describe(`iptables rules
     host = bed.hosts[0]!;
     run = nsRunner(host, tool);
     await host.exec('ip', ['-6', 'addr', 'add', `${V6}/128`, 'dev', 'lo'], { check: true });
+    await host.exec('ip', ['-6', 'addr', 'add', `${EXCLUDED[6]}/128`, 'dev', 'lo'], { check: true });
+    await host.exec('ip', ['addr', 'add', `${EXCLUDED[4]}/32`, 'dev', 'lo'], { check: true });
     // connect() needs a route before nat OUTPUT runs; a real host's default
     // route covers the VIP range, the test bed has none (it stays on the bridge).
     await host.exec('ip', ['route', 'add', '240.0.0.0/4', 'dev', host.iface], { check: true });
@@ -146,6 +152,8 @@ for (const [backend, tool] of Object.entries(BACKENDS)) describe(`iptables rules
     // proxy's own uid and loopback go direct; excluded CIDRs go direct.
     const redirected = await probe('root', [`${host.ip}:80`, `[${V6}]:80`, '127.0.0.1:80', '240.1.2.3:80']);
     assert.deepEqual(redirected, { [`${host.ip}:80`]: 'proxy', [`[${V6}]:80`]: 'proxy', '127.0.0.1:80': 'ECONNREFUSED', '240.1.2.3:80': 'proxy' });
+    const excluded = await probe('root', [`${EXCLUDED[4]}:80`, `[${EXCLUDED[6]}]:80`]);
+    assert.deepEqual(excluded, { [`${EXCLUDED[4]}:80`]: 'ECONNREFUSED', [`[${EXCLUDED[6]}]:80`]: 'ECONNREFUSED' });
     const asProxy = await probe(String(PROXY_UID), [`${host.ip}:80`, `[${V6}]:80`]);
     assert.deepEqual(asProxy, { [`${host.ip}:80`]: 'ECONNREFUSED', [`[${V6}]:80`]: 'ECONNREFUSED' });
 
