@@ -86,3 +86,38 @@ test('an agent token cannot take every tap slot: it holds a few, and the operato
     for (const close of held) close();
   }
 });
+
+test("a node's first service ends its agent's wait: the open sessions come then, not at the next session change", async () => {
+  const token = await makeToken({ NodeIdentities: [{ NodeName: 'host-4' }], ServiceIdentities: [{ ServiceName: 'cache' }] });
+  const poll = (index: string, wait = '30s') => api(as(token), 'GET', `/v1/mesh/tap/sessions?node=host-4&index=${index}&wait=${wait}`);
+  const tap = await openTap(server.token, 'service=api');
+  try {
+    const idle = await poll('0');
+    assert.deepEqual(((await idle.json()) as { sessions: unknown[] }).sessions, [], 'host-4 runs nothing yet');
+    const index = idle.headers.get('X-Consul-Index') ?? '';
+    const waiting = poll(index);
+    // The node itself and a check of its own (its topic moves) are no service: the wait goes on.
+    const nodeOnly = await api(as(token), 'PUT', '/v1/catalog/register', { Node: 'host-4', Address: '10.0.0.4', Check: { CheckID: 'disk', Name: 'disk', Status: 'passing' } });
+    assert.equal(nodeOnly.status, 200, await nodeOnly.text());
+    const stillWaiting = Symbol('waiting');
+    assert.equal(await Promise.race([waiting.then(() => 'answered'), new Promise((resolve) => setTimeout(resolve, 300, stillWaiting))]), stillWaiting);
+    const registeredAt = Date.now();
+    await register(token, 'host-4', 'cache');
+    const answer = await waiting;
+    const tookMs = Date.now() - registeredAt;
+    assert.equal(answer.status, 200);
+    assert.deepEqual(((await answer.json()) as { sessions: Array<{ service: string }> }).sessions.map((s) => s.service), ['api']);
+    assert.ok(tookMs < 5_000, `answered ${tookMs} ms after the registration (the wait was 30 s)`);
+    assert.notEqual(answer.headers.get('X-Consul-Index'), index);
+    // An index from before the registration is answered at once, with the sessions.
+    const stale = await poll(index);
+    assert.equal(((await stale.json()) as { sessions: unknown[] }).sessions.length, 1);
+    // The index it was given now waits again (30 s), until the session ends.
+    const current = answer.headers.get('X-Consul-Index') ?? '';
+    const next = poll(current);
+    tap.close();
+    assert.deepEqual(((await (await next).json()) as { sessions: unknown[] }).sessions, []);
+  } finally {
+    tap.close();
+  }
+});

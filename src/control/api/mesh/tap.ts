@@ -18,6 +18,8 @@ import { MeshError, badRequest, notFound } from '../../../lib/errors.ts';
 import { parseTapFilter, TAP_MAX_LIMIT, TAP_MAX_SESSIONS, type TapBatch } from '../../../config/tap.ts';
 import { isMeshInternalService } from '../../../config/agent-service.ts';
 import { instancesInStore } from '../../catalog/catalog.ts';
+import { topics } from '../../catalog/keys.ts';
+import type { Store } from '../../store/store.ts';
 import { servicesOfNode } from '../../telemetry/node-scope.ts';
 import type { TapHub } from '../../telemetry/tap-hub.ts';
 import { TapStream } from '../../telemetry/tap-stream.ts';
@@ -66,8 +68,10 @@ export function addTapRoutes(router: Router<Handler>, deps: ApiDeps, hub: TapHub
     if (node === '') throw badRequest('Missing node: give ?node=NAME, the node the agent registers');
     ctx.require({ resource: 'node', access: 'write', name: node });
     const { index, waitMs } = parseBlockingParams(ctx.query);
-    await hub.waitForChange(index, jitteredWait(waitMs, deps.random), ctx.signal);
-    return { json: { sessions: hub.list(mesh(servicesOfNode(deps.store, node))) }, headers: indexHeaders(hub.index) };
+    const hosted = () => mesh(servicesOfNode(deps.store, node));
+    await waitForSessionsChange(hub, deps.store, node, index, jitteredWait(waitMs, deps.random), () => hosted().size > 0, ctx.signal);
+    const now = hosted();
+    return { json: { sessions: hub.list(now) }, headers: indexHeaders(sessionsIndex(hub.index, now.size > 0)) };
   });
 
   router.add('POST', '/v1/mesh/tap/events', async (ctx) => {
@@ -85,6 +89,35 @@ export function addTapRoutes(router: Router<Handler>, deps: ApiDeps, hub: TapHub
     hub.deliver(batch.node, servicesOfNode(deps.store, batch.node), batch.sessions.filter((s) => typeof s === 'object' && s !== null && typeof s.id === 'string'));
     return { json: {} };
   });
+}
+
+/**
+ * A node's list depends on the hub's sessions and on whether the node runs a
+ * service, so its index carries both: the hub's index, doubled, plus one when
+ * the node hosts something. A node that registers its first service (or
+ * drops its last) while its agent waits is answered then, not at the next
+ * session change; an agent that asks with an index from before such a change
+ * is answered at once.
+ */
+export const sessionsIndex = (hubIndex: number, hosting: boolean): number => hubIndex * 2 + (hosting ? 1 : 0);
+
+async function waitForSessionsChange(hub: TapHub, store: Store, node: string, index: number, waitMs: number, hosting: () => boolean, signal: AbortSignal): Promise<void> {
+  if (index !== sessionsIndex(hub.index, hosting())) return;
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const sessionsChanged = hub.waitForChange(hub.index, waitMs, stop.signal).then(() => false);
+    const spec = { exact: [topics.node(node)] };
+    // The node's topic moves on every check of its own too: wait on until what it hosts changes.
+    for (;;) {
+      const changed = await Promise.race([sessionsChanged, store.waitForChange(spec, store.topicIndex(spec), waitMs, stop.signal)]);
+      if (!changed || index !== sessionsIndex(hub.index, hosting())) return;
+    }
+  } finally {
+    stop.abort();
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** The node's mesh services: the agents' own metrics entry carries no traffic to tap. */
