@@ -35,7 +35,7 @@ import { routeHttp, type RouteOutcome } from './http/route.ts';
 import type { RouteTable } from '../config/route-table.ts';
 import { forwardTcpInbound, forwardTcpOutbound, splice } from './tcp/forward.ts';
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { SessionPool, respondFailure } from './h2/relay.ts';
+import { SessionPool, relayedBytes, respondFailure } from './h2/relay.ts';
 import { h2Inbound, h2Outbound } from './h2/stages.ts';
 import { refuseHostless, refuseHostlessUpgrade, refuseMalformed } from './http/strict.ts';
 import { prepend } from './h2/prepend.ts';
@@ -520,8 +520,9 @@ export class Proxy {
 
   /**
    * An HTTP/2 stream's hop: its request id and span (headers set on what is
-   * forwarded), and its record when the stream closes. Bytes are not counted
-   * for HTTP/2 streams (0 in the record).
+   * forwarded), and its record when the stream closes, with the DATA bytes
+   * the relay carried each way (headers and trailers are not counted, as for
+   * HTTP/1.1 the body alone is).
    */
   private h2Hop(hop: Pick<HttpRecord, 'direction' | 'protocol' | 'source' | 'destination' | 'mtls'> & { endpoint?: string }, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): IncomingHttpHeaders {
     const startedAt = Date.now();
@@ -536,9 +537,10 @@ export class Proxy {
       const grpcStatus = trailers['grpc-status'] ?? sent['grpc-status'];
       // Only the proxy that made a mesh error reports it as its failure; the caller's proxy relaying it reports the status alone, as for HTTP/1.1.
       const meshError = sent['x-mesh-error'] !== undefined && MADE_AT[hop.direction].test(String(sent['x-mesh-error'])) ? sent['x-mesh-error'] : undefined;
+      const bytes = relayedBytes(stream);
       this.record(context, {
         ...hop, method, path, status: Number(sent[':status'] ?? 0), ...(grpcStatus !== undefined ? { grpcStatus: Number(grpcStatus) } : {}),
-        startedAt, durationMs: Date.now() - startedAt, requestBytes: 0, responseBytes: 0,
+        startedAt, durationMs: Date.now() - startedAt, requestBytes: bytes.request, responseBytes: bytes.response,
         ...(meshError ? { failure: { cause: String(meshError).split(';')[0] as MeshFailure['cause'], hop: hop.direction, service: hop.destination, detail: String(meshError) } } : {}),
       });
     });

@@ -6,15 +6,19 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { echoClient, grpc, startEchoServer } from '../helpers/grpc-echo.ts';
 import { startProxyBed, type ProxyBed } from '../helpers/proxy-bed.ts';
+import { waitFor } from '../helpers/server.ts';
+import type { HttpRecord } from '../../src/proxy/telemetry/records.ts';
 
 let servers: Array<{ port: number; close: () => void }>;
 let bed: ProxyBed;
+const records: HttpRecord[] = [];
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 let client: any;
 
 before(async () => {
   servers = [await startEchoServer('g1'), await startEchoServer('g2')];
   bed = await startProxyBed('echo', servers.map((s, i) => ({ id: `g${i + 1}`, port: s.port })), { protocol: 'grpc', load_balancer: { policy: 'round_robin' } });
+  bed.proxy.telemetry.add({ http: (r) => void records.push(r) });
   client = echoClient(bed.upstreamPort);
 });
 after(async () => {
@@ -65,4 +69,34 @@ test('with no instance, the mesh answers UNAVAILABLE and names the cause', async
   } finally {
     await bed.set(servers.map((s, i) => ({ id: `g${i + 1}`, port: s.port })), { protocol: 'grpc', load_balancer: { policy: 'round_robin' } });
   }
+});
+
+test("each stage's record of a gRPC call carries its status and the DATA bytes each way", async () => {
+  records.length = 0;
+  const reply = await unary('Say', 'hello records');
+  // gRPC frames a message in 5 bytes; Say's request is text (1+1+13), its answer text and served_by (1+1+13 + 1+1+2).
+  const expected = { requestBytes: 5 + 15, responseBytes: 5 + 15 + 4 };
+  assert.equal(reply.served_by.length, 2);
+  await waitFor(() => records.length >= 2, 5000, 'a record from each stage');
+  for (const direction of ['outbound', 'inbound'] as const) {
+    const r = records.find((x) => x.direction === direction);
+    assert.ok(r, `a ${direction} record`);
+    assert.deepEqual({ path: r.path, status: r.status, grpcStatus: r.grpcStatus, requestBytes: r.requestBytes, responseBytes: r.responseBytes }, { path: '/meshtest.Echo/Say', status: 200, grpcStatus: 0, ...expected }, direction);
+  }
+});
+
+test('a bidirectional stream counts every message it relayed', async () => {
+  records.length = 0;
+  const call = client.Chat();
+  const done = new Promise<void>((resolve, reject) => {
+    call.on('data', () => {});
+    call.on('end', resolve);
+    call.on('error', reject);
+  });
+  for (let i = 0; i < 20; i++) call.write({ text: 'abcdefghij' });
+  call.end();
+  await done;
+  await waitFor(() => records.length >= 2, 5000, 'a record from each stage');
+  // Each message in: 5 + (1+1+10); each out also carries served_by (1+1+2).
+  for (const r of records) assert.deepEqual([r.direction, r.requestBytes, r.responseBytes], [r.direction, 20 * 17, 20 * 21]);
 });

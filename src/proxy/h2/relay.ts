@@ -76,11 +76,26 @@ export function respondFailure(stream: ServerHttp2Stream, failure: MeshFailure, 
   stream.respond(headers, { endStream: true });
 }
 
+/** The DATA bytes a stream's relay carried: the request's body in, the answer's out. */
+export interface StreamBytes {
+  request: number;
+  response: number;
+}
+
+const BYTES = Symbol('meshctl.streamBytes');
+type Counted = ServerHttp2Stream & { [BYTES]?: StreamBytes };
+
+/** What has been relayed on this stream so far; zeros when the mesh answered it itself. */
+export function relayedBytes(stream: ServerHttp2Stream): StreamBytes {
+  return (stream as Counted)[BYTES] ?? { request: 0, response: 0 };
+}
+
 /** Relays one stream; resolves with the upstream :status (0 when none came). */
 export function relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ClientHttp2Session, onFailure: (detail: string) => void): Promise<number> {
   return new Promise((resolve) => {
     let trailers: OutgoingHttpHeaders | undefined;
     let status = 0;
+    const bytes: StreamBytes = ((stream as Counted)[BYTES] = { request: 0, response: 0 });
     const upstream = session.request(forwardableH2Headers(headers), { endStream: false });
     upstream.on('response', (responseHeaders, flags: number) => {
       status = Number(responseHeaders[':status'] ?? 0);
@@ -92,6 +107,8 @@ export function relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, s
       }
       stream.respond(forwardableH2Headers(responseHeaders), { waitForTrailers: true });
       upstream.pipe(stream);
+      // Beside the pipe, which already set the stream flowing: this listener only counts.
+      upstream.on('data', (chunk: Buffer) => (bytes.response += chunk.length));
     });
     upstream.on('trailers', (t) => (trailers = forwardableH2Headers(t)));
     stream.on('wantTrailers', () => stream.sendTrailers(trailers ?? {}));
@@ -104,5 +121,6 @@ export function relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, s
       if (!upstream.closed) upstream.close(constants.NGHTTP2_CANCEL);
     });
     stream.pipe(upstream);
+    stream.on('data', (chunk: Buffer) => (bytes.request += chunk.length));
   });
 }
