@@ -31,12 +31,12 @@ import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, headersOfH2, heade
 import { connectLocal, relayUpgrade } from './http/upgrade.ts';
 import { closeLocalPools, handleInbound, type LocalTarget } from './http/inbound.ts';
 import { handleOutbound, sendMeshError } from './http/outbound.ts';
-import { routeHttp, type RouteOutcome } from './http/route.ts';
+import { routeH2, routeHttp, type RouteOutcome } from './http/route.ts';
 import type { RouteTable } from '../config/route-table.ts';
 import { forwardTcpInbound, forwardTcpOutbound, splice } from './tcp/forward.ts';
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { SessionPool, relayedBytes, respondFailure } from './h2/relay.ts';
-import { h2Inbound, h2Outbound } from './h2/stages.ts';
+import { h2Inbound, h2Outbound, respondRouted } from './h2/stages.ts';
 import { refuseHostless, refuseHostlessUpgrade, refuseMalformed } from './http/strict.ts';
 import { prepend } from './h2/prepend.ts';
 import { Telemetry, type HttpRecord } from './telemetry/records.ts';
@@ -510,9 +510,19 @@ export class Proxy {
     (socket as Tagged)[SERVICE_OF] = service;
     if (protocol === 'http2' || protocol === 'grpc') {
       this.h2Server(`out|${service}`, (stream, headers) => {
-        const current = this.table.callers.get(service);
-        const traced = this.h2Hop({ direction: 'outbound', protocol, source: current ?? '', destination: service, mtls: true }, stream, headers);
-        return h2Outbound(service, this.table.clusters.get(service), stream, traced, this.h2Sessions, { name: current, tls: this.tls.clientOptions(current, service, protocol) });
+        // One table for the whole stream, as for an HTTP/1.1 request.
+        const table = this.table;
+        const current = table.callers.get(service);
+        const routed: RouteOutcome =
+          table.routes?.version(service) === undefined
+            ? { kind: 'forward', cluster: table.clusters.get(service), service }
+            : routeH2(headers, service, table.clusters.get(service), { routes: table.routes, caller: current, random: this.options.random, clusterFor: (s, subset) => this.clusterFor(table, s, subset), agentFor: (cluster, endpoint) => this.agentFor(cluster, endpoint, current) });
+        const destination = routed.kind === 'forward' ? routed.service : service;
+        const route = routed.kind === 'forward' ? routed.effects?.route : undefined;
+        const traced = this.h2Hop({ direction: 'outbound', protocol, source: current ?? '', destination, mtls: true, ...(route ? { route } : {}) }, stream, headers);
+        const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
+        if (routed.kind === 'respond') return Promise.resolve(respondRouted(stream, routed, grpc));
+        return h2Outbound(routed.service, routed.cluster, stream, traced, this.h2Sessions, { name: current, tls: this.tls.clientOptions(current, routed.service, protocol) }, routed.effects);
       }).emit('connection', socket);
     }
     else this.outboundHttp.emit('connection', socket);
@@ -524,7 +534,7 @@ export class Proxy {
    * the relay carried each way (headers and trailers are not counted, as for
    * HTTP/1.1 the body alone is).
    */
-  private h2Hop(hop: Pick<HttpRecord, 'direction' | 'protocol' | 'source' | 'destination' | 'mtls'> & { endpoint?: string }, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  private h2Hop(hop: Pick<HttpRecord, 'direction' | 'protocol' | 'source' | 'destination' | 'mtls'> & { endpoint?: string; route?: string }, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): IncomingHttpHeaders {
     const startedAt = Date.now();
     const method = String(headers[':method'] ?? 'GET');
     const path = String(headers[':path'] ?? '');

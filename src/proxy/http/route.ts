@@ -1,4 +1,4 @@
-// Routes at the caller's outbound stage (HTTP/1.1): the destination's route
+// Routes at the caller's outbound stage (HTTP/1.1, HTTP/2 and gRPC): the destination's route
 // set (src/config/route-table.ts) is matched on the normalized path, method,
 // headers, query and the calling service, first match wins. The matched
 // route decides where the request goes (a subset, another service, a
@@ -6,7 +6,7 @@
 // rewrite or a redirect, injected faults, a mirror, and timeout and retry
 // overrides. No route, or no match: the whole service, as without routes.
 
-import { request, type IncomingMessage } from 'node:http';
+import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Random } from '../../lib/clock.ts';
 import { normalizeRequestTarget } from '../../lib/http/path-normalize.ts';
 import type { CompiledRoute, RouteTable } from '../../config/route-table.ts';
@@ -22,6 +22,8 @@ export interface RouteEffects {
   path: string;
   editHeaders(headers: string[]): string[];
   defaults: ResolvedServiceDefaults;
+  /** The route's own timeout, when it sets one (defaults carries it too, for HTTP/1.1). */
+  timeoutMs?: number;
   delayMs: number;
   /** Sends a copy elsewhere, never waited for; only for bodies known whole. */
   mirror?: (copy: { method: string; path: string; headers: string[]; body: Buffer | undefined }) => void;
@@ -40,18 +42,37 @@ export interface RouteDeps {
   agentFor(cluster: Cluster, endpoint: ClusterEndpoint): HopAgent | MeshFailure;
 }
 
+/** What routes match on, whatever the protocol carried it: the request target, the method, and a header by lowercase name (repeats joined). */
+export interface RoutedRequest {
+  url: string;
+  method: string;
+  header(name: string): string | undefined;
+}
+
+/** An HTTP/1.1 request, as routes see it. */
 export function routeHttp(req: IncomingMessage, service: string, whole: Cluster | undefined, deps: RouteDeps): RouteOutcome {
+  return routeRequest({ url: req.url ?? '/', method: req.method ?? 'GET', header: (name) => joined(req.headers[name]) }, service, whole, deps);
+}
+
+const joined = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);
+
+/**
+ * An HTTP/2 stream (or gRPC call), as routes see it: `:path` and `:method`.
+ * A stream cannot be replayed or copied as it flows, so a route's retries
+ * and mirror do not apply to it (the caller's stage leaves them out).
+ */
+export function routeH2(headers: IncomingHttpHeaders, service: string, whole: Cluster | undefined, deps: RouteDeps): RouteOutcome {
+  return routeRequest({ url: String(headers[':path'] ?? '/'), method: String(headers[':method'] ?? 'GET'), header: (name) => (name.startsWith(':') ? undefined : joined(headers[name])) }, service, whole, deps);
+}
+
+export function routeRequest(req: RoutedRequest, service: string, whole: Cluster | undefined, deps: RouteDeps): RouteOutcome {
   if (!deps.routes) return { kind: 'forward', cluster: whole, service };
-  const target = normalizeRequestTarget(req.url ?? '/');
+  const target = normalizeRequestTarget(req.url);
   // A target the inbound stage will refuse is not routed: it goes to the service, which refuses it with the reason.
   if (!target.ok) return { kind: 'forward', cluster: whole, service };
   const query = new Map<string, string[]>();
   for (const [name, value] of new URLSearchParams(target.query)) query.set(name, [...(query.get(name) ?? []), value]);
-  const header = (name: string): string | undefined => {
-    const value = req.headers[name];
-    return Array.isArray(value) ? value.join(', ') : value;
-  };
-  const matched = deps.routes.match(service, { path: target.path, query, method: req.method ?? 'GET', header, source: deps.caller ?? '' });
+  const matched = deps.routes.match(service, { path: target.path, query, method: req.method, header: req.header, source: deps.caller ?? '' });
   if (!matched) return { kind: 'forward', cluster: whole, service };
   const route = matched.route;
   if (route.redirect) {
@@ -80,6 +101,7 @@ export function routeHttp(req: IncomingMessage, service: string, whole: Cluster 
     path: rewritten + (target.query ? `?${target.query}` : ''),
     editHeaders: (headers) => editHeaders(headers, route.headers),
     defaults: withOverrides(cluster.defaults, route),
+    ...(route.timeoutMs !== undefined ? { timeoutMs: route.timeoutMs } : {}),
     delayMs: route.fault?.delay && deps.random() * 100 < route.fault.delay.percent ? route.fault.delay.ms : 0,
   };
   const mirror = route.mirror;
