@@ -36,7 +36,7 @@ import type { RouteTable } from '../config/route-table.ts';
 import { forwardTcpInbound, forwardTcpOutbound, splice } from './tcp/forward.ts';
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { SessionPool, relayedBytes, respondFailure } from './h2/relay.ts';
-import { h2Inbound, h2Outbound, respondRouted } from './h2/stages.ts';
+import { denyStream, h2Inbound, h2Outbound, respondRouted } from './h2/stages.ts';
 import { refuseHostless, refuseHostlessUpgrade, refuseMalformed } from './http/strict.ts';
 import { prepend } from './h2/prepend.ts';
 import { Telemetry, type HttpRecord } from './telemetry/records.ts';
@@ -134,10 +134,10 @@ export class Proxy {
   private table: Table = { clusters: new Map(), callers: new Map(), intentions: compileIntentions([], 'deny'), destinations: new Map(), passthrough: false, routes: undefined, instances: new Map(), local: [], defaults: () => resolveServiceDefaults(undefined) };
   /**
    * Open inbound connections judged once for all they carry (TCP hops,
-   * upgraded HTTP, plaintext), judged again when the config changes: a new
-   * deny, or a service turned strict, closes them.
+   * upgraded HTTP, plaintext), and open HTTP/2 streams, judged again when the
+   * config changes: a new deny, or a service turned strict, closes them.
    */
-  private readonly judged = new Map<Socket, { source: string; service: string; rejudge: (table: Table) => MeshFailure | undefined }>();
+  private readonly judged = new Map<Socket | ServerHttp2Stream, { source: string; service: string; rejudge: (table: Table) => MeshFailure | undefined; end: (failure: MeshFailure) => void }>();
   private readonly tls: MeshTls;
   readonly stats: ProxyStats = { redirectedToMesh: 0, passedThrough: 0, redirectRefused: 0, plaintextAccepted: 0, plaintextRefused: 0 };
   private readonly outbound: Server[] = [];
@@ -328,12 +328,12 @@ export class Proxy {
       defaults: defaultsOf,
     };
     // A new deny applies to connections already open, not only to new ones.
-    for (const [socket, { source, service, rejudge }] of this.judged) {
+    for (const { source, service, rejudge, end } of this.judged.values()) {
       const strictNow = source === UNAUTHENTICATED && this.table.defaults(service).mtlsMode !== 'permissive';
-      const denied = strictNow ? { policy: 'mtls_mode=strict' } : rejudge(this.table);
+      const denied: MeshFailure | undefined = strictNow ? { cause: 'intention_denied', hop: 'inbound', service, policy: 'mtls_mode=strict', detail: 'plaintext is no longer accepted' } : rejudge(this.table);
       if (denied) {
         this.options.log(`inbound: closing ${source || 'plaintext'} → ${service}: now denied by ${denied.policy}`);
-        socket.destroy();
+        end(denied);
       }
     }
     const wanted = new Map(config.upstreams.filter((u) => u.localPort > 0).map((u) => [u.localPort, u.service]));
@@ -425,7 +425,18 @@ export class Proxy {
 
   private judge(socket: Socket, source: string, service: string, rejudge: (table: Table) => MeshFailure | undefined): void {
     if (!this.judged.has(socket)) socket.once('close', () => this.judged.delete(socket));
-    this.judged.set(socket, { source, service, rejudge });
+    this.judged.set(socket, { source, service, rejudge, end: () => socket.destroy() });
+  }
+
+  /**
+   * An HTTP/2 stream (a gRPC call) lives as long as its caller keeps it: a
+   * long stream is judged again on every config change, like a TCP hop, and
+   * one now denied is answered with the denial if nothing was answered yet,
+   * else reset.
+   */
+  private judgeStream(stream: ServerHttp2Stream, source: string, service: string, grpc: boolean, rejudge: (table: Table) => MeshFailure | undefined): void {
+    stream.once('close', () => this.judged.delete(stream));
+    this.judged.set(stream, { source, service, rejudge, end: (failure) => denyStream(stream, failure, grpc) });
   }
 
   /** Replaces the mesh roots and the local services' leaves; new handshakes use them at once. */
@@ -699,10 +710,15 @@ export class Proxy {
       const rest = socket.read() as Buffer | null;
       // One server per caller too: a stream's handler knows who calls without reaching into the session.
       this.h2Server(`in|${local.id}|${local.port}|${source}`, (stream, headers) => {
-        const verdict = authorizeHttp(this.table.intentions, source, service, { url: String(headers[':path'] ?? ''), method: String(headers[':method'] ?? 'GET'), headers: headersOfH2(headers) });
+        const head = { url: String(headers[':path'] ?? ''), method: String(headers[':method'] ?? 'GET'), headers: headersOfH2(headers) };
+        const verdict = authorizeHttp(this.table.intentions, source, service, head);
         const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
         const traced = this.h2Hop({ direction: 'inbound', protocol, source, destination: service, endpoint: local.id, mtls: source !== UNAUTHENTICATED }, stream, { ...headers, ':path': verdict.ok ? verdict.forwardPath : headers[':path'] });
         if (!verdict.ok) return Promise.resolve(respondFailure(stream, verdict.failure, grpc));
+        this.judgeStream(stream, source, service, grpc, (table) => {
+          const now = authorizeHttp(table.intentions, source, service, head);
+          return now.ok ? undefined : now.failure;
+        });
         return h2Inbound(target, stream, traced, this.h2Sessions);
       }).emit('connection', prepend(socket, rest ?? Buffer.alloc(0)));
       return;

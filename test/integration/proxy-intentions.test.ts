@@ -2,7 +2,8 @@
 // (test/helpers/proxy-bed.ts: `web` calls itself over mTLS, so the caller's
 // identity is `web`). HTTP requests are judged per request on the normalized
 // path, which is also the path the app receives; TCP connections are judged
-// at connect, and a new deny closes the open ones it denies.
+// at connect, and a new deny closes the open ones it denies; so are gRPC
+// streams, which end with PERMISSION_DENIED.
 
 import assert from 'node:assert/strict';
 import { connect, createServer as createNetServer, type Server as NetServer } from 'node:net';
@@ -12,6 +13,7 @@ import type { IntentionEntry } from '../../src/config/intention-table.ts';
 import { connect as connectTls } from 'node:tls';
 import { bedCertificateAuthority, startProxyBed, type BedIntentions, type ProxyBed } from '../helpers/proxy-bed.ts';
 import { waitFor } from '../helpers/server.ts';
+import { echoClient, grpc, startEchoServer } from '../helpers/grpc-echo.ts';
 
 /** Sends raw request bytes to a port; resolves the status line's code, the x-mesh-error header and the body. */
 function raw(port: number, request: string): Promise<{ status: number; meshError: string; body: string }> {
@@ -148,6 +150,68 @@ describe('TCP: judged at connect, and again when the intentions change', () => {
     await d.closed;
     assert.equal(d.got(), '', 'a denied connection carries nothing');
     await bed.set([{ id: 'db', port }], { protocol: 'tcp' }, allow);
+  });
+});
+
+describe('gRPC: a long stream is judged again when the intentions change', () => {
+  let servers: Array<{ port: number; close: () => void }>;
+  let bed: ProxyBed;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let client: any;
+  const instances = () => [{ id: 'echo', port: servers[0]!.port }];
+  const allow: BedIntentions = { defaultPolicy: 'deny', entries: [{ Name: 'echo', Config: { Sources: [{ Name: 'echo', Action: 'allow' }] } }] };
+  const denyAdmin: BedIntentions = { defaultPolicy: 'deny', entries: [{ Name: 'echo', Config: { Sources: [{ Name: 'echo', Action: 'allow', Permissions: [{ Action: 'deny', HTTP: { PathPrefix: '/meshtest.Echo/Chat' } }] }] } }] };
+  before(async () => {
+    servers = [await startEchoServer('e1')];
+    bed = await startProxyBed('echo', instances(), { protocol: 'grpc' }, allow);
+    client = echoClient(bed.upstreamPort);
+  });
+  after(async () => {
+    client?.close();
+    await bed?.close();
+    for (const s of servers ?? []) s.close();
+  });
+
+  const chat = () => {
+    const call = client.Chat();
+    const received: string[] = [];
+    call.on('data', (m: { text: string }) => received.push(m.text));
+    const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
+      call.on('error', (error: grpc.ServiceError) => resolve(error));
+      call.on('end', () => resolve(undefined));
+    });
+    return { call, received, ended };
+  };
+
+  test('an open stream now denied ends with PERMISSION_DENIED and the mesh reason; a new one is refused; other methods go on', async () => {
+    const open = chat();
+    open.call.write({ text: 'before' });
+    await waitFor(() => open.received.length === 1, 5_000, 'the first message echoed through the mesh');
+    await bed.set(instances(), { protocol: 'grpc' }, denyAdmin);
+    const error = await open.ended;
+    assert.equal(error?.code, grpc.status.PERMISSION_DENIED, `the open stream ended with ${error?.code} ${error?.details}`);
+    assert.match(String(error?.metadata.get('x-mesh-error')[0]), /^intention_denied; hop=inbound; service=echo/);
+    assert.deepEqual(open.received, ['BEFORE']);
+
+    const again = chat();
+    again.call.write({ text: 'after' });
+    assert.equal((await again.ended)?.code, grpc.status.PERMISSION_DENIED, 'a new stream is refused at once');
+    assert.deepEqual(again.received, []);
+    const reply = await new Promise<{ text: string }>((resolve, reject) => client.Say({ text: 'still' }, (e: Error | null, r: { text: string }) => (e ? reject(e) : resolve(r))));
+    assert.equal(reply.text, 'still', 'a method the change does not deny still answers');
+  });
+
+  test('a stream the change still allows is left alone', async () => {
+    await bed.set(instances(), { protocol: 'grpc' }, allow);
+    const open = chat();
+    open.call.write({ text: 'one' });
+    await waitFor(() => open.received.length === 1, 5_000, 'the first message echoed');
+    await bed.set(instances(), { protocol: 'grpc', timeouts: { connect: '2s' } }, allow);
+    open.call.write({ text: 'two' });
+    await waitFor(() => open.received.length === 2, 5_000, 'the second message, after the change');
+    open.call.end();
+    assert.equal(await open.ended, undefined);
+    assert.deepEqual(open.received, ['ONE', 'TWO']);
   });
 });
 

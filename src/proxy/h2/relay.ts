@@ -83,7 +83,20 @@ export interface StreamBytes {
 }
 
 const BYTES = Symbol('meshctl.streamBytes');
-type Counted = ServerHttp2Stream & { [BYTES]?: StreamBytes };
+const END_EARLY = Symbol('meshctl.endEarly');
+type Counted = ServerHttp2Stream & { [BYTES]?: StreamBytes; [END_EARLY]?: (trailers: OutgoingHttpHeaders) => void };
+
+/**
+ * Ends an answer being relayed with these trailers instead of the app's, and
+ * cancels the app's stream: gRPC's way to fail a call mid-stream. False when
+ * the stream has no answer under way that can still take trailers.
+ */
+export function endRelayWith(stream: ServerHttp2Stream, trailers: OutgoingHttpHeaders): boolean {
+  const end = (stream as Counted)[END_EARLY];
+  if (!end || stream.closed || stream.destroyed) return false;
+  end(trailers);
+  return true;
+}
 
 /** What has been relayed on this stream so far; zeros when the mesh answered it itself. */
 export function relayedBytes(stream: ServerHttp2Stream): StreamBytes {
@@ -95,6 +108,7 @@ export function relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, s
   return new Promise((resolve) => {
     let trailers: OutgoingHttpHeaders | undefined;
     let status = 0;
+    let endedEarly = false;
     const bytes: StreamBytes = ((stream as Counted)[BYTES] = { request: 0, response: 0 });
     const upstream = session.request(forwardableH2Headers(headers), { endStream: false });
     upstream.on('response', (responseHeaders, flags: number) => {
@@ -107,12 +121,22 @@ export function relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, s
       }
       stream.respond(forwardableH2Headers(responseHeaders), { waitForTrailers: true });
       upstream.pipe(stream);
+      (stream as Counted)[END_EARLY] = (mine) => {
+        endedEarly = true;
+        trailers = mine;
+        upstream.unpipe(stream);
+        upstream.close(constants.NGHTTP2_CANCEL);
+        stream.end();
+      };
       // Beside the pipe, which already set the stream flowing: this listener only counts.
       upstream.on('data', (chunk: Buffer) => (bytes.response += chunk.length));
     });
-    upstream.on('trailers', (t) => (trailers = forwardableH2Headers(t)));
+    upstream.on('trailers', (t) => {
+      if (!endedEarly) trailers = forwardableH2Headers(t);
+    });
     stream.on('wantTrailers', () => stream.sendTrailers(trailers ?? {}));
     upstream.on('error', (error: NodeJS.ErrnoException) => {
+      if (endedEarly) return;
       if (status === 0) onFailure(error.code ?? error.message);
       else stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     });

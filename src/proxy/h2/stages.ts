@@ -7,7 +7,8 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Cluster } from '../cluster.ts';
 import { openHop } from '../http/hop-agent.ts';
 import type { LocalTarget } from '../http/inbound.ts';
-import { openSession, relay, respondFailure, type SessionPool } from './relay.ts';
+import { endRelayWith, openSession, relay, respondFailure, type SessionPool } from './relay.ts';
+import { HEADER, headerValue } from '../mesh-error.ts';
 import type { RouteEffects, RouteOutcome } from '../http/route.ts';
 import { constants, type OutgoingHttpHeaders } from 'node:http2';
 
@@ -80,11 +81,28 @@ export async function h2Outbound(service: string, cluster: Cluster | undefined, 
 function streamDeadline(stream: ServerHttp2Stream, ms: number, failure: Parameters<typeof respondFailure>[1], grpc: boolean): NodeJS.Timeout {
   return setTimeout(() => {
     if (stream.closed || stream.destroyed) return;
-    const answered = stream.headersSent;
-    respondFailure(stream, failure, grpc);
-    // The answer is sent; the reset tells the caller to stop sending (RFC 9113 8.1), and the relay cancels upstream.
-    if (!answered) stream.close(constants.NGHTTP2_NO_ERROR);
+    if (stream.headersSent) return respondFailure(stream, failure, grpc);
+    endWith(stream, failure, grpc);
   }, ms);
+}
+
+/**
+ * A stream the mesh stops judging as allowed: answered with the denial when
+ * nothing was answered yet (for gRPC, PERMISSION_DENIED), and closed either
+ * way, so the caller stops sending and the relay cancels the app's stream.
+ */
+export function denyStream(stream: ServerHttp2Stream, failure: Parameters<typeof respondFailure>[1], grpc: boolean): void {
+  if (stream.closed || stream.destroyed) return;
+  if (!stream.headersSent) return endWith(stream, failure, grpc);
+  // Mid-answer, a gRPC call still ends with its status (PERMISSION_DENIED) in the trailers; anything else is reset.
+  if (grpc && endRelayWith(stream, { 'grpc-status': '7', 'grpc-message': encodeURIComponent(`meshctl: ${failure.cause}`), [HEADER]: headerValue(failure) })) return;
+  stream.close(constants.NGHTTP2_CANCEL);
+}
+
+/** The mesh's answer, then a reset that tells the caller to stop sending (RFC 9113 8.1); the relay then cancels the app's stream. */
+function endWith(stream: ServerHttp2Stream, failure: Parameters<typeof respondFailure>[1], grpc: boolean): void {
+  respondFailure(stream, failure, grpc);
+  stream.close(constants.NGHTTP2_NO_ERROR);
 }
 
 /** The forwarded headers after a route: its path (rewritten, with the query) and its header edits; names lowercase, as HTTP/2 wants. */
