@@ -17,12 +17,13 @@ const PORT = 8500;
 // of three instances may be out at once, so the tests that need an ejection
 // change the ejection time, which gives them a fresh outlier detector.
 
-// An app whose behaviour /mode/<ok|flaky|slow|fail> switches; it answers with its id.
+// An app whose behaviour /mode/<ok|flaky|slow|fail> switches; it answers with its id; /count says how many requests it served.
 const APP = (id: string, port: number) => `
 let mode = 'ok', n = 0;
 require('node:http').createServer((req, res) => {
   if (req.url.startsWith('/mode/')) { mode = req.url.slice(6); return res.end(mode); }
   if (req.url === '/health') return res.end('ok');
+  if (req.url === '/count') return res.end(String(n));
   n++;
   const answer = () => { res.setHeader('x-app', '${id}'); res.end('${id}'); };
   if (mode === 'fail' || (mode === 'flaky' && n % 2 === 0)) { res.statusCode = 503; return res.end('no'); }
@@ -163,8 +164,10 @@ test('killing an instance mid-load loses no idempotent request', async () => {
   // A fresh outlier detector (see above): the slow test's ejection must not keep the killed instance from being ejected.
   await setDefaults('web', 'protocol=http', 'load_balancer.policy=round_robin', 'retries.num_retries=2', 'outlier_detection.base_ejection_time=32s');
   await applied(v);
+  const before = Number((await h2.exec('curl', ['-sf', 'http://127.0.0.1:8082/count'])).stdout);
   const running = load(3000, 8);
-  await new Promise((resolve) => setTimeout(resolve, 300)); // the kill happens while load runs, by design
+  // Killed once the load is flowing through it (100 of its ~1,000 served), so requests are in flight when it dies.
+  await waitFor(async () => Number((await h2.exec('curl', ['-sf', 'http://127.0.0.1:8082/count'])).stdout) >= before + 100, 20_000, 'the load to reach w2');
   // By its own pid (its process group): a pkill by pattern would reach other test beds' processes too.
   process.kill(-w2.pid!, 'SIGKILL');
   const { counts } = await running;
