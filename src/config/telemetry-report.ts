@@ -10,13 +10,18 @@
 // - open: the TCP connections open right now (absolute, not a delta), only
 //   non-zero ones; each report replaces the node's previous gauges.
 // - errors: the last mesh errors and upstream 5xx, oldest first.
-// A report the server refused or never got is merged into the next one.
+// - ageMs: how old the counts are, when the report comes late.
+// A report the server refused or never got is sent again later, with its age
+// (src/agent/telemetry/report-backlog.ts).
 
 import { z } from 'zod';
 import { HISTOGRAM_BUCKETS } from '../lib/latency-histogram.ts';
 
 /** Bounds that keep one report (and a bad agent) small: the agent never builds more than these. */
 export const REPORT_LIMITS = Object.freeze({ series: 2000, errors: 100, textChars: 512 });
+
+/** The oldest counts a report may carry: the server keeps 10 minutes. */
+export const REPORT_MAX_AGE_MS = 600_000;
 
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const name = z.string().max(253);
@@ -59,6 +64,12 @@ export const telemetryReportSchema = z.strictObject({
   series: z.array(seriesSchema).max(REPORT_LIMITS.series),
   open: z.array(openSchema).max(REPORT_LIMITS.series),
   errors: z.array(reportedErrorSchema).max(REPORT_LIMITS.errors),
+  /**
+   * How long ago (ms) the series' counts were taken, for a report sent late
+   * (after an outage); absent or 0 for one sent as it was taken. An age, not a
+   * timestamp: the agent's clock need not agree with the server's.
+   */
+  ageMs: z.number().int().min(0).max(REPORT_MAX_AGE_MS).optional(),
 });
 
 export type ReportedSeries = z.infer<typeof seriesSchema>;

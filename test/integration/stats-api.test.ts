@@ -174,3 +174,20 @@ test("a node's report counts only for the services registered on it: the rest is
   assert.equal(again.status, 200);
   assert.equal(server.output().match(/refused \d+ series/g)?.length, 1, 'once per node per minute');
 });
+
+test('a report sent late says how old it is: the server counts it in the minute it happened, not in the last 10 seconds', async () => {
+  const latency = [[100, 40]];
+  const report = { node: 'host-2', series: [{ direction: 'outbound', source: 'web', destination: 'db', requests: 40, successes: 40, latency, tcpOpened: 0, tcpClosed: 0, bytesIn: 0, bytesOut: 0 }], open: [], errors: [], ageMs: 30_000 };
+  const put = await api({ url: server.url, token: tokens.host2 }, 'PUT', '/v1/mesh/telemetry', report);
+  assert.equal(put.status, 200, await put.text());
+  const tooOld = await api({ url: server.url, token: tokens.host2 }, 'PUT', '/v1/mesh/telemetry', { ...report, ageMs: 600_001 });
+  assert.equal(tooOld.status, 400);
+  assert.match(await tooOld.text(), /ageMs/);
+  type Edges = { edges: Array<{ source: string; destination: string; requests: number }> };
+  const edge = async (window: string) => {
+    const res = await api({ url: server.url, token: tokens.reader }, 'GET', `/v1/mesh/stats?window=${window}`);
+    return ((await res.json()) as Edges).edges.find((e) => e.source === 'web' && e.destination === 'db')?.requests ?? 0;
+  };
+  assert.equal(await waitFor(async () => (await edge('1m')) || false, 3000, 'the late report in the 1 m window'), 40);
+  assert.equal(await edge('10s'), 0, 'not in the last 10 seconds');
+});

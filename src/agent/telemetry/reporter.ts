@@ -1,15 +1,17 @@
 // Sends the summary to the control plane: every second when something
 // happened, at least every 10 s as a heartbeat (it refreshes the server's
-// open-connection gauges). One report in flight at a time; a report that
-// fails is merged back into the summary and goes out with the next one, so
-// the server sees every request once the link is back (counted in the second
-// the report arrives in, not the one the request was made in). When the
+// open-connection gauges). One report in flight at a time. A report that
+// fails goes into the backlog (report-backlog.ts) with when it was taken;
+// once the server answers again the backlog goes out oldest first, each
+// report saying how old its counts are, so the server counts them in the
+// seconds they happened in rather than in the one they arrive in. When the
 // agent stops, flush() sends what gathered since the last report, bounded by
 // a short timeout so an unreachable server never holds the stop.
 
 import type { Clock, TimerHandle } from '../../lib/clock.ts';
-import type { TelemetryReport } from '../../config/telemetry-report.ts';
+import { REPORT_MAX_AGE_MS, type TelemetryReport } from '../../config/telemetry-report.ts';
 import { reportedSeries, type SummaryDelta, type SummarySink } from './summary.ts';
+import { ReportBacklog, type BacklogSlice } from './report-backlog.ts';
 
 export const REPORT_INTERVAL_MS = 1000;
 export const HEARTBEAT_INTERVAL_MS = 10_000;
@@ -34,6 +36,8 @@ export class TelemetryReporter {
   private lastSentAt = Number.NEGATIVE_INFINITY;
   private failing = false;
   private loggedDropped = 0;
+  private loggedBacklogDropped = 0;
+  private readonly backlog = new ReportBacklog();
   /** Counters for the agent's status and for tests. */
   readonly stats = { sent: 0, failed: 0 };
 
@@ -80,30 +84,62 @@ export class TelemetryReporter {
       this.loggedDropped = summary.droppedRecords;
     }
     const delta = summary.take();
+    const now = clock.now();
     const quiet = delta.series.size === 0 && delta.errors.length === 0;
-    if (quiet && clock.now() - this.lastSentAt < HEARTBEAT_INTERVAL_MS) return;
+    if (this.backlog.length > 0) {
+      if (!quiet) this.backlog.add(delta, now);
+    } else if (quiet && now - this.lastSentAt < HEARTBEAT_INTERVAL_MS) {
+      return;
+    }
     this.inFlight = true;
-    this.sending = this.send(delta);
+    this.sending = this.backlog.length > 0 ? this.drain() : this.send(delta, now);
     await this.sending;
   }
 
-  /** Sends one delta; a failure gives it back to the summary. Never rejects. */
-  private async send(delta: SummaryDelta): Promise<void> {
-    const { summary, clock } = this.options;
+  /** Sends one delta as it was taken; a failure puts it in the backlog. Never rejects. */
+  private async send(delta: SummaryDelta, takenAt: number): Promise<void> {
     try {
-      await this.options.send({ node: this.options.node, series: reportedSeries(delta), open: summary.openConnections(), errors: [...delta.errors] });
-      this.lastSentAt = clock.now();
-      this.stats.sent += 1;
-      if (this.failing) this.options.log?.('telemetry: reports reach the server again');
-      this.failing = false;
+      await this.put(delta, 0);
     } catch (error) {
-      summary.restore(delta);
-      this.stats.failed += 1;
-      // One line per outage, not one a second.
-      if (!this.failing) this.options.log?.(`telemetry: report failed, its counts go with the next one: ${(error as Error).message}`);
-      this.failing = true;
+      this.backlog.add(delta, takenAt);
+      this.failed(error as Error);
     } finally {
       this.inFlight = false;
     }
+  }
+
+  /** Sends the backlog, oldest first, until it is empty or a report fails. Never rejects. */
+  private async drain(): Promise<void> {
+    const { clock } = this.options;
+    try {
+      for (let slice: BacklogSlice | undefined; (slice = this.backlog.first(clock.now())); ) {
+        await this.put(slice, Math.min(REPORT_MAX_AGE_MS, clock.now() - slice.takenAt));
+        this.backlog.shift();
+      }
+    } catch (error) {
+      this.failed(error as Error);
+    } finally {
+      this.inFlight = false;
+      if (this.backlog.dropped > this.loggedBacklogDropped) {
+        this.options.log?.(`telemetry: ${this.backlog.dropped - this.loggedBacklogDropped} request(s) not reported: the server was away longer than it keeps (10 minutes), or their series did not fit`);
+        this.loggedBacklogDropped = this.backlog.dropped;
+      }
+    }
+  }
+
+  private async put(delta: SummaryDelta, ageMs: number): Promise<void> {
+    const { summary, clock } = this.options;
+    await this.options.send({ node: this.options.node, series: reportedSeries(delta), open: summary.openConnections(), errors: [...delta.errors], ...(ageMs > 0 ? { ageMs } : {}) });
+    this.lastSentAt = clock.now();
+    this.stats.sent += 1;
+    if (this.failing) this.options.log?.('telemetry: reports reach the server again');
+    this.failing = false;
+  }
+
+  private failed(error: Error): void {
+    this.stats.failed += 1;
+    // One line per outage, not one a second.
+    if (!this.failing) this.options.log?.(`telemetry: report failed, its counts go out when the server answers again: ${error.message}`);
+    this.failing = true;
   }
 }

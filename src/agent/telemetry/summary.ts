@@ -2,18 +2,17 @@
 // (direction, source, destination), a latency histogram, TCP connections and
 // bytes, and the last mesh errors and upstream 5xx. A telemetry sink: each
 // record costs a map lookup and a few additions. The reporter takes what has
-// gathered since the last report (take) and gives it back when the report
-// failed (restore), so nothing is lost that the server did not acknowledge.
+// gathered since the last report (take); one the server did not acknowledge
+// waits in the reporter's backlog (report-backlog.ts).
 //
 // Memory is bounded: at most REPORT_LIMITS.series series (records for further
 // ones are dropped and counted in `droppedRecords`, which the agent logs) and
 // the newest REPORT_LIMITS.errors errors. The open-connection gauges are kept
 // apart from the series table, so a full table never leaves one open. An
-// error keeps the request's path without its query string. A failed report merged back adds no
-// series that were not counted already, so an unreachable server does not grow it.
+// error keeps the request's path without its query string.
 
 import type { Clock } from '../../lib/clock.ts';
-import { addSeries, emptySeries, type SeriesTotals } from '../../lib/telemetry-series.ts';
+import { emptySeries, type SeriesTotals } from '../../lib/telemetry-series.ts';
 import { REPORT_LIMITS, seriesKey, type ReportedError, type ReportedOpen, type ReportedSeries } from '../../config/telemetry-report.ts';
 import type { Direction, HttpRecord, TcpRecord, TelemetrySink } from '../../proxy/telemetry/records.ts';
 
@@ -95,21 +94,6 @@ export class SummarySink implements TelemetrySink {
     this.series = new Map();
     this.errors = [];
     return delta;
-  }
-
-  /** A delta whose report failed, merged back in front of what gathered since. */
-  restore(delta: SummaryDelta): void {
-    for (const [key, old] of delta.series) {
-      const current = this.series.get(key);
-      if (!current) {
-        // A series the table has no room for any more loses its counts, as a new record for it would.
-        if (this.series.size >= REPORT_LIMITS.series) this.droppedRecords += old.requests + old.tcpClosed;
-        else this.series.set(key, old);
-        continue;
-      }
-      addSeries(current, old);
-    }
-    this.errors = [...delta.errors, ...this.errors].slice(-REPORT_LIMITS.errors);
   }
 
   /**

@@ -30,7 +30,7 @@ export class TelemetryState {
   report(report: TelemetryReport, hosted: ReadonlySet<string>): Refused {
     const now = this.clock.now();
     const { report: scoped, refused } = scopeReport(report, hosted);
-    this.window.ingest(scoped.series, now, report.node);
+    this.window.ingest(scoped.series, now, report.node, report.ageMs ?? 0);
     this.window.refuse({ series: refused.series + refused.open, errors: refused.errors }, now);
     this.gauges.set(report.node, scoped.open, now);
     this.errorRing.add(report.node, scoped.errors);

@@ -103,19 +103,30 @@ export class TelemetryWindow {
     this.quota = new SeriesQuota({ total: limits.maxSeries ?? MAX_SERIES, perNode: limits.maxSeriesPerNode ?? MAX_SERIES_PER_NODE, retentionSeconds: RETENTION_SECONDS });
   }
 
-  /** Adds one node's report to the buckets of the second it arrived in. */
-  ingest(series: readonly ReportedSeries[], nowMs: number, node: string): void {
-    const [fine, coarse] = this.bucketsAt(nowMs);
-    const second = fine.period;
+  /**
+   * Adds one node's report to the buckets of the second its counts were
+   * taken in: `ageMs` before it arrived (a report sent late, after an outage).
+   * Counts from before the 1-second buckets go to the 10-second ones only;
+   * counts older than the window keeps are counted as dropped, now.
+   */
+  ingest(series: readonly ReportedSeries[], nowMs: number, node: string, ageMs = 0): void {
+    const [nowFine, nowCoarse] = this.bucketsAt(nowMs);
+    const current = nowFine.period;
+    const second = Math.floor((nowMs - ageMs) / 1000);
+    const period = Math.floor(second / COARSE_STEP_SECONDS);
+    const fine = second >= current - FINE_SECONDS ? this.fine.at(second) : undefined;
+    const coarse = period >= nowCoarse.period - RETENTION_SECONDS / COARSE_STEP_SECONDS ? this.coarse.at(period) : undefined;
+    // A late report changes seconds a window may already have been read for.
+    if (second < current) this.cache.clear();
+    const targets = [fine, coarse].filter((b) => b !== undefined);
     for (const s of series) {
       const key = seriesKey(s);
-      if (!this.quota.admit(node, key, second)) {
-        fine.droppedRequests += s.requests;
-        coarse.droppedRequests += s.requests;
+      if (targets.length === 0 || !this.quota.admit(node, key, current)) {
+        nowFine.droppedRequests += s.requests;
+        nowCoarse.droppedRequests += s.requests;
         continue;
       }
-      addTo(fine, key, s);
-      addTo(coarse, key, s);
+      for (const bucket of targets) addTo(bucket, key, s);
     }
   }
 

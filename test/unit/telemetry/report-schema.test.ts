@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { telemetryReportSchema } from '../../../src/config/telemetry-report.ts';
+import { REPORT_MAX_AGE_MS, telemetryReportSchema } from '../../../src/config/telemetry-report.ts';
 import { HISTOGRAM_BUCKETS } from '../../../src/lib/latency-histogram.ts';
 
 const report = (latency: unknown) => ({
@@ -25,4 +25,11 @@ test('a series histogram is at most one entry per bucket, each a bucket that exi
     assert.equal(checked.success, false, name);
     assert.match(JSON.stringify(checked.error?.issues.map((i) => i.path.join('.'))), path, name);
   }
+});
+
+test('ageMs: a whole number of milliseconds from 0 to the 10 minutes the server keeps, or absent', () => {
+  const withAge = (ageMs: unknown) => telemetryReportSchema.safeParse({ ...report([]), ageMs }).success;
+  assert.deepEqual([0, 1, 30_000, REPORT_MAX_AGE_MS].map(withAge), [true, true, true, true]);
+  assert.deepEqual([-1, REPORT_MAX_AGE_MS + 1, 1.5, '100', null].map(withAge), [false, false, false, false, false]);
+  assert.equal(telemetryReportSchema.safeParse(report([])).success, true);
 });

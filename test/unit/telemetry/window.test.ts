@@ -155,3 +155,22 @@ test('a read is kept for the rest of its second: one merge however many readers;
   w.ingest([series('inbound', 'web', 'api', 5, 5)], now - 5000, 'host-1');
   assert.equal(w.read(60, now + 1000).series.find((s) => s.direction === 'inbound')?.requests, 255);
 });
+
+test("a late report (ageMs) lands in the seconds its counts were taken in: the fine and coarse buckets while they last, dropped after", () => {
+  const w = new TelemetryWindow(T0);
+  const now = T0 + 700_500;
+  const inbound = (seconds: number, at = now) => w.read(seconds, at).series.find((s) => s.direction === 'inbound')?.requests ?? 0;
+  assert.equal(inbound(60), 0);
+  // Read before it arrives: the read of this second is kept, and the late report must undo that.
+  w.ingest([series('inbound', 'web', 'api', 5, 5)], now, 'host-1', 30_000);
+  assert.deepEqual([inbound(10), inbound(60), inbound(600)], [0, 5, 5], '30 s old: in the minute, not in the last 10 s');
+  w.ingest([series('inbound', 'web', 'api', 7, 7)], now, 'host-1', 3_000);
+  assert.deepEqual([inbound(10), inbound(60), inbound(600)], [7, 12, 12], '3 s old: in the last 10 s');
+  w.ingest([series('inbound', 'web', 'api', 11, 11)], now, 'host-1', 300_000);
+  assert.deepEqual([inbound(60), inbound(600)], [12, 23], '5 minutes old: in the 10-second buckets only');
+  w.ingest([series('inbound', 'web', 'api', 13, 13)], now, 'host-1', 599_000);
+  assert.equal(inbound(600), 36, 'still within the 10 minutes');
+  w.ingest([series('inbound', 'web', 'api', 17, 17)], now + 20_000, 'host-1', 620_000);
+  assert.equal(w.read(600, now + 21_000).droppedRequests, 17, 'older than the window keeps: counted as dropped, at arrival');
+  assert.equal(inbound(600, now + 21_000), 23, '21 s on, the 599 s old counts have left the 10 minutes, as any would');
+});
