@@ -1,8 +1,9 @@
-// `meshctl demo`, carried out: hosts (namespaces or loopback addresses), an
-// in-memory control plane in this process, the mesh config the sample app
-// needs (made with the real CLI), on each host the app's processes and a real
-// `meshctl join --foreground`, then the traffic generator; then the
-// dashboard (injected) or a wait for Ctrl-C. Whatever happens after the first
+// `meshctl demo`, carried out: hosts (namespaces or loopback addresses), a
+// control plane in this process with ACLs on and its tokens
+// (control-plane.ts), the mesh config the sample app needs (made with the
+// real CLI), on each host the app's processes and a real `meshctl join
+// --foreground` with its agent token, then the traffic generator; then the
+// dashboard (injected, reading with the read-only token) or a wait for Ctrl-C. Whatever happens after the first
 // thing is made, everything is removed before this returns or throws.
 //
 // Signals: the first SIGINT/SIGTERM stops the demo (cleanly, exit 0); one
