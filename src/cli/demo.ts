@@ -18,7 +18,7 @@ interface DemoFlags {
 export function addDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('run a whole mesh on this machine: a dev control plane, three hosts, a sample app with traffic, and the dashboard')
+    .description('run a whole mesh on this machine: a control plane with ACLs on, three hosts, a sample app with traffic, and the dashboard')
     .option('--no-dashboard', 'run until Ctrl-C instead of opening the dashboard (use meshctl stat or dashboard from another terminal)')
     .option('--rate <n>', "the traffic generator's requests per second", '20')
     .addOption(new Option('--hosts-mode <mode>', 'netns (network namespaces, needs root) or loopback (127.0.X.1-3); default netns when root and ip netns works').choices(['auto', 'netns', 'loopback']).default('auto'))

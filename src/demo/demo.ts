@@ -1,8 +1,9 @@
-// `meshctl demo`, carried out: hosts (namespaces or loopback addresses), an
-// in-memory control plane in this process, the mesh config the sample app
-// needs (made with the real CLI), on each host the app's processes and a real
-// `meshctl join --foreground`, then the traffic generator; then the
-// dashboard (injected) or a wait for Ctrl-C. Whatever happens after the first
+// `meshctl demo`, carried out: hosts (namespaces or loopback addresses), a
+// control plane in this process with ACLs on and its tokens
+// (control-plane.ts), the mesh config the sample app needs (made with the
+// real CLI), on each host the app's processes and a real `meshctl join
+// --foreground` with its agent token, then the traffic generator; then the
+// dashboard (injected, reading with the read-only token) or a wait for Ctrl-C. Whatever happens after the first
 // thing is made, everything is removed before this returns or throws.
 //
 // Signals: the first SIGINT/SIGTERM stops the demo (cleanly, exit 0); one
@@ -10,16 +11,15 @@
 // the teardown still runs; an 'exit' handler does a synchronous teardown if
 // the process ends some other way.
 
-import { appendFileSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { get } from 'node:http';
-import { startServer, type RunningServer } from '../control/server.ts';
 import { MeshError } from '../lib/errors.ts';
 import { ApiClient } from '../cli/api-client.ts';
 import { createNetnsHosts, netnsUsable, newPrefix, type DemoHost, type DemoHosts } from './hosts.ts';
 import { createLoopbackHosts } from './hosts-loopback.ts';
-import { appArgs, describeHost, joinArgs, meshCommands, planHosts, type HostPlan, type HostsMode } from './plan.ts';
+import { configureMesh, createTokens, startControlPlane, type DemoControlPlane, type DemoTokens } from './control-plane.ts';
+import { appArgs, describeHost, joinArgs, planHosts, type HostPlan, type HostsMode } from './plan.ts';
 import { tail, type Tracked } from './procs.ts';
 
 export interface DashboardRequest {
@@ -65,7 +65,7 @@ async function makeHosts(mode: DemoOptions['mode'], say: (line: string) => void)
 export async function runDemo(options: DemoOptions): Promise<void> {
   const { say } = options;
   let hosts: DemoHosts | undefined;
-  let server: RunningServer | undefined;
+  let controlPlane: DemoControlPlane | undefined;
   let cleaning: Promise<void> | undefined;
   let stopReason = '';
   let stop!: () => void;
@@ -92,32 +92,26 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     say(stopReason ? `${stopReason}: removing everything the demo made…` : 'removing everything the demo made…');
     const made = hosts ? `${hosts.procs.pids().length} processes, ${hosts.namespaces.length ? `namespaces ${hosts.namespaces.join(' ')}, ` : ''}${hosts.tmpDir}` : '';
     await hosts?.destroy();
-    await server?.close();
+    await controlPlane?.server.close();
     if (made) say(`removed ${made}`);
   };
 
   try {
     hosts = await makeHosts(options.mode, say);
     interrupted();
-    const logDir = hosts.tmpDir;
-    server = await startServer({
-      dataDir: '',
-      httpAddr: `${hosts.serverHost}:0`,
-      httpsAddr: '',
-      datacenter: 'dc1',
-      nodeName: 'demo-server',
-      dev: true,
-      log: (line) => appendFileSync(join(logDir, 'server.log'), `${new Date().toISOString()} ${line}\n`),
-    });
-    const serverUrl = `http://${server.address}`;
-    say(`server up at ${serverUrl} (dev mode: state in memory, no ACLs)`);
+    controlPlane = await startControlPlane(hosts);
+    const serverUrl = controlPlane.url;
+    say(`server up at ${serverUrl} (ACLs on; TLS API for the hosts at https://${controlPlane.join.addr}; state in ${hosts.tmpDir}/server)`);
     interrupted();
 
     const plan = planHosts(hosts.hosts.map((h) => h.ip), hosts.ports);
-    await configureMesh(hosts, options.meshctl, serverUrl, say);
+    const tokens = await createTokens(hosts, plan, controlPlane, options.meshctl, say);
+    interrupted();
+    await configureMesh(hosts, controlPlane, options.meshctl, say);
     interrupted();
 
-    const client = new ApiClient({ url: serverUrl, token: undefined, source: 'flag' });
+    // The demo itself only reads (the catalog's health), so it reads with the read-only token too.
+    const client = new ApiClient({ url: serverUrl, token: tokens.read, source: 'flag' });
     const starting = new Map<Tracked, string>();
     let failure: MeshError | undefined;
     hosts.procs.onUnexpectedExit = (proc, exit) => {
@@ -128,7 +122,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       stop();
     };
 
-    await Promise.all(plan.map((host) => startHost(hosts!.hosts[host.index]!, host, options, serverUrl, client, starting, say, () => failure ?? (stopReason ? new Interrupted() : undefined))));
+    await Promise.all(plan.map((host) => startHost(hosts!.hosts[host.index]!, host, options, controlPlane!, tokens, client, starting, say, () => failure ?? (stopReason ? new Interrupted() : undefined))));
     interrupted();
     if (failure) throw failure;
 
@@ -145,8 +139,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     say(`traffic flows: ${options.rate} req/s traffic → frontend → api (v1 80%, v2 20%) → db`);
     say('');
     say(`meshctl demo is running on ${hosts.mode === 'netns' ? `network namespaces ${hosts.namespaces.filter((ns) => !ns.endsWith('-br')).join(' ')}` : `loopback addresses ${plan.map((h) => h.ip).join(' ')}`}`);
-    say(`  server   ${serverUrl}   token: none needed (dev mode, ACLs off)`);
-    say(`  try      MESHCTL_SERVER=${serverUrl} meshctl services`);
+    say(`  server   ${serverUrl}   ACLs on: anonymous requests may read only /v1/status`);
+    say(`  tokens   read-only ${tokens.read} (the dashboard's); management in ${controlPlane.managementTokenFile} (mode 0600)`);
+    say(`  try      MESHCTL_SERVER=${serverUrl} MESHCTL_TOKEN=${tokens.read} meshctl services`);
+    say(`  hosts    joined https://${controlPlane.join.addr} with --ca-hash ${controlPlane.join.caHash} and an agent token each`);
     say(`  traffic  ${statusUrl}`);
     say(`  logs     ${hosts.tmpDir} (removed at exit)`);
     say(options.openDashboard ? 'opening the dashboard (q quits and removes everything)' : 'Ctrl-C removes everything the demo made.');
@@ -178,29 +174,17 @@ function appOptions(options: DemoOptions) {
   return { rate: options.rate, errorRate: options.errorRate ?? 0.02, seed: options.seed ?? 8 };
 }
 
-/** The mesh config the app needs, made with the real CLI (and printed, so the demo teaches the commands). */
-async function configureMesh(hosts: DemoHosts, meshctl: readonly string[], serverUrl: string, say: (line: string) => void): Promise<void> {
-  const env = { ...process.env, MESHCTL_SERVER: serverUrl, MESHCTL_TOKEN: '', MESHCTL_CONFIG_DIR: join(hosts.tmpDir, 'no-agent'), NO_COLOR: '1' };
-  let n = 0;
-  for (const args of meshCommands()) {
-    const proc = hosts.procs.spawn(`cli-${++n}`, [...meshctl, ...args], { env, oneShot: true });
-    const exit = await proc.exited;
-    if (exit.code !== 0) {
-      throw new MeshError('MESH_E_DEMO', `meshctl ${args.join(' ')} failed (${exit.signal ?? `exit ${exit.code}`}):\n${tail(proc.logFile)}`, { hint: 'the control plane refused the demo\'s config; run meshctl demo again' });
-    }
-    say(`  meshctl ${args.join(' ')}`);
-  }
-}
-
 /** Starts a host's apps and its agent; resolves once the catalog has its services passing. */
-async function startHost(host: DemoHost, plan: HostPlan, options: DemoOptions, serverUrl: string, client: ApiClient, starting: Map<Tracked, string>, say: (line: string) => void, abort: () => Error | undefined): Promise<void> {
+async function startHost(host: DemoHost, plan: HostPlan, options: DemoOptions, controlPlane: DemoControlPlane, tokens: DemoTokens, client: ApiClient, starting: Map<Tracked, string>, say: (line: string) => void, abort: () => Error | undefined): Promise<void> {
   for (const app of plan.apps) {
     if (app.role === 'traffic') continue; // started last, once every host is in
     const proc = host.spawn(`${plan.node}-${app.service}`, [process.execPath, appFile('app'), ...appArgs(app, appOptions(options))]);
     starting.set(proc, `${app.service}'s app on ${plan.node} could not start; run meshctl demo again`);
   }
-  const join = host.spawn(`${plan.node}-agent`, [...options.meshctl, ...joinArgs(plan, serverUrl, `${host.dir}/data`, `${host.dir}/conf`)], { env: { ...process.env, NO_COLOR: '1' } });
-  starting.set(join, `the agent on ${plan.node} could not join ${serverUrl}${plan.ip.startsWith('127.') ? '' : ' (a firewall on this machine may drop traffic from the demo\'s namespaces: allow it, or pass --hosts-mode loopback)'}`);
+  // The agent token goes in the environment, not in argv, where ps would show it.
+  const env = { ...process.env, NO_COLOR: '1', MESHCTL_TOKEN: tokens.agents.get(plan.node) ?? '' };
+  const join = host.spawn(`${plan.node}-agent`, [...options.meshctl, ...joinArgs(plan, controlPlane.join, `${host.dir}/data`, `${host.dir}/conf`)], { env });
+  starting.set(join, `the agent on ${plan.node} could not join https://${controlPlane.join.addr}${plan.ip.startsWith('127.') ? '' : ' (a firewall on this machine may drop traffic from the demo\'s namespaces: allow it, or pass --hosts-mode loopback)'}`);
   // traffic is registered too (with its health check), though it is not started yet: it is checked once the others pass.
   const services = plan.apps.filter((a) => a.role !== 'traffic').map((a) => a.service);
   await waitUntil(async () => {

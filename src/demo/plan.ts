@@ -113,18 +113,38 @@ export function describeHost(host: HostPlan): string {
   return host.apps.map((a) => (a.version ? `${a.service} ${a.version}` : a.service)).join(', ');
 }
 
-/** The argv (after the meshctl launcher) of the host's `meshctl join --foreground`. */
-export function joinArgs(host: HostPlan, serverUrl: string, dataDir: string, configDir: string): string[] {
-  const args = ['join', serverUrl, '--foreground', '--node-name', host.node, '--advertise-addr', host.ip];
+/** The server's TLS API as the hosts join it: its host:port and the CA's pin. */
+export interface JoinTarget {
+  /** host:port of the TLS API (join reads host:port as https). */
+  addr: string;
+  /** sha256:<hex> of the mesh CA root, as `meshctl server` prints it. */
+  caHash: string;
+}
+
+/**
+ * The argv (after the meshctl launcher) of the host's `meshctl join --foreground`:
+ * the TLS API with the CA pinned, as on a real host. The agent token is not
+ * here: it goes in MESHCTL_TOKEN, so that `ps` does not show it.
+ */
+export function joinArgs(host: HostPlan, server: JoinTarget, dataDir: string, configDir: string): string[] {
+  const args = ['join', server.addr, '--ca-hash', server.caHash, '--foreground', '--node-name', host.node, '--advertise-addr', host.ip];
   for (const app of host.apps) {
     const health = `http://${app.listenHost}:${app.port}/health`;
     args.push('--service', `${app.service}=${app.port},check=${health},interval=1s${app.version ? `,tags=${app.version}` : ''}`);
   }
   for (const u of host.upstreams) args.push('--upstream', `${u.service}:${u.localPort},as=${u.as}`);
   args.push('--data-dir', dataDir, '--config-dir', configDir, '--admin-addr', host.adminAddr, '--inbound-addr', host.inboundAddr, '--metrics-port', String(host.metricsPort), '--heartbeat-interval', '2s');
-  // A --dev server is plain HTTP: on another namespace's address join would refuse to send its (empty) token without this.
-  if (!/^http:\/\/127\./.test(serverUrl)) args.push('--insecure-skip-verify');
   return args;
+}
+
+/** The `meshctl token create` argv of the host's agent token: its node and exactly the services it registers. */
+export function agentTokenArgs(host: HostPlan): string[] {
+  return ['token', 'create', '--policy', 'agent', '--node', host.node, ...[...new Set(host.apps.map((a) => a.service))].flatMap((s) => ['--service', s]), '--description', `demo-${host.node}-agent`, '--json'];
+}
+
+/** The `meshctl token create` argv of the read-only token the dashboard (and the user's `meshctl services`) reads with. */
+export function readTokenArgs(): string[] {
+  return ['token', 'create', '--policy', 'read', '--description', 'demo-dashboard', '--json'];
 }
 
 export interface AppOptions {

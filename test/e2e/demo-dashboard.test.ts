@@ -2,13 +2,16 @@
 // demo` in a real terminal (tmux on a private -L socket, killed by that
 // socket only). Its hosts come up, its traffic flows, and the dashboard it
 // opens shows frontend, api and db with the rate the traffic generator sends;
-// at 80x24 every row stays on one readable line; q quits with status 0 and
-// the demo removes what it made.
+// at 80x24 every row stays on one readable line; it reads with the read-only
+// token the demo printed (which cannot write: revoking it is what the
+// dashboard then reports); q quits with status 0 and the demo removes what
+// it made.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
+import { cliFor } from '../helpers/cli.ts';
 import { MESHCTL, waitFor } from '../helpers/server.ts';
 
 const SOCKET = `meshctl-demo-dash-${process.pid}-${Date.now()}`;
@@ -44,7 +47,7 @@ function rows(screen: string): Map<string, Row> {
   return found;
 }
 
-test('meshctl demo opens the dashboard on live traffic; it stays readable at 80x24; q exits 0 and removes everything', async (t) => {
+test('meshctl demo opens the dashboard on live traffic, read with the read-only token it prints; it stays readable at 80x24; q exits 0 and removes everything', async (t) => {
   const env = `env -i PATH=${process.env.PATH} LANG=C.UTF-8 TERM=xterm-256color NO_COLOR=1`;
   tmux('new-session', '-d', '-s', 'demo', '-x', '120', '-y', '40', `${env} ${MESHCTL} demo --hosts-mode netns --rate ${RATE}; echo EXIT=$?; exec sleep 600`);
 
@@ -52,6 +55,19 @@ test('meshctl demo opens the dashboard on live traffic; it stays readable at 80x
     const table = rows(capture());
     return ['frontend', 'api', 'db'].every((s) => (table.get(s)?.rps ?? 0) > 0) && Date.now();
   }, 120_000, `the dashboard to show traffic on frontend, api and db:\n${(() => { try { return capture(); } catch { return ''; } })()}`);
+
+  // What the demo printed before the dashboard took the screen: the normal screen under the dashboard's alternate one.
+  const printed = tmux('capture-pane', '-p', '-a', '-J', '-t', 'demo');
+  const [, serverUrl, readToken] = /try\s+MESHCTL_SERVER=(\S+) MESHCTL_TOKEN=(\S+) meshctl services/.exec(printed) ?? [];
+  const managementFile = /management in (\S+) \(mode 0600\)/.exec(printed)?.[1];
+  assert.ok(serverUrl && readToken && managementFile, `the demo printed the server, the read-only token and the management token's file:\n${printed}`);
+  const cli = cliFor(() => ({ address: serverUrl, token: readFileSync(managementFile, 'utf8').trim() }));
+  const refused = cli.run(['intention', 'deny', 'traffic', 'db'], readToken);
+  assert.equal(refused.code, 1, `the printed token cannot write: ${refused.stdout}${refused.stderr}`);
+  assert.match(refused.stderr, /the server refused the token: Permission denied: .* lacks permission/);
+  const tokens = JSON.parse(cli.ok(['token', 'list', '--json'])) as Array<{ AccessorID: string; Description: string; MeshPolicy: string }>;
+  const dashboardToken = tokens.find((t) => t.Description === 'demo-dashboard');
+  assert.equal(dashboardToken?.MeshPolicy, 'read', JSON.stringify(tokens));
   // Five seconds of traffic on: each hop carries what the generator sends (the 10 s window still filling is why it is polled).
   const wide = await waitFor(() => {
     const screen = capture();
@@ -87,6 +103,10 @@ test('meshctl demo opens the dashboard on live traffic; it stays readable at 80x
   }
   assert.match(lines[0] ?? '', /meshctl demo · window 10s/);
   assert.match(lines[23] ?? '', /\? help {2}q quit/, 'the status line is the last line');
+
+  // The dashboard reads with exactly that token: revoked, the dashboard says the server no longer knows it.
+  cli.ok(['token', 'revoke', dashboardToken!.AccessorID]);
+  await waitFor(() => /the server refused the token: ACL not found/.test(capture().replace(/\s+/g, ' ')), 15_000, `the dashboard to report its revoked token:\n${capture()}`);
 
   tmux('send-keys', '-t', 'demo', 'q');
   const ended = await waitFor(() => {

@@ -1,6 +1,10 @@
 // `meshctl demo --no-dashboard`, the built CLI, end to end: it comes up (the
 // printed server answers, every host's services pass in the catalog, the
-// traffic generator's requests come back through frontend → api → db), and
+// traffic generator's requests come back through frontend → api → db), its
+// mesh is a secure one (ACLs on: anonymous requests and the printed read-only
+// token cannot write, the read-only token reads `meshctl services`, the
+// management token in its 0600 file can; each host joined the TLS API with
+// the CA pinned and an agent token of its own), and
 // a signal removes everything it made: exit 0, no namespace or gateway veth
 // with its prefix, no process carrying its run marker, no temp dir. Once
 // on namespaces with SIGINT, once on loopback addresses with SIGTERM sent
@@ -8,8 +12,9 @@
 
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
+import { cliFor } from '../helpers/cli.ts';
 import { MESHCTL, waitFor } from '../helpers/server.ts';
 
 interface TrafficStatus {
@@ -20,9 +25,9 @@ interface TrafficStatus {
   byStatus: Record<string, number>;
 }
 
-async function getJson<T>(url: string): Promise<T | undefined> {
+async function getJson<T>(url: string, token?: string): Promise<T | undefined> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000), headers: token ? { 'X-Consul-Token': token } : {} });
     return res.ok ? ((await res.json()) as T) : undefined;
   } catch {
     return undefined;
@@ -41,6 +46,63 @@ function markedProcesses(prefix: string): number[] {
     }
   }
   return found;
+}
+
+/**
+ * The demo's mesh is set up as the README tells an operator to: ACLs on
+ * (anonymous reads of the catalog and any write refused), the printed
+ * read-only token reads but cannot write, the management token in its 0600
+ * file can, and every host joined the TLS API with the CA pinned and an
+ * agent token of its own, never with --insecure-skip-verify.
+ */
+async function assertSecureMesh(out: string, serverUrl: string, tmpDir: string, prefix: string): Promise<void> {
+  const readToken = /try\s+MESHCTL_SERVER=\S+ MESHCTL_TOKEN=(\S+) meshctl services/.exec(out)?.[1];
+  assert.ok(readToken, `the try line carries the read-only token:\n${out}`);
+  assert.match(out, new RegExp(`tokens\\s+read-only ${readToken} `), 'the tokens line names the same one');
+  assert.doesNotMatch(out, /ACLs off|no ACLs|dev mode/);
+  const managementFile = /management in (\S+) \(mode 0600\)/.exec(out)?.[1];
+  assert.ok(managementFile && managementFile.startsWith(`${tmpDir}/`), `the management token's file is in the temp dir:\n${out}`);
+  assert.equal(statSync(managementFile).mode & 0o777, 0o600);
+  const managementToken = readFileSync(managementFile, 'utf8').trim();
+  assert.ok(!out.includes(managementToken), 'the management secret itself is not printed');
+
+  const put = (path: string, token?: string) => fetch(`${serverUrl}${path}`, { method: 'PUT', body: 'x', headers: token ? { 'X-Consul-Token': token } : {}, signal: AbortSignal.timeout(5_000) });
+  assert.equal((await put('/v1/kv/demo-acl-probe')).status, 403, 'an anonymous write is refused');
+  assert.equal((await fetch(`${serverUrl}/v1/health/service/frontend`, { signal: AbortSignal.timeout(5_000) })).status, 403, 'an anonymous read of the catalog is refused');
+  const refused = await put('/v1/kv/demo-acl-probe', readToken);
+  assert.equal(refused.status, 403, 'the read-only token cannot write');
+  assert.match(await refused.text(), /Permission denied: .* lacks permission 'key:write'/);
+  assert.equal((await put('/v1/kv/demo-acl-probe', managementToken)).status, 200, 'the management token in the file can');
+
+  // The printed try line, as the user would run it (no agent config of this machine in the way).
+  const cli = cliFor(() => ({ address: serverUrl, token: readToken }));
+  const services = cli.run(['services']);
+  assert.equal(services.code, 0, services.stderr);
+  for (const service of ['frontend', 'api', 'db', 'traffic']) assert.match(services.stdout, new RegExp(`^${service}\\s+\\d+/\\d+`, 'm'), services.stdout);
+  const write = cli.run(['intention', 'deny', 'traffic', 'db']);
+  assert.equal(write.code, 1, `a write with the read-only token exits 1: ${write.stdout}${write.stderr}`);
+  assert.match(write.stderr, /error: the server refused the token: Permission denied: .* lacks permission/);
+  const intentions = cli.run(['intention', 'list', '--json']);
+  assert.equal(intentions.code, 0, intentions.stderr);
+  const written = (JSON.parse(intentions.stdout) as Array<{ SourceName: string; DestinationName: string }>).map((i) => `${i.SourceName}→${i.DestinationName}`).sort();
+  assert.deepEqual(written, ['api→db', 'frontend→api', 'traffic→frontend'], 'the refused write changed nothing');
+
+  // Each host's agent: the TLS API, the CA pinned, its own agent token (not the management or read-only one).
+  const agentTokens = new Set<string>();
+  for (const node of ['host-1', 'host-2', 'host-3']) {
+    const config = JSON.parse(readFileSync(`${tmpDir}/${node}/conf/agent.json`, 'utf8')) as { server: string; serverCaPem?: string[]; insecureSkipVerify?: boolean; token: string };
+    assert.match(config.server, /^https:\/\//, `${node} joined the TLS API`);
+    assert.ok((config.serverCaPem?.length ?? 0) > 0 && config.insecureSkipVerify === undefined, `${node} verifies the server by the pinned CA`);
+    assert.ok(config.token && config.token !== managementToken && config.token !== readToken, `${node} has an agent token of its own`);
+    agentTokens.add(config.token);
+  }
+  assert.equal(agentTokens.size, 3, 'one agent token per host');
+  const joins = markedProcesses(prefix).map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).filter((argv) => argv.includes('join'));
+  assert.equal(joins.length, 3, 'three join processes');
+  for (const argv of joins) {
+    assert.ok(argv.includes('--ca-hash') && !argv.includes('--insecure-skip-verify'), argv.join(' '));
+    assert.ok(![...agentTokens].some((t) => argv.includes(t)), 'no token in a join\'s argv');
+  }
 }
 
 function inGroup(pgid: number): number[] {
@@ -70,8 +132,9 @@ async function runDemo(mode: 'netns' | 'loopback' | 'auto', signals: NodeJS.Sign
   let tmpDir = '';
   try {
     const serverUrl = await waitFor(() => /server up at (http:\/\/\S+)/.exec(out)?.[1], 30_000, `the server line:\n${out}`);
-    assert.ok(await getJson(`${serverUrl}/v1/status/leader`), 'the printed server answers');
+    assert.ok(await getJson(`${serverUrl}/v1/status/leader`), 'the printed server answers (its status, to anyone)');
     const statusUrl = await waitFor(() => /traffic\s+(http:\/\/\S+\/status)/.exec(out)?.[1], 90_000, `the demo to come up:\n${out}`);
+    const token = /MESHCTL_TOKEN=(\S+)/.exec(out)![1]!;
     tmpDir = /logs\s+(\S+)/.exec(out)![1]!;
     prefix = /meshctl-demo-(md[0-9a-z]+)-/.exec(tmpDir)![1]!;
     assert.ok(existsSync(tmpDir));
@@ -83,9 +146,9 @@ async function runDemo(mode: 'netns' | 'loopback' | 'auto', signals: NodeJS.Sign
 
     // Every host's services are in the catalog and passing.
     for (const [service, count] of [['frontend', 1], ['api', 2], ['db', 1], ['traffic', 1]] as const) {
-      await waitFor(async () => ((await getJson<unknown[]>(`${serverUrl}/v1/health/service/${service}?passing`))?.length ?? 0) === count, 30_000, `${count} passing instance(s) of ${service}`);
+      await waitFor(async () => ((await getJson<unknown[]>(`${serverUrl}/v1/health/service/${service}?passing`, token))?.length ?? 0) === count, 30_000, `${count} passing instance(s) of ${service}`);
     }
-    const api = (await getJson<Array<{ Node: { Node: string }; Service: { Tags: string[] } }>>(`${serverUrl}/v1/health/service/api`))!;
+    const api = (await getJson<Array<{ Node: { Node: string }; Service: { Tags: string[] } }>>(`${serverUrl}/v1/health/service/api`, token))!;
     assert.deepEqual(api.map((e) => `${e.Node.Node}:${e.Service.Tags.join(',')}`).sort(), ['host-2:v1', 'host-3:v2']);
 
     // Traffic flows end to end: 300 more answers, nearly all 200 (db fails 2%, seeded), the rest db's 500s.
@@ -100,6 +163,7 @@ async function runDemo(mode: 'netns' | 'loopback' | 'auto', signals: NodeJS.Sign
     const logs = () => ['host-1-agent', 'host-1-frontend', 'host-1-traffic'].map((name) => `--- ${name}\n${readFileSync(`${tmpDir}/${name}.log`, 'utf8').split('\n').slice(-15).join('\n')}`).join('\n');
     assert.ok(ok / answered >= 0.9, `${ok} of ${answered} answered 200: ${JSON.stringify(statuses)}\n${logs()}`);
     assert.deepEqual(Object.keys(statuses).filter((k) => k !== '200' && k !== '500'), [], `only 200s and db's 500s: ${JSON.stringify(statuses)}\n${logs()}`);
+    await assertSecureMesh(out, serverUrl, tmpDir, prefix);
   } finally {
     for (const signal of signals) demo.kill(signal);
     const code = await Promise.race([exited, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 30_000).unref())]);

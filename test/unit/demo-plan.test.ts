@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { appArgs, describeHost, joinArgs, meshCommands, planHosts, portNeeds, wellKnownPort, HOST_COUNT, type PortSource } from '../../src/demo/plan.ts';
+import { agentTokenArgs, appArgs, describeHost, joinArgs, readTokenArgs, meshCommands, planHosts, portNeeds, wellKnownPort, HOST_COUNT, type PortSource } from '../../src/demo/plan.ts';
 import { gatewayAddress, hostAddress, overlaps, parseCidr, pickSubnet } from '../../src/demo/subnet.ts';
 import { seededRandom } from '../../src/lib/seeded-random.ts';
 
@@ -17,23 +17,53 @@ test('three hosts: frontend and traffic, api v1, api v2 and db', () => {
   assert.throws(() => planHosts(IPS.slice(0, 2), wellKnownPort), /3 hosts/);
 });
 
-test("host-3's join: both services with checks, api tagged v2, db reached as api, its own dirs and addresses", () => {
+const TLS_API = { addr: '10.213.7.254:41001', caHash: `sha256:${'ab'.repeat(32)}` };
+
+test("host-3's join: the TLS API with the CA pinned, both services with checks, api tagged v2, db reached as api, its own dirs and addresses", () => {
   const host = planHosts(IPS, wellKnownPort)[2]!;
-  assert.deepEqual(joinArgs(host, 'http://10.213.7.254:41000', '/tmp/d/data', '/tmp/d/conf'), [
-    'join', 'http://10.213.7.254:41000', '--foreground', '--node-name', 'host-3', '--advertise-addr', '10.213.7.3',
+  assert.deepEqual(joinArgs(host, TLS_API, '/tmp/d/data', '/tmp/d/conf'), [
+    'join', '10.213.7.254:41001', '--ca-hash', `sha256:${'ab'.repeat(32)}`, '--foreground', '--node-name', 'host-3', '--advertise-addr', '10.213.7.3',
     '--service', 'api=8081,check=http://127.0.0.1:8081/health,interval=1s,tags=v2',
     '--service', 'db=8082,check=http://127.0.0.1:8082/health,interval=1s',
     '--upstream', 'db:9002,as=api',
     '--data-dir', '/tmp/d/data', '--config-dir', '/tmp/d/conf', '--admin-addr', '127.0.0.1:15000', '--inbound-addr', '10.213.7.3:15006',
     '--metrics-port',
     '15090', '--heartbeat-interval', '2s',
-    '--insecure-skip-verify',
   ]);
 });
 
-test('a server on this host needs no --insecure-skip-verify (join trusts its own loopback)', () => {
-  const host = planHosts(['127.0.9.1', '127.0.9.2', '127.0.9.3'], wellKnownPort)[0]!;
-  assert.ok(!joinArgs(host, 'http://127.0.0.1:41000', '/d', '/c').includes('--insecure-skip-verify'));
+test('every join verifies the server by its CA pin, skips no check, and carries no token in argv (ps would show it)', () => {
+  const table: Array<[string, readonly string[]]> = [
+    ['namespaces', IPS],
+    ['loopback', ['127.0.9.1', '127.0.9.2', '127.0.9.3']],
+  ];
+  for (const [mode, ips] of table) {
+    for (const host of planHosts(ips, wellKnownPort)) {
+      const args = joinArgs(host, TLS_API, '/d', '/c');
+      assert.ok(!args.includes('--insecure-skip-verify'), `${mode} ${host.node}`);
+      assert.ok(!args.includes('--token'), `${mode} ${host.node}`);
+      assert.ok(!args.some((a) => a.startsWith('http://')), `${mode} ${host.node}: not the plain HTTP API`);
+      assert.equal(args[args.indexOf('--ca-hash') + 1], TLS_API.caHash, `${mode} ${host.node}`);
+    }
+  }
+});
+
+test("each host's agent token may register its node and exactly the services its join registers; the dashboard's token is read-only", () => {
+  const plan = planHosts(IPS, wellKnownPort);
+  assert.deepEqual(plan.map(agentTokenArgs), [
+    ['token', 'create', '--policy', 'agent', '--node', 'host-1', '--service', 'frontend', '--service', 'traffic', '--description', 'demo-host-1-agent', '--json'],
+    ['token', 'create', '--policy', 'agent', '--node', 'host-2', '--service', 'api', '--description', 'demo-host-2-agent', '--json'],
+    ['token', 'create', '--policy', 'agent', '--node', 'host-3', '--service', 'api', '--service', 'db', '--description', 'demo-host-3-agent', '--json'],
+  ]);
+  for (const host of plan) {
+    const join = joinArgs(host, TLS_API, '/d', '/c');
+    const registered = join.flatMap((a, i) => (join[i - 1] === '--service' ? [a.split('=')[0]!] : [])).sort();
+    const token = agentTokenArgs(host);
+    const allowed = token.flatMap((a, i) => (token[i - 1] === '--service' ? [a] : [])).sort();
+    assert.deepEqual(allowed, registered, host.node);
+    assert.equal(token[token.indexOf('--node') + 1], join[join.indexOf('--node-name') + 1], host.node);
+  }
+  assert.deepEqual(readTokenArgs(), ['token', 'create', '--policy', 'read', '--description', 'demo-dashboard', '--json']);
 });
 
 test("traffic's status listens on the host's address (read from outside it); the apps on 127.0.0.1, where the proxy delivers", () => {
