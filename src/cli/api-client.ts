@@ -12,6 +12,8 @@ export interface ApiResponse<T> {
   status: number;
   body: T;
   index: number;
+  /** The server left out entries this token may not read (X-Consul-Results-Filtered-By-ACLs). */
+  filteredByAcls: boolean;
 }
 
 export class ApiClient {
@@ -36,7 +38,7 @@ export class ApiClient {
     if (res.status < 200 || res.status > 299) throw this.statusError(res.status, text);
     let parsed: unknown = text;
     if (res.contentType.includes('json') && text !== '') parsed = JSON.parse(text);
-    return { status: res.status, body: parsed as T, index: res.index };
+    return { status: res.status, body: parsed as T, index: res.index, filteredByAcls: res.filteredByAcls };
   }
 
   /**
@@ -86,6 +88,7 @@ interface RawResponse {
   body: string;
   contentType: string;
   index: number;
+  filteredByAcls: boolean;
 }
 
 function send(url: string, method: string, headers: Record<string, string>, payload: string | undefined, tls: ServerTls | undefined): Promise<RawResponse> {
@@ -102,6 +105,7 @@ function send(url: string, method: string, headers: Record<string, string>, payl
           body: Buffer.concat(chunks).toString('utf8'),
           contentType: String(res.headers['content-type'] ?? ''),
           index: Number(res.headers['x-consul-index'] ?? 0),
+          filteredByAcls: res.headers['x-consul-results-filtered-by-acls'] === 'true',
         }),
       );
     });

@@ -67,7 +67,8 @@ export function addStatusCommands(program: Command): void {
       .addHelpText('after', '\nExamples:\n  meshctl services\n  meshctl services --json'),
   ).action(async (flags: TargetFlags & { json?: boolean }) => {
     const client = clientFor(flags);
-    const { body: names } = await client.request<Record<string, string[]>>('GET', '/v1/catalog/services');
+    const { body: names, filteredByAcls } = await client.request<Record<string, string[]>>('GET', '/v1/catalog/services');
+    if (filteredByAcls) warnFiltered('services');
     const services = [];
     for (const name of Object.keys(names)) {
       const { body } = await client.request<Array<{ Node: { Node: string; Address: string }; Service: { ID: string; Address: string; Port: number; Tags: string[] }; Checks: Array<{ Status: string }> }>>('GET', `/v1/health/service/${encodeURIComponent(name)}`);
@@ -93,7 +94,8 @@ export function addStatusCommands(program: Command): void {
       .addHelpText('after', '\nExamples:\n  meshctl nodes\n  meshctl nodes --json'),
   ).action(async (flags: TargetFlags & { json?: boolean }) => {
     const client = clientFor(flags);
-    const { body: nodes } = await client.request<Array<{ Node: string; Address: string; Meta: Record<string, string> }>>('GET', '/v1/catalog/nodes');
+    const { body: nodes, filteredByAcls } = await client.request<Array<{ Node: string; Address: string; Meta: Record<string, string> }>>('GET', '/v1/catalog/nodes');
+    if (filteredByAcls) warnFiltered('nodes');
     const rows = [];
     for (const node of nodes) {
       const { body: checks } = await client.request<Array<{ CheckID: string; Status: string; ServiceID: string }>>('GET', `/v1/health/node/${encodeURIComponent(node.Node)}`);
@@ -104,4 +106,9 @@ export function addStatusCommands(program: Command): void {
     if (flags.json) return printJson(rows);
     printTable(['NODE', 'ADDRESS', 'STATUS', 'SERVICES'], rows.map((r) => [r.node, r.address, paint(r.status), r.services.join(',')]));
   });
+}
+
+/** On stderr, so --json output stays what it was: an empty or short list is not the whole catalog. */
+function warnFiltered(what: 'services' | 'nodes'): void {
+  process.stderr.write(`meshctl: the server left out ${what} this token may not read: give one that may (--token or MESHCTL_TOKEN; meshctl token create --policy read makes a read-only one)\n`);
 }

@@ -5,9 +5,11 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { api, removeDir, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
+import { cliFor } from '../helpers/cli.ts';
 
 let server: ServerProcess;
 const anonymous = () => ({ url: server.url, token: '' });
+const cli = cliFor(() => server);
 
 before(async () => {
   server = await startServer({ extraArgs: ['--reap-interval', '200ms'] });
@@ -65,6 +67,26 @@ describe('tokens', () => {
     assert.equal(await (await api(server, 'DELETE', `/v1/acl/token/${mine.AccessorID}`)).json(), true);
     assert.equal((await api(reader, 'GET', '/v1/catalog/services')).status, 403, 'a revoked token stops working');
   });
+});
+
+test('lists ACLs trimmed say so (X-Consul-Results-Filtered-By-ACLs), and meshctl services and nodes warn that they are partial', async () => {
+  const agent = { url: server.url, token: await makeToken({ NodeIdentities: [{ NodeName: 'host-f' }], ServiceIdentities: [{ ServiceName: 'filtered' }] }) };
+  assert.equal((await register(agent, 'host-f', { Service: 'filtered', Port: 80 })).status, 200);
+  for (const path of ['/v1/catalog/services', '/v1/catalog/nodes', '/v1/health/state/any']) {
+    const trimmed = await api(anonymous(), 'GET', path);
+    assert.equal(trimmed.status, 200, path);
+    assert.equal(trimmed.headers.get('x-consul-results-filtered-by-acls'), 'true', `${path}, anonymous`);
+    const whole = await api(server, 'GET', path);
+    assert.equal(whole.headers.get('x-consul-results-filtered-by-acls'), null, `${path}, management`);
+  }
+  for (const command of ['services', 'nodes']) {
+    const partial = cli.run([command], '');
+    assert.equal(partial.code, 0, partial.stderr);
+    assert.match(partial.stderr, new RegExp(`the server left out ${command} this token may not read: give one that may \\(--token or MESHCTL_TOKEN`));
+    const full = cli.run([command]);
+    assert.equal(full.stderr, '', `${command} with the management token: no warning`);
+    assert.match(full.stdout, command === 'services' ? /filtered/ : /host-f/);
+  }
 });
 
 describe('validation', () => {

@@ -37,6 +37,9 @@ export function parseBlockingParams(query: URLSearchParams): BlockingParams {
 /** The wait with Consul's jitter: up to wait/16 more. */
 export const jitteredWait = (waitMs: number, random: Random): number => waitMs + Math.floor(random() * (waitMs / 16));
 
+/** Consul's mark on a list that ACLs trimmed: a client can tell "none" from "none you may see". */
+export const filteredByAcls = (hidden: boolean): Record<string, string> => (hidden ? { 'X-Consul-Results-Filtered-By-ACLs': 'true' } : {});
+
 export function indexHeaders(index: number): Record<string, string | number> {
   return {
     'X-Consul-Index': Math.max(1, index),

@@ -18,7 +18,7 @@ import {
 } from '../../catalog/catalog.ts';
 import { topics } from '../../catalog/keys.ts';
 import type { CheckRecord } from '../../catalog/types.ts';
-import { blockingRead } from '../blocking.ts';
+import { blockingRead, filteredByAcls } from '../blocking.ts';
 import type { Handler } from '../context.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
@@ -107,8 +107,9 @@ export function addCatalogRoutes(router: Router<Handler>, deps: ApiDeps): void {
     blockingRead(ctx, store, { exact: [topics.nodes] }, deps.random, () => {
       refuseFilter(ctx.query);
       const meta = nodeMetaFilter(ctx.query);
-      const nodes = listNodes(store).filter((n) => meta(n.value) && ctx.can({ resource: 'node', access: 'read', name: n.value.Node }));
-      return { json: nodes.map(nodeOut) };
+      const matching = listNodes(store).filter((n) => meta(n.value));
+      const nodes = matching.filter((n) => ctx.can({ resource: 'node', access: 'read', name: n.value.Node }));
+      return { json: nodes.map(nodeOut), headers: filteredByAcls(nodes.length < matching.length) };
     }),
   );
 
@@ -129,9 +130,13 @@ export function addCatalogRoutes(router: Router<Handler>, deps: ApiDeps): void {
       refuseFilter(ctx.query);
       const meta = nodeMetaFilter(ctx.query);
       const tags = new Map<string, Set<string>>();
+      let hidden = false;
       for (const entry of listAllServices(store)) {
         const name = entry.value.Service;
-        if (!ctx.can({ resource: 'service', access: 'read', name })) continue;
+        if (!ctx.can({ resource: 'service', access: 'read', name })) {
+          hidden = true;
+          continue;
+        }
         if (ctx.query.has('node-meta')) {
           const node = getNode(store, nodeOfServiceKey(entry.key));
           if (!node || !meta(node.value)) continue;
@@ -142,7 +147,7 @@ export function addCatalogRoutes(router: Router<Handler>, deps: ApiDeps): void {
       }
       const out: Record<string, string[]> = {};
       for (const name of [...tags.keys()].sort()) out[name] = [...(tags.get(name) as Set<string>)].sort();
-      return { json: out };
+      return { json: out, headers: filteredByAcls(hidden) };
     }),
   );
 

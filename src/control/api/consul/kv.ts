@@ -5,7 +5,7 @@
 
 import { badRequest } from '../../../lib/errors.ts';
 import type { StoredEntry } from '../../store/store.ts';
-import { blockingRead } from '../blocking.ts';
+import { blockingRead, filteredByAcls } from '../blocking.ts';
 import type { Handler } from '../context.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
@@ -66,7 +66,7 @@ export function addKvRoutes(router: Router<Handler>, deps: ApiDeps): void {
         const value = visible[0]!.value.Value;
         return { raw: value === null ? Buffer.alloc(0) : Buffer.from(value, 'base64'), contentType: 'text/plain; charset=utf-8' };
       }
-      return { json: visible.map(kvOut) };
+      return { json: visible.map(kvOut), headers: filteredByAcls(visible.length < entries.length) };
     });
   });
 
