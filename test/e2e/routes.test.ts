@@ -1,7 +1,9 @@
 // Routing on the namespace test bed: host 1 runs `client`, which calls `web`
 // through its upstream port; `web` has a v1 instance on host 2 and a v2
 // instance on host 3 (tags v1/v2, subsets of the same names); host 3 also
-// runs `shadow`, a mirror target that answers slowly and counts what it gets.
+// runs `shadow`, a mirror target that answers slowly and counts what it gets;
+// `echo`, a gRPC service (@grpc/grpc-js), has a v1 instance on host 2 and a
+// v2 instance on host 3 too.
 // Every route is made with the real CLI and reaches host 1's proxy through
 // its watch; each test waits for host 1 to apply the new config first.
 
@@ -64,6 +66,13 @@ async function gets(total: number, path = '/', header = ''): Promise<{ counts: R
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as { counts: Record<string, number>; p50: number };
 }
+/** N unary calls to echo and one 100-message stream, from host 1 through its upstream port. */
+async function echoCalls(n: number): Promise<{ servedBy: Record<string, number>; calls: number; echoed: number; inOrder: boolean }> {
+  const r = await h1.exec(NODE, [join(ROOT, 'test/fixtures/grpc-echo-client.ts'), '15051', String(n), '100'], { timeoutMs: 60_000 });
+  if (r.code !== 0) return { servedBy: {}, calls: 0, echoed: 0, inOrder: false };
+  const out = JSON.parse(r.stdout) as { servedBy: Record<string, number>; echoed: number; inOrder: boolean };
+  return { ...out, calls: Object.values(out.servedBy).reduce((a, b) => a + b, 0) };
+}
 const shadowHits = async (path = '/') => Number((await h3.exec('curl', ['-sf', `http://127.0.0.1:8082/hits${path}`])).stdout);
 
 before(async () => {
@@ -74,16 +83,21 @@ before(async () => {
   h3.spawn(NODE, ['-e', APP('v2')]);
   // The mirror answers slowly: a caller that waited for it would show it.
   const shadow = h3.spawn(NODE, ['-e', APP('shadow', 300)]);
+  h2.spawn(NODE, [join(ROOT, 'test/fixtures/grpc-echo-server.ts'), 'echo-v1', '50051']);
+  h3.spawn(NODE, [join(ROOT, 'test/fixtures/grpc-echo-server.ts'), 'echo-v2', '50051']);
   shadow.stderr?.on('data', (d: Buffer) => (shadowOutput += d.toString()));
   shadow.once('exit', (code, signal) => (shadowOutput += `[exited ${code ?? signal}]`));
   const common = ['--ca-hash', server.caHash, '--token', server.token, '--heartbeat-interval', '1s'];
-  await meshctl(h2, ['join', server.httpsUrl, ...common, '--node-name', 'host-2', '--service', 'web=8081,tags=v1', ...dirs(h2)]);
-  await meshctl(h3, ['join', server.httpsUrl, ...common, '--node-name', 'host-3', '--service', 'web=8081,tags=v2', '--service', 'shadow=8082', ...dirs(h3)]);
-  await meshctl(h1, ['join', server.httpsUrl, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', ...dirs(h1)]);
+  await meshctl(h2, ['join', server.httpsUrl, ...common, '--node-name', 'host-2', '--service', 'web=8081,tags=v1', '--service', 'echo=50051,tags=v1,check=tcp:127.0.0.1:50051,interval=1s', ...dirs(h2)]);
+  await meshctl(h3, ['join', server.httpsUrl, ...common, '--node-name', 'host-3', '--service', 'web=8081,tags=v2', '--service', 'shadow=8082', '--service', 'echo=50051,tags=v2,check=tcp:127.0.0.1:50051,interval=1s', ...dirs(h3)]);
+  await meshctl(h1, ['join', server.httpsUrl, ...common, '--node-name', 'host-1', '--service', 'client=7000', '--upstream', 'web:9191', '--upstream', 'echo:15051', ...dirs(h1)]);
   for (const service of ['web', 'shadow']) await meshctl(h1, ['config', 'set', 'service-defaults', service, 'protocol=http', 'retries.num_retries=0']);
   await meshctl(h1, ['intention', 'allow', 'client', '*']);
   await meshctl(h1, ['subset', 'set', 'web', 'v1', '--tag', 'v1']);
   await meshctl(h1, ['subset', 'set', 'web', 'v2', '--tag', 'v2']);
+  await meshctl(h1, ['config', 'set', 'service-defaults', 'echo', 'protocol=grpc']);
+  await meshctl(h1, ['subset', 'set', 'echo', 'v1', '--tag', 'v1']);
+  await meshctl(h1, ['subset', 'set', 'echo', 'v2', '--tag', 'v2']);
   await waitFor(async () => {
     const { counts } = await gets(20);
     return (counts.v1 ?? 0) + (counts.v2 ?? 0) === 20;
@@ -136,6 +150,15 @@ test("mirroring delivers to the mirror without changing the caller's responses o
   await waitFor(async () => (await shadowHits('/mirrored/measured')) === 200, 10_000, 'the mirror to get every copy');
   // The mirror takes 300 ms per request; a caller that waited for it would show that.
   assert.ok(mirrored.p50 < plain.p50 + 50, `p50 ${mirrored.p50.toFixed(1)} ms mirrored vs ${plain.p50.toFixed(1)} ms plain`);
+});
+
+test('a gRPC service splits too: 80/20 over 500 calls within ±5%, and its stream still flows', async () => {
+  await waitFor(async () => (await echoCalls(10)).calls === 10, 30_000, 'client to reach echo');
+  await change(['split', 'echo', 'v1=80', 'v2=20']);
+  const { servedBy, calls, echoed, inOrder } = await echoCalls(500);
+  assert.equal(calls, 500, JSON.stringify(servedBy));
+  assert.ok(Math.abs((servedBy['echo-v2'] ?? 0) - 100) <= 25, `v2 served ${servedBy['echo-v2']} of 500 (20% ± 5% is 75..125): ${JSON.stringify(servedBy)}`);
+  assert.deepEqual([echoed, inOrder], [100, true], 'the bidirectional stream through the split route');
 });
 
 test('a rollback restores the previous behaviour', async () => {
