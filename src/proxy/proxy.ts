@@ -34,7 +34,7 @@ import { handleOutbound, sendMeshError } from './http/outbound.ts';
 import { routeH2, routeHttp, type RouteOutcome } from './http/route.ts';
 import type { RouteTable } from '../config/route-table.ts';
 import { forwardTcpInbound, forwardTcpOutbound, splice } from './tcp/forward.ts';
-import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { constants, createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { SessionPool, relayedBytes, respondFailure } from './h2/relay.ts';
 import { denyStream, h2Inbound, h2Outbound, respondRouted } from './h2/stages.ts';
 import { refuseHostless, refuseHostlessUpgrade, refuseMalformed } from './http/strict.ts';
@@ -575,7 +575,14 @@ export class Proxy {
     let server = this.h2Servers.get(key);
     if (!server) {
       server = createH2Server();
-      server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void onStream(stream, headers));
+      server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+        // A reset (the caller's, or one the mesh sends) emits 'error' on the stream: never the agent's end.
+        stream.on('error', () => {});
+        onStream(stream, headers).catch((error: Error) => {
+          this.options.log(`${key.split('|')[0] === 'out' ? 'outbound' : 'inbound'} HTTP/2 stream: ${error.message}; resetting it`);
+          if (!stream.destroyed) stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+        });
+      });
       server.on('sessionError', () => {});
       this.h2Servers.set(key, server);
     }

@@ -1,5 +1,6 @@
 // A gRPC echo service and client (@grpc/grpc-js), for tests that carry gRPC
-// through the mesh: a unary call, a bidirectional stream, and an error status.
+// through the mesh: a unary call (which can echo its metadata), a
+// bidirectional stream, and an error status.
 
 import * as grpc from '@grpc/grpc-js';
 import * as loader from '@grpc/proto-loader';
@@ -23,7 +24,9 @@ function echoService(): Service {
 export async function startEchoServer(id: string, port = 0, host = '127.0.0.1'): Promise<{ port: number; close: () => void }> {
   const server = new grpc.Server();
   server.addService(echoService().service, {
-    Say: (call: { request: Message }, callback: (error: grpc.ServiceError | null, reply?: Message) => void) => callback(null, { text: call.request.text, served_by: id }),
+    // Say "?metadata" and the reply's text is the call's metadata as JSON (what the app received).
+    Say: (call: { request: Message; metadata: grpc.Metadata }, callback: (error: grpc.ServiceError | null, reply?: Message) => void) =>
+      callback(null, { text: call.request.text === '?metadata' ? JSON.stringify(call.metadata.getMap()) : call.request.text, served_by: id }),
     Chat: (call: grpc.ServerDuplexStream<Message, Message>) => {
       call.on('data', (m: Message) => call.write({ text: m.text.toUpperCase(), served_by: id }));
       call.on('end', () => call.end());

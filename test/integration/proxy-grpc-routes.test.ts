@@ -29,6 +29,8 @@ const ROUTERS = [
         { Name: 'canary', Match: { Header: [{ Name: 'x-canary', Exact: '1' }] }, Destination: { Split: [{ Subset: 'v2', Weight: 100 }] } },
         { Name: 'broken', Match: { PathExact: '/meshtest.Echo/Fail' }, Fault: { Abort: { Status: 503, Percent: 100 } }, Destination: { Split: [{ Weight: 100 }] } },
         { Name: 'slow', Match: { Header: [{ Name: 'x-slow', Present: true }] }, Timeout: '100ms', Fault: { Delay: { Duration: '400ms', Percent: 100 } }, Destination: { Split: [{ Weight: 100 }] } },
+        { Name: 'edited', Match: { Header: [{ Name: 'x-edit', Present: true }] }, RequestHeaders: { Set: { 'x-version': 'v2' }, Add: { 'user-agent': 'meshctl-route', 'x-tag': 'routed' }, Remove: ['x-secret'] }, Destination: { Split: [{ Subset: 'v1', Weight: 100 }] } },
+        { Name: 'chat-deadline', Match: { PathExact: '/meshtest.Echo/Chat', Header: [{ Name: 'x-deadline', Present: true }] }, Timeout: '150ms', Destination: { Split: [{ Weight: 100 }] } },
         { Name: 'split', Destination: { Split: [{ Subset: 'v1', Weight: 90 }, { Subset: 'v2', Weight: 10 }] } },
       ],
     },
@@ -106,4 +108,31 @@ test("a route's timeout is the call's deadline: DEADLINE_EXCEEDED, with the mesh
   await waitFor(() => records.some((r) => r.direction === 'outbound'), 5000, 'the outbound record');
   const outbound = records.find((r) => r.direction === 'outbound')!;
   assert.deepEqual([outbound.route, outbound.failure?.cause], ['slow', 'request_timeout']);
+});
+
+test('header edits reach the app: set, add (on user-agent too, which HTTP/2 sends once: the values are combined), remove', async () => {
+  const reply = await say('?metadata', { 'x-edit': '1', 'x-version': 'v1', 'x-secret': 's', 'x-tag': 'caller' });
+  const seen = JSON.parse(reply.text) as Record<string, string>;
+  assert.equal(seen['x-version'], 'v2');
+  assert.equal(seen['x-tag'], 'caller, routed');
+  assert.match(seen['user-agent'] ?? '', /^grpc-node-js\/.*, meshctl-route$/);
+  assert.equal(seen['x-secret'], undefined);
+});
+
+test("a route's deadline that passes mid-stream ends the call with DEADLINE_EXCEEDED in its trailers, and the proxy lives on", async () => {
+  const md = new grpc.Metadata();
+  md.set('x-deadline', '1');
+  const call = client.Chat(md);
+  const received: string[] = [];
+  const ended = new Promise<grpc.ServiceError | undefined>((resolve) => {
+    call.on('data', (m: { text: string }) => received.push(m.text));
+    call.on('error', (error: grpc.ServiceError) => resolve(error));
+    call.on('end', () => resolve(undefined));
+  });
+  call.write({ text: 'first' });
+  const error = await ended;
+  assert.deepEqual(received, ['FIRST'], 'the answer had started');
+  assert.equal(error?.code, grpc.status.DEADLINE_EXCEEDED, `${error?.code} ${error?.details}`);
+  assert.match(String(error?.metadata.get('x-mesh-error')[0]), /^request_timeout; hop=outbound; service=echo; policy=request_timeout=150ms \(route chat-deadline\)/);
+  assert.equal((await say('after')).text, 'after', 'the proxy still answers');
 });

@@ -4,7 +4,7 @@
 // become a response that names the cause; for gRPC that is a grpc-status
 // (14 UNAVAILABLE, 4 DEADLINE_EXCEEDED) so clients see a proper gRPC error.
 
-import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { HEADER, headerValue, statusFor, type MeshFailure } from '../mesh-error.ts';
 
@@ -110,10 +110,19 @@ export function relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, s
     let status = 0;
     let endedEarly = false;
     const bytes: StreamBytes = ((stream as Counted)[BYTES] = { request: 0, response: 0 });
-    const upstream = session.request(forwardableH2Headers(headers), { endStream: false });
+    let upstream: ClientHttp2Stream;
+    try {
+      upstream = session.request(forwardableH2Headers(headers), { endStream: false });
+    } catch (error) {
+      // Headers HTTP/2 cannot send, or a session that just went away: the caller is answered, not left waiting.
+      const e = error as NodeJS.ErrnoException;
+      onFailure(e.code ?? e.message);
+      return resolve(0);
+    }
     upstream.on('response', (responseHeaders, flags: number) => {
       status = Number(responseHeaders[':status'] ?? 0);
-      if (stream.destroyed) return;
+      // The mesh already ended the caller's stream (a deadline, a deny): the app's answer has nowhere to go.
+      if (stream.destroyed || stream.closed) return void upstream.close(constants.NGHTTP2_CANCEL);
       // A trailers-only answer (gRPC's way to fail at once) stays one HEADERS frame that ends the stream.
       if (flags & constants.NGHTTP2_FLAG_END_STREAM) {
         stream.respond(forwardableH2Headers(responseHeaders), { endStream: true });
@@ -126,6 +135,10 @@ export function relay(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, s
         trailers = mine;
         upstream.unpipe(stream);
         upstream.close(constants.NGHTTP2_CANCEL);
+        // What the caller still sends is read and dropped, so it is never held by flow control: a
+        // reset after the trailers could overtake them, and the caller would see no status.
+        stream.unpipe(upstream);
+        stream.resume();
         stream.end();
       };
       // Beside the pipe, which already set the stream flowing: this listener only counts.

@@ -81,8 +81,10 @@ export async function h2Outbound(service: string, cluster: Cluster | undefined, 
 function streamDeadline(stream: ServerHttp2Stream, ms: number, failure: Parameters<typeof respondFailure>[1], grpc: boolean): NodeJS.Timeout {
   return setTimeout(() => {
     if (stream.closed || stream.destroyed) return;
-    if (stream.headersSent) return respondFailure(stream, failure, grpc);
-    endWith(stream, failure, grpc);
+    if (!stream.headersSent) return endWith(stream, failure, grpc);
+    // Mid-answer: a gRPC call still ends with DEADLINE_EXCEEDED in its trailers; anything else is cancelled.
+    if (grpc && endRelayWith(stream, { 'grpc-status': '4', 'grpc-message': encodeURIComponent(`meshctl: ${failure.cause}`), [HEADER]: headerValue(failure) })) return;
+    stream.close(constants.NGHTTP2_CANCEL);
   }, ms);
 }
 
@@ -120,7 +122,9 @@ export function routedHeaders(headers: IncomingHttpHeaders, effects: Pick<RouteE
     const name = (edited[i] as string).toLowerCase();
     const value = edited[i + 1] as string;
     const existing = out[name];
-    out[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
+    // One field, values combined (RFC 9110 5.3; cookies with "; ", RFC 9113 8.2.3): HTTP/2 refuses
+    // a second user-agent, content-type or authorization field, which a route's Add would make.
+    out[name] = existing === undefined ? value : `${Array.isArray(existing) ? existing.join(', ') : existing}${name === 'cookie' ? '; ' : ', '}${value}`;
   }
   return out;
 }

@@ -133,13 +133,14 @@ export function addCatalogRoutes(router: Router<Handler>, deps: ApiDeps): void {
       let hidden = false;
       for (const entry of listAllServices(store)) {
         const name = entry.value.Service;
-        if (!ctx.can({ resource: 'service', access: 'read', name })) {
-          hidden = true;
-          continue;
-        }
         if (ctx.query.has('node-meta')) {
           const node = getNode(store, nodeOfServiceKey(entry.key));
           if (!node || !meta(node.value)) continue;
+        }
+        // Only what the query would have listed counts as hidden.
+        if (!ctx.can({ resource: 'service', access: 'read', name })) {
+          hidden = true;
+          continue;
         }
         const set = tags.get(name) ?? new Set<string>();
         for (const tag of entry.value.Tags) set.add(tag);
