@@ -179,13 +179,14 @@ export class Proxy {
       const method = req.method ?? 'GET';
       const path = req.url ?? '/';
       const startedAt = Date.now();
+      const t0 = performance.now();
       const destination = routed.kind === 'forward' ? routed.service : service;
       const hop = beginHop({ direction: 'outbound', protocol: 'http', source: caller ?? '', destination, method, path, rawHeaders: req.rawHeaders, startedAt }, this.tracer);
       if (routed.kind === 'respond') {
         req.resume();
         res.writeHead(routed.status, { ...routed.headers, 'content-length': Buffer.byteLength(routed.body) });
         res.end(routed.body);
-        this.record(hop, { direction: 'outbound', protocol: 'http', source: caller ?? '', destination, method, path, status: routed.status, mtls: true, startedAt, durationMs: Date.now() - startedAt, requestBytes: 0, responseBytes: Buffer.byteLength(routed.body) });
+        this.record(hop, { direction: 'outbound', protocol: 'http', source: caller ?? '', destination, method, path, status: routed.status, mtls: true, startedAt, durationMs: performance.now() - t0, requestBytes: 0, responseBytes: Buffer.byteLength(routed.body) });
         return;
       }
       const route = routed.effects?.route;
@@ -210,6 +211,7 @@ export class Proxy {
       const source = (req.socket as Tagged)[SOURCE_OF] ?? UNAUTHENTICATED;
       const method = req.method ?? 'GET';
       const startedAt = Date.now();
+      const t0 = performance.now();
       const verdict = authorizeHttp(this.table.intentions, source, target.service, { url: req.url ?? '', method, headers: headersOfRaw(req.rawHeaders) });
       const base = { direction: 'inbound' as const, protocol: 'http' as const, source, destination: target.service, endpoint: target.instanceId, method, mtls: source !== UNAUTHENTICATED, startedAt };
       const hop = beginHop({ ...base, path: verdict.ok ? verdict.forwardPath : req.url ?? '', rawHeaders: req.rawHeaders }, this.tracer);
@@ -217,12 +219,12 @@ export class Proxy {
         req.resume();
         this.options.onMeshError?.(JSON.stringify({ method, path: req.url, status: 403, requestId: hop.requestId, ...verdict.failure }));
         sendMeshError(res, verdict.failure);
-        this.record(hop, { ...base, path: req.url ?? '', status: statusFor(verdict.failure.cause), durationMs: Date.now() - startedAt, requestBytes: 0, responseBytes: 0, failure: verdict.failure });
+        this.record(hop, { ...base, path: req.url ?? '', status: statusFor(verdict.failure.cause), durationMs: performance.now() - t0, requestBytes: 0, responseBytes: 0, failure: verdict.failure });
         return;
       }
       const path = verdict.forwardPath;
       handleInbound(req, res, target, path, hop.set, (end) => {
-        this.record(hop, { ...base, path, status: end.status, durationMs: Date.now() - startedAt, requestBytes: end.requestBytes, responseBytes: end.responseBytes, ...(end.failure ? { failure: end.failure } : {}), ...(end.downstreamReset ? { downstreamReset: true } : {}) });
+        this.record(hop, { ...base, path, status: end.status, durationMs: performance.now() - t0, requestBytes: end.requestBytes, responseBytes: end.responseBytes, ...(end.failure ? { failure: end.failure } : {}), ...(end.downstreamReset ? { downstreamReset: true } : {}) });
       });
     });
     this.outboundHttp.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -505,6 +507,7 @@ export class Proxy {
     const caller = table.callers.get(service);
     if (protocol === 'tcp') {
       const startedAt = Date.now();
+      const t0 = performance.now();
       this.telemetry.tcpOpened('outbound', caller ?? '', service);
       void forwardTcpOutbound(socket, table.clusters.get(service), service, this.tls.clientOptions(caller, service, 'tcp'), this.options.log)
         .catch((error: Error): Awaited<ReturnType<typeof forwardTcpOutbound>> => {
@@ -514,7 +517,7 @@ export class Proxy {
           return { sent: socket.bytesRead, received: 0, failure: { cause: 'connect_failure', hop: 'outbound', service, detail: `proxy error: ${error.message}` } };
         })
         .then((end) => {
-          this.telemetry.tcp({ direction: 'outbound', source: caller ?? '', destination: service, ...(end.endpoint ? { endpoint: end.endpoint } : {}), mtls: true, startedAt, durationMs: Date.now() - startedAt, bytesSent: end.sent, bytesReceived: end.received, ...(end.failure ? { failure: end.failure } : {}) });
+          this.telemetry.tcp({ direction: 'outbound', source: caller ?? '', destination: service, ...(end.endpoint ? { endpoint: end.endpoint } : {}), mtls: true, startedAt, durationMs: performance.now() - t0, bytesSent: end.sent, bytesReceived: end.received, ...(end.failure ? { failure: end.failure } : {}) });
         });
       return;
     }
@@ -547,6 +550,7 @@ export class Proxy {
    */
   private h2Hop(hop: Pick<HttpRecord, 'direction' | 'protocol' | 'source' | 'destination' | 'mtls'> & { endpoint?: string; route?: string }, stream: ServerHttp2Stream, headers: IncomingHttpHeaders): IncomingHttpHeaders {
     const startedAt = Date.now();
+    const t0 = performance.now();
     const method = String(headers[':method'] ?? 'GET');
     const path = String(headers[':path'] ?? '');
     const raw: string[] = [];
@@ -561,7 +565,7 @@ export class Proxy {
       const bytes = relayedBytes(stream);
       this.record(context, {
         ...hop, method, path, status: Number(sent[':status'] ?? 0), ...(grpcStatus !== undefined ? { grpcStatus: Number(grpcStatus) } : {}),
-        startedAt, durationMs: Date.now() - startedAt, requestBytes: bytes.request, responseBytes: bytes.response,
+        startedAt, durationMs: performance.now() - t0, requestBytes: bytes.request, responseBytes: bytes.response,
         ...(meshError ? { failure: { cause: String(meshError).split(';')[0] as MeshFailure['cause'], hop: hop.direction, service: hop.destination, detail: String(meshError) } } : {}),
       });
     });
@@ -706,9 +710,10 @@ export class Proxy {
       this.judge(socket, source, service, (table) => authorizeConnection(table.intentions, source, service));
       // Stays paused until spliced to the app: bytes sent before that must not be dropped.
       const startedAt = Date.now();
+      const t0 = performance.now();
       this.telemetry.tcpOpened('inbound', source, service);
       forwardTcpInbound(socket, local.port, this.table.defaults(service).timeouts.idleMs, (end) => {
-        this.telemetry.tcp({ direction: 'inbound', source, destination: service, endpoint: local.id, mtls: source !== UNAUTHENTICATED, startedAt, durationMs: Date.now() - startedAt, bytesSent: end.sent, bytesReceived: end.received, ...(end.failure ? { failure: { ...end.failure, service } } : {}) });
+        this.telemetry.tcp({ direction: 'inbound', source, destination: service, endpoint: local.id, mtls: source !== UNAUTHENTICATED, startedAt, durationMs: performance.now() - t0, bytesSent: end.sent, bytesReceived: end.received, ...(end.failure ? { failure: { ...end.failure, service } } : {}) });
       });
       return;
     }

@@ -131,3 +131,15 @@ test('a streaming answer holds its max_requests slot until it ends', async () =>
   assert.deepEqual(await Promise.all([first, second]), ['200 firstdone', '200 firstdone']);
   assert.match(await send('/ok'), /^200 /, 'the slots are free again');
 });
+
+test('durations are measured to the microsecond at both stages, and the inbound one lies within the outbound one', async () => {
+  for (let i = 0; i < 20; i++) {
+    records.length = 0;
+    assert.match(await send('/ok'), /^200 /);
+    const { outbound, inbound } = await bothRecorded('/ok');
+    // A clock of whole milliseconds would give whole numbers (it did at the inbound stage): 20 in a row cannot all be.
+    assert.ok(outbound!.durationMs >= inbound!.durationMs, `outbound ${outbound!.durationMs} ≥ inbound ${inbound!.durationMs}`);
+    if (!Number.isInteger(inbound!.durationMs) && !Number.isInteger(outbound!.durationMs)) return;
+  }
+  assert.fail('20 requests all had a whole-millisecond duration at one stage');
+});
