@@ -6,12 +6,18 @@
 // A report is added to both tiers. A window is read by merging its buckets'
 // counts and histograms; the result is kept until the second ends, so any
 // number of dashboards cost one merge per window per second. That is exact:
-// a window leaves out the current second, and reports only ever land in it.
+// a window leaves out the current second, and reports land in it, except a
+// report sent late (ageMs, after an outage), which lands in the second it was
+// taken in and clears the reads kept for this second.
 //
 // The 10 m edge: it is read as the whole 10-second buckets before the current
 // one plus the whole seconds of the current one (from the fine tier), so it
 // spans between 591 and 600 whole seconds, never more than 10 minutes back;
-// coveredSeconds says which, and rates divide by it.
+// coveredSeconds says which, and rates divide by it. A window of a server up
+// for less than its span covers the time since it started, or since the
+// oldest second a late report brought, whichever is earlier: after a restart
+// the agents' backlog covers the outage, and dividing it by the seconds since
+// the restart alone would read a spike.
 //
 // Memory: a series costs one histogram per bucket it is reported in, so the
 // series are capped (MAX_SERIES in all, MAX_SERIES_PER_NODE per reporting
@@ -94,12 +100,13 @@ export class TelemetryWindow {
   /** The current 10-second bucket and the RETENTION_SECONDS before it. */
   private readonly coarse = new Ring(COARSE_STEP_SECONDS, RETENTION_SECONDS / COARSE_STEP_SECONDS + 1);
   private readonly quota: SeriesQuota;
-  private readonly startedAt: number;
+  /** The first second the window has counts for: the server's start, or a late report's older second. */
+  private coversFrom: number;
   /** Window length → its read during `second`. */
   private readonly cache = new Map<number, { second: number; read: WindowRead }>();
 
   constructor(startedAtMs: number, limits: WindowLimits = {}) {
-    this.startedAt = startedAtMs;
+    this.coversFrom = Math.floor(startedAtMs / 1000);
     this.quota = new SeriesQuota({ total: limits.maxSeries ?? MAX_SERIES, perNode: limits.maxSeriesPerNode ?? MAX_SERIES_PER_NODE, retentionSeconds: RETENTION_SECONDS });
   }
 
@@ -119,6 +126,7 @@ export class TelemetryWindow {
     // A late report changes seconds a window may already have been read for.
     if (second < current) this.cache.clear();
     const targets = [fine, coarse].filter((b) => b !== undefined);
+    if (targets.length > 0 && second < this.coversFrom) this.coversFrom = second;
     for (const s of series) {
       const key = seriesKey(s);
       if (targets.length === 0 || !this.quota.admit(node, key, current)) {
@@ -176,7 +184,7 @@ export class TelemetryWindow {
       pick(this.fine, current - recent, current - 1);
       pick(this.coarse, period - whole, period - 1);
     }
-    const read = merge(buckets, span, current - Math.floor(this.startedAt / 1000));
+    const read = merge(buckets, span, current - this.coversFrom);
     this.cache.set(seconds, { second: current, read });
     return read;
   }

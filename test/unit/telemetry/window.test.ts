@@ -174,3 +174,18 @@ test("a late report (ageMs) lands in the seconds its counts were taken in: the f
   assert.equal(w.read(600, now + 21_000).droppedRequests, 17, 'older than the window keeps: counted as dropped, at arrival');
   assert.equal(inbound(600, now + 21_000), 23, '21 s on, the 599 s old counts have left the 10 minutes, as any would');
 });
+
+test('after a restart, the agents\' backlog of the outage is divided by the time it covers, not by the seconds since the restart', () => {
+  // The server restarted at R after a 15 s outage; agents send their backlog (10 req/s through it), then report live.
+  const R = T0 + 1000_000;
+  const w = new TelemetryWindow(R);
+  for (let age = 15; age >= 1; age--) w.ingest([series('inbound', 'web', 'api', 10, 10)], R + 200, 'host-1', age * 1000);
+  feed(w, R, 12, 10);
+  const now = R + 12_100;
+  const read = w.read(60, now);
+  assert.equal(read.series[0]?.requests, 270);
+  assert.equal(read.coveredSeconds, 27, '15 s of backlog and 12 s since the restart');
+  assert.equal(read.series[0]!.requests / read.coveredSeconds, 10);
+  // A late report older than the window reaches back no further than the window.
+  assert.equal(w.read(10, now).coveredSeconds, 10);
+});
