@@ -24,15 +24,26 @@ export const OUTBOUND_POLICIES = ['allow_any', 'registry_only'] as const;
 const OTLP_URL = 'an http:// or https:// URL of an OTLP/HTTP collector, such as http://collector:4318/v1/traces';
 
 /** An OTLP/HTTP collector's URL: http or https, with a host (the agents post protobuf spans to it). */
+const NO_CREDENTIALS = 'a URL without credentials (user:pass@): read-only tokens read the mesh config and the agents log the endpoint; give the collector an address the hosts trust, or run an OpenTelemetry Collector on each host';
+
 function otlpUrl() {
-  return z.string(expecting(OTLP_URL)).refine((text) => {
+  const parsed = (text: string): URL | undefined => {
     try {
-      const url = new URL(text);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+      return new URL(text);
     } catch {
-      return false;
+      return undefined;
     }
-  }, expecting(OTLP_URL));
+  };
+  return z
+    .string(expecting(OTLP_URL))
+    .refine((text) => {
+      const url = parsed(text);
+      return url !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+    }, expecting(OTLP_URL))
+    .refine((text) => {
+      const url = parsed(text);
+      return url === undefined || (url.username === '' && url.password === '');
+    }, expecting(NO_CREDENTIALS));
 }
 
 const ratio = () => z.number(expecting('a ratio from 0 to 1, such as 0.01 for 1%')).min(0, expecting('a ratio from 0 to 1, such as 0.01 for 1%')).max(1, expecting('a ratio from 0 to 1, such as 0.01 for 1%'));

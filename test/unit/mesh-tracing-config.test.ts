@@ -23,6 +23,8 @@ test('bad tracing settings are refused with the key, the value and what is expec
   const cases: Array<[string[], string]> = [
     [['tracing.otlp_endpoint=collector:4318'], 'tracing.otlp_endpoint: expected an http:// or https:// URL of an OTLP/HTTP collector, such as http://collector:4318/v1/traces, got "collector:4318"'],
     [['tracing.otlp_endpoint=grpc://collector:4317'], 'tracing.otlp_endpoint: expected an http:// or https:// URL of an OTLP/HTTP collector, such as http://collector:4318/v1/traces, got "grpc://collector:4317"'],
+    [['tracing.otlp_endpoint=http://user:pass@collector:4318/v1/traces'], 'tracing.otlp_endpoint: expected a URL without credentials (user:pass@): read-only tokens read the mesh config and the agents log the endpoint; give the collector an address the hosts trust, or run an OpenTelemetry Collector on each host, got "http://user:pass@collector:4318/v1/t...'],
+    [['tracing.otlp_endpoint=https://token@collector:4318/v1/traces'], 'tracing.otlp_endpoint: expected a URL without credentials (user:pass@): read-only tokens read the mesh config and the agents log the endpoint; give the collector an address the hosts trust, or run an OpenTelemetry Collector on each host, got "https://token@collector:4318/v1/traces"'],
     [['tracing.sampling=1.5'], 'tracing.sampling: expected a ratio from 0 to 1, such as 0.01 for 1%, got 1.5'],
     [['tracing.sampling=1%'], 'tracing.sampling: expected a ratio from 0 to 1, such as 0.01 for 1%, got "1%"'],
     [['tracing.max_spans_per_second=0'], 'tracing.max_spans_per_second: expected a whole number from 1 to 1000000, got 0'],
