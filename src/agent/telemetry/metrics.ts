@@ -21,6 +21,7 @@ export interface AgentReadings {
 
 /** Node's process metrics are exported as meshctl_agent_process_*, meshctl_agent_nodejs_*. */
 export const PROCESS_METRICS_PREFIX = 'meshctl_agent_';
+const UNLINTED_DEFAULT_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 export class MetricsSink implements TelemetrySink {
   readonly registry = new Registry();
@@ -80,6 +81,9 @@ export class MetricsSink implements TelemetrySink {
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: PROCESS_METRICS_PREFIX });
+    // prom-client names three gauges *_total, which Prometheus reserves for counters (promtool check
+    // metrics refuses them); they are the sums of the per-type gauges kept beside them.
+    for (const name of UNLINTED_DEFAULT_GAUGES) this.registry.removeSingleMetric(`${PROCESS_METRICS_PREFIX}${name}`);
   }
 
   http(record: HttpRecord): void {
