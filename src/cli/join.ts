@@ -51,6 +51,9 @@ import { colour } from './output.ts';
 import { fetchAdmin } from './admin-client.ts';
 import { resolveAdminAddr } from '../agent/admin-addr.ts';
 import { accessLogConfig } from './access-log-flags.ts';
+import { startOrExit } from './agent-process.ts';
+import { advertiseAddrFlag, listenAddrFlag } from './join-addr-flags.ts';
+import { checkAccessLogPath } from '../agent/telemetry/access-log-file.ts';
 
 interface JoinFlags {
   token?: string;
@@ -230,14 +233,14 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
     ...(tls?.insecureSkipVerify ? { insecureSkipVerify: true } : tls ? { serverCaPem: [...tls.rootsPem] } : {}),
     token,
     nodeName: validateName(flags.nodeName ?? hostname().split('.')[0] ?? 'node', '--node-name'),
-    advertiseAddr,
+    advertiseAddr: flags.advertiseAddr === undefined ? advertiseAddr : advertiseAddrFlag(flags.advertiseAddr),
     services,
     ...(identity ? { identity } : {}),
     upstreams,
     configDir: resolve(flags.configDir),
     dataDir: resolve(flags.dataDir),
-    adminAddr: flags.adminAddr,
-    inboundAddr: flags.inboundAddr,
+    adminAddr: listenAddrFlag(flags.adminAddr, '--admin-addr', DEFAULT_ADMIN_ADDR),
+    inboundAddr: listenAddrFlag(flags.inboundAddr, '--inbound-addr', `0.0.0.0:${DEFAULT_INBOUND_PORT}`),
     metricsPort: metricsPortOf(flags.metricsPort),
     heartbeatIntervalMs: duration(flags.heartbeatInterval, '--heartbeat-interval'),
     syncIntervalMs: duration(flags.syncInterval, '--sync-interval'),
@@ -280,7 +283,9 @@ function transparentSettings(flags: JoinFlags, proxy: { uid: number; gid: number
 async function join(server: string, flags: JoinFlags): Promise<void> {
   const token = flags.token ?? process.env.MESHCTL_TOKEN ?? '';
   // Parse everything first: a usage error must leave the host untouched.
-  buildConfig(server, flags, token, flags.advertiseAddr ?? '0.0.0.0');
+  const parsed = buildConfig(server, flags, token, flags.advertiseAddr ?? '0.0.0.0');
+  // An access log the agent could not open would fail its start: refused now, with nothing of the check left.
+  if (typeof parsed.accessLog === 'object' && parsed.accessLog.path) checkAccessLogPath(parsed.accessLog.path);
   const tls = await establishTrust(joinUrl(server), flags);
   const draft = buildConfig(server, flags, token, flags.advertiseAddr ?? '0.0.0.0', tls);
   const client = new ApiClient({ url: draft.server, token: token || undefined, source: 'flag', tls });
@@ -327,9 +332,21 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   }
 
   if (flags.foreground) {
-    process.stdout.write(`joined ${config.server} as node ${config.nodeName}; running the agent in the foreground (Ctrl-C stops it; services stay registered)\n`);
     const agent = new Agent({ config, version: VERSION, log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`) });
-    await agent.start();
+    try {
+      await startOrExit(agent);
+    } catch (error) {
+      // Nothing half-installed: a fresh join that could not start its agent takes back what it wrote.
+      if (!previous) {
+        try {
+          rollback(config, record, true);
+        } catch {
+          // The original error is the one to report.
+        }
+      }
+      throw error;
+    }
+    process.stdout.write(`joined ${config.server} as node ${config.nodeName}; running the agent in the foreground (Ctrl-C stops it; services stay registered)\n`);
     await new Promise<void>((done) => {
       const stop = () => agent.stop().then(done, done);
       process.once('SIGINT', stop);
