@@ -33,9 +33,10 @@ import {
   type InstallRecord,
 } from '../agent/supervisor/install.ts';
 import { logsDir } from '../agent/supervisor/builtin.ts';
+import { agentFailure, lastLines, logSize, readLogSince, type AgentFailure } from '../agent/supervisor/agent-failure.ts';
 import { execaRunner, installUnit, isSystemdPid1, removeUnit, renderUnit, unitNameFor } from '../agent/supervisor/systemd.ts';
 import { parseGoDuration } from '../lib/duration.ts';
-import { MeshError } from '../lib/errors.ts';
+import { EXIT_USAGE, MeshError } from '../lib/errors.ts';
 import { VERSION } from '../control/server.ts';
 import { ApiClient } from './api-client.ts';
 import { removeRules, showRules } from '../iptables/apply.ts';
@@ -355,6 +356,8 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
     return;
   }
 
+  // The built-in supervisor's log, from here on: where an agent that cannot start says why.
+  const agentLog = unitName ? undefined : { path: joinPath(logsDir(config.dataDir), 'agent.log'), offset: logSize(joinPath(logsDir(config.dataDir), 'agent.log')) };
   let action: string;
   try {
     if (unitName && unitText) {
@@ -377,7 +380,7 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
       const pid = await startBuiltinSupervisor(config.configDir, config.dataDir);
       action = `started the built-in supervisor (pid ${pid})`;
     }
-    await waitForRegistration(config);
+    await waitForRegistration(config, { fresh: !previous, agentLog, unitName });
   } catch (error) {
     if (!previous) {
       if (unitName) await removeUnit(unitName).catch(() => undefined);
@@ -396,11 +399,29 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   out.write(`  ${action}; logs ${unitName ? `in journalctl -u ${unitName}` : `in ${logsDir(config.dataDir)}`}\n  config ${configPath(config.configDir)} (0600), state ${config.dataDir}, admin API ${config.adminAddr}\n`);
 }
 
-/** Waits until the agent has registered this config, or reports why it could not. */
-async function waitForRegistration(config: AgentConfig): Promise<void> {
+interface RegistrationWatch {
+  /** A fresh join: on failure everything is removed, the agent's log too, so messages carry what it said. */
+  fresh: boolean;
+  /** The built-in supervisor's agent.log and its size before join started the agent. */
+  agentLog: { path: string; offset: number } | undefined;
+  unitName: string | undefined;
+}
+
+const NO_ANSWER = 'the agent did not answer';
+
+/** How long join waits for the agent's error line once the supervisor has noted its exit (the pipe drains after the exit). */
+const ERROR_LINE_GRACE_MS = 1000;
+
+/**
+ * Waits until the agent has registered this config, or reports why it could
+ * not: at once when the agent exits (with the agent's own error), else after 20 s.
+ */
+async function waitForRegistration(config: AgentConfig, watch: RegistrationWatch): Promise<void> {
   const deadline = Date.now() + 20_000;
   const wanted = configDigest(config);
-  let last = 'the agent did not answer';
+  let last = NO_ANSWER;
+  let exitSeenAt: number | undefined;
+  const logText = () => (watch.agentLog ? readLogSince(watch.agentLog.path, watch.agentLog.offset) : '');
   while (Date.now() < deadline) {
     const status = await fetchAdmin<{ syncedConfig?: string; lastError?: string }>(resolveAdminAddr(config), '/v1/status').catch(() => undefined);
     if (status?.syncedConfig === wanted) return;
@@ -408,9 +429,35 @@ async function waitForRegistration(config: AgentConfig): Promise<void> {
       last = status.lastError;
       if (/refused|Permission denied|ACL not found/.test(last)) break;
     }
+    const failure = agentFailure(logText());
+    if (failure) {
+      exitSeenAt ??= Date.now();
+      if (failure.error !== undefined || Date.now() - exitSeenAt > ERROR_LINE_GRACE_MS) throw startFailure(failure, logText(), watch);
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new MeshError('MESH_E_INTERNAL', `the agent could not register: ${last}`, { hint: `see ${logsDir(config.dataDir)}/agent.log; nothing was left installed` });
+  // With no answer at all, the end of its log is the only clue (the log itself goes with the rollback).
+  const clue = watch.fresh && last === NO_ANSWER ? saidLast(logText()) : '';
+  throw new MeshError('MESH_E_INTERNAL', `the agent could not register: ${last}${clue}`, { hint: whereToLook(watch) });
+}
+
+/** The agent exited while join waited: its own error (a usage error stays one), or how it ended and its last lines. */
+function startFailure(failure: AgentFailure, text: string, watch: RegistrationWatch): MeshError {
+  const why = failure.error ?? `it exited (${failure.status}) without saying why${watch.fresh ? saidLast(text) : ''}`;
+  return new MeshError(failure.exitCode === EXIT_USAGE ? 'MESH_E_USAGE' : 'MESH_E_INTERNAL', `the agent could not start: ${why}`, { hint: whereToLook(watch) });
+}
+
+/** The end of the agent's log, quoted in the message when the log is about to be removed with everything else. */
+function saidLast(text: string): string {
+  const lines = lastLines(text, 3);
+  return lines.length > 0 ? `; its log ended with: ${lines.map((line) => JSON.stringify(line)).join(' ')}` : '';
+}
+
+/** Never a file the rollback removes: for a fresh join, what is left is nothing. */
+function whereToLook(watch: RegistrationWatch): string {
+  if (watch.unitName) return `see journalctl -u ${watch.unitName}${watch.fresh ? '; nothing was left installed' : ''}`;
+  if (watch.fresh) return 'nothing was left installed; fix that and run meshctl join again';
+  return `see ${watch.agentLog?.path ?? 'the agent log'}`;
 }
 
 function rollback(config: AgentConfig, record: InstallRecord, fresh: boolean): void {

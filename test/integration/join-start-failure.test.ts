@@ -7,12 +7,12 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { MESHCTL, api, removeDir, startServer, type ServerProcess } from '../helpers/server.ts';
+import { MESHCTL, api, removeDir, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
 
 let server: ServerProcess;
 let root: string;
@@ -31,6 +31,7 @@ before(async () => {
   token = ((await res.json()) as { SecretID: string }).SecretID;
 });
 after(async () => {
+  await meshctl(['leave', '--force', ...dirs('joined').slice(0, 4)], 30_000);
   holder?.close();
   await server?.stop();
   removeDir(server?.dataDir ?? '');
@@ -99,4 +100,54 @@ test('address flags the agent could not use are usage errors before anything sta
       assert.equal(existsSync(join(root, 'usage')), false, `${what}: nothing half-installed`);
     }
   }
+});
+
+test('supervised join whose agent cannot bind its metrics port says why as soon as the agent exits, and leaves nothing', async () => {
+  const r = await meshctl(joinArgs('sup-port', [], { '--metrics-port': String(heldPort) }), 25_000);
+  assert.equal(r.killed, false, `join was still running after 25 s: ${r.stderr}`);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`the agent could not start: the agent cannot serve metrics on port ${heldPort} .*EADDRINUSE \\(another agent may use it: join with --metrics-port PORT\\)`));
+  assert.match(r.stderr, /\(nothing was left installed; fix that and run meshctl join again\)/);
+  assert.doesNotMatch(r.stderr, new RegExp(root), 'no pointer to a file the rollback removed');
+  assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  assert.ok(r.tookMs < 10_000, `said why after ${r.tookMs} ms (the registration wait is 20 s)`);
+  assert.equal(existsSync(join(root, 'sup-port')), false, 'nothing half-installed');
+});
+
+test('supervised join with an access log it cannot create is refused before anything is installed', async () => {
+  const path = `/proc/meshctl-no-such-${process.pid}/access.log`;
+  const r = await meshctl(joinArgs('sup-alog', ['--access-log', path]), 25_000);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`^error: cannot write the access log ${path.replace(/[.]/g, '\\.')}: ENOENT \\(.*--access-log off\\)`));
+  assert.ok(r.tookMs < 5000, `refused in ${r.tookMs} ms`);
+  assert.equal(existsSync(join(root, 'sup-alog')), false, 'nothing half-installed');
+});
+
+test('on a joined host: join refuses a bad access log and keeps the running config; an agent restarted onto one exits with why', async () => {
+  const joined = await meshctl(joinArgs('joined', []), 25_000);
+  assert.equal(joined.code, 0, joined.stderr);
+  const configFile = join(root, 'joined', 'conf', 'agent.json');
+  const before = readFileSync(configFile, 'utf8');
+  const path = `/proc/meshctl-no-such-${process.pid}/access.log`;
+  const again = await meshctl(joinArgs('joined', ['--access-log', path]), 25_000);
+  assert.equal(again.code, 1, again.stderr);
+  assert.match(again.stderr, /cannot write the access log \/proc\/.*: ENOENT/);
+  assert.doesNotMatch(again.stdout, /updated the running agent/);
+  assert.equal(readFileSync(configFile, 'utf8'), before, 'the running config is untouched');
+
+  // The path goes bad under a running agent (here: its config names one), and the agent restarts:
+  // it must exit with the reason, for the supervisor's backoff, not live on with no listener.
+  const config = JSON.parse(before) as Record<string, unknown>;
+  writeFileSync(configFile, JSON.stringify({ ...config, accessLog: { path, maxBytes: 1024 * 1024, keep: 1 } }), { mode: 0o600 });
+  const dataDir = join(root, 'joined', 'data');
+  const log = join(dataDir, 'logs', 'agent.log');
+  const offset = readFileSync(log).length;
+  process.kill(Number(readFileSync(join(dataDir, 'agent.pid'), 'utf8')), 'SIGTERM');
+  const said = await waitFor(() => {
+    const text = readFileSync(log, 'utf8').slice(offset);
+    const exits = text.match(/\[supervisor\] agent exited \(code 1\)/g) ?? [];
+    return exits.length >= 2 && text;
+  }, 10_000, 'the restarted agent to exit (twice: the supervisor keeps restarting it on its backoff)');
+  assert.match(said, new RegExp(`error: cannot write the access log ${path.replace(/[.]/g, '\\.')}: ENOENT \\(.*--access-log off\\)`));
+  writeFileSync(configFile, before, { mode: 0o600 });
 });
