@@ -151,3 +151,14 @@ test('on a joined host: join refuses a bad access log and keeps the running conf
   assert.match(said, new RegExp(`error: cannot write the access log ${path.replace(/[.]/g, '\\.')}: ENOENT \\(.*--access-log off\\)`));
   writeFileSync(configFile, before, { mode: 0o600 });
 });
+
+test('a --data-dir or --config-dir the kernel will not make is refused at once, not hung on', async () => {
+  const bad = `/proc/meshctl-no-such-${process.pid}`;
+  for (const flag of ['--config-dir', '--data-dir']) {
+    const r = await meshctl(joinArgs('bad-dir', [], { [flag]: `${bad}/meshctl` }), 15_000);
+    assert.equal(r.killed, false, `${flag}: join was still running after 15 s`);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cannot write the agent's config or state: ENOENT.*\(run as root, or choose --config-dir and --data-dir you can write\)/, flag);
+    assert.equal(existsSync(join(root, 'bad-dir')), false, `${flag}: nothing half-installed`);
+  }
+});
