@@ -237,7 +237,21 @@ export class Agent {
     }).catch((error) => this.log(`proxy: could not apply the new config, keeping the last one: ${(error as Error).message}`));
   }
 
+  /**
+   * Starts every part; a part that cannot start (a port taken, an access log
+   * it cannot write) stops the ones already running and rejects, so the
+   * process exits with that error rather than living on half-started.
+   */
   async start(): Promise<void> {
+    try {
+      await this.startParts();
+    } catch (error) {
+      await this.stop().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async startParts(): Promise<void> {
     // First, as root: the rules (again after a reboot), then the drop to the proxy user for good.
     if (this.config.transparent) await enterTransparentMode(this.config, this.log);
     // After the drop, so the files are the proxy user's; before the proxy carries its first request.

@@ -10,6 +10,22 @@ import { selfCommand } from '../agent/supervisor/install.ts';
 import { MeshError } from '../lib/errors.ts';
 import { VERSION } from '../control/server.ts';
 
+/**
+ * Starts the agent; when it cannot start, the error goes up to be printed and
+ * the process exits with it even if a handle outlived the agent's stop (a
+ * socket, a file open still in libuv's pool): an agent that failed must end,
+ * so that its supervisor, systemd or join sees the failure.
+ */
+export async function startOrExit(agent: Agent): Promise<void> {
+  try {
+    await agent.start();
+  } catch (error) {
+    // After main has printed the error and set the exit code; unref'd, so a clean exit comes first.
+    setTimeout(() => process.exit(), 1000).unref();
+    throw error;
+  }
+}
+
 function loadConfig(configDir: string) {
   const config = readAgentConfigFile(configDir);
   if (!config) throw new MeshError('MESH_E_USAGE', `no agent config in ${configDir}`, { hint: 'run meshctl join first' });
@@ -25,7 +41,7 @@ export function addAgentProcessCommands(program: Command): void {
     .action(async (flags: { configDir: string }) => {
       const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
       const agent = new Agent({ config: loadConfig(flags.configDir), version: VERSION, log });
-      await agent.start();
+      await startOrExit(agent);
       process.on('SIGHUP', () => {
         try {
           agent.reload(loadConfig(flags.configDir));

@@ -33,9 +33,10 @@ import {
   type InstallRecord,
 } from '../agent/supervisor/install.ts';
 import { logsDir } from '../agent/supervisor/builtin.ts';
+import { agentFailure, lastLines, logSize, readLogSince, type AgentFailure } from '../agent/supervisor/agent-failure.ts';
 import { execaRunner, installUnit, isSystemdPid1, removeUnit, renderUnit, unitNameFor } from '../agent/supervisor/systemd.ts';
 import { parseGoDuration } from '../lib/duration.ts';
-import { MeshError } from '../lib/errors.ts';
+import { EXIT_USAGE, MeshError } from '../lib/errors.ts';
 import { VERSION } from '../control/server.ts';
 import { ApiClient } from './api-client.ts';
 import { removeRules, showRules } from '../iptables/apply.ts';
@@ -51,6 +52,9 @@ import { colour } from './output.ts';
 import { fetchAdmin } from './admin-client.ts';
 import { resolveAdminAddr } from '../agent/admin-addr.ts';
 import { accessLogConfig } from './access-log-flags.ts';
+import { startOrExit } from './agent-process.ts';
+import { advertiseAddrFlag, listenAddrFlag } from './join-addr-flags.ts';
+import { checkAccessLogPath } from '../agent/telemetry/access-log-file.ts';
 
 interface JoinFlags {
   token?: string;
@@ -230,14 +234,14 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
     ...(tls?.insecureSkipVerify ? { insecureSkipVerify: true } : tls ? { serverCaPem: [...tls.rootsPem] } : {}),
     token,
     nodeName: validateName(flags.nodeName ?? hostname().split('.')[0] ?? 'node', '--node-name'),
-    advertiseAddr,
+    advertiseAddr: flags.advertiseAddr === undefined ? advertiseAddr : advertiseAddrFlag(flags.advertiseAddr),
     services,
     ...(identity ? { identity } : {}),
     upstreams,
     configDir: resolve(flags.configDir),
     dataDir: resolve(flags.dataDir),
-    adminAddr: flags.adminAddr,
-    inboundAddr: flags.inboundAddr,
+    adminAddr: listenAddrFlag(flags.adminAddr, '--admin-addr', DEFAULT_ADMIN_ADDR),
+    inboundAddr: listenAddrFlag(flags.inboundAddr, '--inbound-addr', `0.0.0.0:${DEFAULT_INBOUND_PORT}`),
     metricsPort: metricsPortOf(flags.metricsPort),
     heartbeatIntervalMs: duration(flags.heartbeatInterval, '--heartbeat-interval'),
     syncIntervalMs: duration(flags.syncInterval, '--sync-interval'),
@@ -280,7 +284,9 @@ function transparentSettings(flags: JoinFlags, proxy: { uid: number; gid: number
 async function join(server: string, flags: JoinFlags): Promise<void> {
   const token = flags.token ?? process.env.MESHCTL_TOKEN ?? '';
   // Parse everything first: a usage error must leave the host untouched.
-  buildConfig(server, flags, token, flags.advertiseAddr ?? '0.0.0.0');
+  const parsed = buildConfig(server, flags, token, flags.advertiseAddr ?? '0.0.0.0');
+  // An access log the agent could not open would fail its start: refused now, with nothing of the check left.
+  if (typeof parsed.accessLog === 'object' && parsed.accessLog.path) checkAccessLogPath(parsed.accessLog.path);
   const tls = await establishTrust(joinUrl(server), flags);
   const draft = buildConfig(server, flags, token, flags.advertiseAddr ?? '0.0.0.0', tls);
   const client = new ApiClient({ url: draft.server, token: token || undefined, source: 'flag', tls });
@@ -327,9 +333,21 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   }
 
   if (flags.foreground) {
-    process.stdout.write(`joined ${config.server} as node ${config.nodeName}; running the agent in the foreground (Ctrl-C stops it; services stay registered)\n`);
     const agent = new Agent({ config, version: VERSION, log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`) });
-    await agent.start();
+    try {
+      await startOrExit(agent);
+    } catch (error) {
+      // Nothing half-installed: a fresh join that could not start its agent takes back what it wrote.
+      if (!previous) {
+        try {
+          rollback(config, record, true);
+        } catch {
+          // The original error is the one to report.
+        }
+      }
+      throw error;
+    }
+    process.stdout.write(`joined ${config.server} as node ${config.nodeName}; running the agent in the foreground (Ctrl-C stops it; services stay registered)\n`);
     await new Promise<void>((done) => {
       const stop = () => agent.stop().then(done, done);
       process.once('SIGINT', stop);
@@ -338,6 +356,8 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
     return;
   }
 
+  // The built-in supervisor's log, from here on: where an agent that cannot start says why.
+  const agentLog = unitName ? undefined : { path: joinPath(logsDir(config.dataDir), 'agent.log'), offset: logSize(joinPath(logsDir(config.dataDir), 'agent.log')) };
   let action: string;
   try {
     if (unitName && unitText) {
@@ -360,7 +380,7 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
       const pid = await startBuiltinSupervisor(config.configDir, config.dataDir);
       action = `started the built-in supervisor (pid ${pid})`;
     }
-    await waitForRegistration(config);
+    await waitForRegistration(config, { fresh: !previous, agentLog, unitName });
   } catch (error) {
     if (!previous) {
       if (unitName) await removeUnit(unitName).catch(() => undefined);
@@ -379,11 +399,29 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
   out.write(`  ${action}; logs ${unitName ? `in journalctl -u ${unitName}` : `in ${logsDir(config.dataDir)}`}\n  config ${configPath(config.configDir)} (0600), state ${config.dataDir}, admin API ${config.adminAddr}\n`);
 }
 
-/** Waits until the agent has registered this config, or reports why it could not. */
-async function waitForRegistration(config: AgentConfig): Promise<void> {
+interface RegistrationWatch {
+  /** A fresh join: on failure everything is removed, the agent's log too, so messages carry what it said. */
+  fresh: boolean;
+  /** The built-in supervisor's agent.log and its size before join started the agent. */
+  agentLog: { path: string; offset: number } | undefined;
+  unitName: string | undefined;
+}
+
+const NO_ANSWER = 'the agent did not answer';
+
+/** How long join waits for the agent's error line once the supervisor has noted its exit (the pipe drains after the exit). */
+const ERROR_LINE_GRACE_MS = 1000;
+
+/**
+ * Waits until the agent has registered this config, or reports why it could
+ * not: at once when the agent exits (with the agent's own error), else after 20 s.
+ */
+async function waitForRegistration(config: AgentConfig, watch: RegistrationWatch): Promise<void> {
   const deadline = Date.now() + 20_000;
   const wanted = configDigest(config);
-  let last = 'the agent did not answer';
+  let last = NO_ANSWER;
+  let exitSeenAt: number | undefined;
+  const logText = () => (watch.agentLog ? readLogSince(watch.agentLog.path, watch.agentLog.offset) : '');
   while (Date.now() < deadline) {
     const status = await fetchAdmin<{ syncedConfig?: string; lastError?: string }>(resolveAdminAddr(config), '/v1/status').catch(() => undefined);
     if (status?.syncedConfig === wanted) return;
@@ -391,9 +429,35 @@ async function waitForRegistration(config: AgentConfig): Promise<void> {
       last = status.lastError;
       if (/refused|Permission denied|ACL not found/.test(last)) break;
     }
+    const failure = agentFailure(logText());
+    if (failure) {
+      exitSeenAt ??= Date.now();
+      if (failure.error !== undefined || Date.now() - exitSeenAt > ERROR_LINE_GRACE_MS) throw startFailure(failure, logText(), watch);
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new MeshError('MESH_E_INTERNAL', `the agent could not register: ${last}`, { hint: `see ${logsDir(config.dataDir)}/agent.log; nothing was left installed` });
+  // With no answer at all, the end of its log is the only clue (the log itself goes with the rollback).
+  const clue = watch.fresh && last === NO_ANSWER ? saidLast(logText()) : '';
+  throw new MeshError('MESH_E_INTERNAL', `the agent could not register: ${last}${clue}`, { hint: whereToLook(watch) });
+}
+
+/** The agent exited while join waited: its own error (a usage error stays one), or how it ended and its last lines. */
+function startFailure(failure: AgentFailure, text: string, watch: RegistrationWatch): MeshError {
+  const why = failure.error ?? `it exited (${failure.status}) without saying why${watch.fresh ? saidLast(text) : ''}`;
+  return new MeshError(failure.exitCode === EXIT_USAGE ? 'MESH_E_USAGE' : 'MESH_E_INTERNAL', `the agent could not start: ${why}`, { hint: whereToLook(watch) });
+}
+
+/** The end of the agent's log, quoted in the message when the log is about to be removed with everything else. */
+function saidLast(text: string): string {
+  const lines = lastLines(text, 3);
+  return lines.length > 0 ? `; its log ended with: ${lines.map((line) => JSON.stringify(line)).join(' ')}` : '';
+}
+
+/** Never a file the rollback removes: for a fresh join, what is left is nothing. */
+function whereToLook(watch: RegistrationWatch): string {
+  if (watch.unitName) return `see journalctl -u ${watch.unitName}${watch.fresh ? '; nothing was left installed' : ''}`;
+  if (watch.fresh) return 'nothing was left installed; fix that and run meshctl join again';
+  return `see ${watch.agentLog?.path ?? 'the agent log'}`;
 }
 
 function rollback(config: AgentConfig, record: InstallRecord, fresh: boolean): void {

@@ -51,7 +51,7 @@ test('bad input gets one line naming the problem and the fix, the right exit cod
     ['malformed --service', [server.httpsUrl, '--token', token, '--service', 'web:8080'], 2, /--service "web:8080": expected NAME=PORT first \(use --service NAME=PORT/],
     ['unreachable server', ['127.0.0.1:9', '--token', token, '--service', 'web=8080'], 1, /cannot reach the meshctl server at https:\/\/127\.0\.0\.1:9: ECONNREFUSED \(check that/],
     ['wrong token', [server.httpsUrl, '--ca-hash', server.caHash, '--token', 'not-a-token', '--service', 'web=8080'], 1, /refused the token: ACL not found \(pass a token/],
-    ['a token for other services', [`http://${server.address}`, '--token', token, '--node-name', 'bad', '--service', 'db=5432'], 1, /could not register: .*lacks permission 'service:write' on "db" \(see .*nothing was left installed\)/],
+    ['a token for other services', [`http://${server.address}`, '--token', token, '--node-name', 'bad', '--service', 'db=5432'], 1, /could not register: .*lacks permission 'service:write' on "db" \(nothing was left installed; fix that and run meshctl join again\)/],
     // Off this host, the token goes only to a verified server: refused before any connection is made.
     ['no CA for a server off this host', ['server.invalid:8501', '--token', token, '--service', 'web=8080'], 2, /refusing to send the token to https:\/\/server\.invalid:8501 without verifying the server \(pass --ca-hash/],
     ['a name that only starts with 127.', ['127.evil.invalid:8501', '--token', token, '--service', 'web=8080'], 2, /refusing to send the token to https:\/\/127\.evil\.invalid:8501 without verifying the server/],

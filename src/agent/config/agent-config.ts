@@ -3,10 +3,11 @@
 // schema, unknown keys refused, every error reported at once with its path.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, chmodSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { MeshError } from '../../lib/errors.ts';
+import { makeDirs } from '../../lib/make-dirs.ts';
 
 /** MESHCTL_CONFIG_DIR moves the default, for hosts (and tests) with several agents. */
 export const DEFAULT_CONFIG_DIR = process.env.MESHCTL_CONFIG_DIR || '/etc/meshctl';
@@ -135,7 +136,8 @@ export function readAgentConfigFile(configDir: string): AgentConfig | undefined 
 
 /** Writes a file atomically (temp file, fsync, rename) with the given mode. */
 export function writeFileAtomic(path: string, content: string, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // Not Node's recursive mkdir: it loops for ever (hanging the process) on a path like /proc/x.
+  makeDirs(dirname(path), 0o700);
   const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   writeFileSync(temp, content, { mode });
   chmodSync(temp, mode);

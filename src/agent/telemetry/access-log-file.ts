@@ -17,6 +17,7 @@ import { basename, dirname, join } from 'node:path';
 import pino from 'pino';
 import pinoRoll from 'pino-roll';
 import { MeshError } from '../../lib/errors.ts';
+import { makeDirs, proveWritable, removeMadeDirs } from '../../lib/make-dirs.ts';
 import { agentStateDir, type AgentConfig } from '../config/agent-config.ts';
 import type { Telemetry } from '../../proxy/telemetry/records.ts';
 import { accessLogSink } from './access-log.ts';
@@ -28,6 +29,8 @@ export const DEFAULT_ACCESS_LOG_KEEP = 5;
 const MAX_BUFFER_BYTES = 16 * 1024 * 1024;
 const BATCH_BYTES = 12 * 1024;
 const FLUSH_EVERY_MS = 1000;
+/** How long the first open may take: a file system that never answers (a FIFO, a hung mount) fails the start rather than hanging it. */
+const OPEN_TIMEOUT_MS = 5000;
 
 export interface AccessLogSettings {
   path: string;
@@ -57,12 +60,47 @@ export interface AccessLogFile {
   close(): Promise<void>;
 }
 
-/** Opens (creating) the access log; fails with the path and the fix when it cannot be written. */
-export async function openAccessLog(settings: AccessLogSettings, log: (line: string) => void): Promise<AccessLogFile> {
-  const stem = settings.path.replace(/\.log$/, '');
-  let stream: Awaited<ReturnType<typeof pinoRoll>>;
+/**
+ * Makes the access log's directory (never with Node's recursive mkdir, which
+ * loops forever under /proc) and proves it takes new files. Returns the
+ * directories it made; fails with the path, the OS's reason and the fix.
+ */
+export function prepareAccessLogDir(path: string): string[] {
+  const dir = dirname(path);
   try {
-    stream = await pinoRoll({
+    const made = makeDirs(dir);
+    try {
+      proveWritable(dir, basename(path));
+    } catch (error) {
+      removeMadeDirs(made);
+      throw error;
+    }
+    return made;
+  } catch (error) {
+    throw accessLogError(path, error);
+  }
+}
+
+/** join's check before it installs anything: the path would work, and nothing of the check is left. */
+export function checkAccessLogPath(path: string): void {
+  removeMadeDirs(prepareAccessLogDir(path));
+}
+
+function accessLogError(path: string, error: unknown): MeshError {
+  return new MeshError('MESH_E_DATA_DIR', `cannot write the access log ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+    hint: 'give the agent (in transparent mode: the proxy user) a writable directory with join --access-log PATH, or turn it off with --access-log off',
+    cause: error,
+  });
+}
+
+/** Opens (creating) the access log; fails with the path and the fix when it cannot be written, or when the file system does not answer in time. */
+export async function openAccessLog(settings: AccessLogSettings, log: (line: string) => void, options: { openTimeoutMs?: number } = {}): Promise<AccessLogFile> {
+  prepareAccessLogDir(settings.path);
+  const stem = settings.path.replace(/\.log$/, '');
+  const timeoutMs = options.openTimeoutMs ?? OPEN_TIMEOUT_MS;
+  let opened: Awaited<ReturnType<typeof pinoRoll>> | undefined;
+  try {
+    opened = await pinoRoll({
       file: `${stem}.log`,
       size: `${settings.maxBytes}b`,
       frequency: 'daily',
@@ -74,16 +112,26 @@ export async function openAccessLog(settings: AccessLogSettings, log: (line: str
       maxLength: MAX_BUFFER_BYTES,
       periodicFlush: FLUSH_EVERY_MS,
     });
+    const opening = opened;
     await new Promise<void>((resolve, reject) => {
-      if (stream.fd >= 0) return resolve();
-      stream.once('ready', resolve);
-      stream.once('error', reject);
+      if (opening.fd >= 0) return resolve();
+      const timer = setTimeout(() => reject(new Error(`the file system did not open it within ${timeoutMs} ms`)), timeoutMs);
+      opening.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      opening.once('error', (error: Error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
     });
   } catch (error) {
-    throw new MeshError('MESH_E_DATA_DIR', `cannot write the access log ${settings.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      hint: 'give the agent (in transparent mode: the proxy user) a writable directory with join --access-log PATH, or turn it off with --access-log off',
-    });
+    // The open may still finish later: the stream is dropped, not left to write.
+    opened?.on('error', () => {});
+    opened?.destroy();
+    throw accessLogError(settings.path, error);
   }
+  const stream = opened;
   let dropped = 0;
   stream.on('drop', () => {
     if (dropped++ === 0) log(`access log: the disk is behind by ${MAX_BUFFER_BYTES} bytes; lines are dropped until it catches up`);
