@@ -110,12 +110,12 @@ function portsWanted(flags: CheckFlags, config: AgentConfig | undefined): PortWa
   const admin = splitHostPort(config?.adminAddr ?? flags.adminAddr);
   const inbound = splitHostPort(config?.inboundAddr ?? flags.inboundAddr);
   const wanted: PortWanted[] = [
-    { ...admin, what: 'admin API', proto: 'tcp', needed: true },
-    { host: '0.0.0.0', port: Number(flags.metricsPort), what: 'metrics', proto: 'tcp', needed: true },
-    { ...inbound, what: 'proxy inbound', proto: 'tcp', needed: true },
-    { host: '127.0.0.1', port: outbound, what: 'proxy outbound', proto: 'tcp', needed: transparent },
-    { host: '127.0.0.1', port: dns, what: 'DNS', proto: 'udp', needed: transparent },
-    { host: '127.0.0.1', port: dns, what: 'DNS', proto: 'tcp', needed: transparent },
+    { ...admin, what: 'admin API', flag: '--admin-addr', proto: 'tcp', needed: true },
+    { host: '0.0.0.0', port: Number(flags.metricsPort), what: 'metrics', flag: '--metrics-port', proto: 'tcp', needed: true },
+    { ...inbound, what: 'proxy inbound', flag: '--inbound-addr', proto: 'tcp', needed: true },
+    { host: '127.0.0.1', port: outbound, what: 'proxy outbound', flag: '--outbound-port', proto: 'tcp', needed: transparent },
+    { host: '127.0.0.1', port: dns, what: 'DNS', flag: '--dns-port', proto: 'udp', needed: transparent },
+    { host: '127.0.0.1', port: dns, what: 'DNS', flag: '--dns-port', proto: 'tcp', needed: transparent },
   ];
   for (const w of wanted) {
     if (!Number.isInteger(w.port) || w.port < 0 || w.port > 65535) throw new MeshError('MESH_E_USAGE', `the ${w.what} port "${w.port}" is not a port`, { hint: 'give a number from 1 to 65535' });
