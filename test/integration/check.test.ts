@@ -110,6 +110,29 @@ test('a port the agent needs that something holds: × agent ports free naming it
   }
 });
 
+test('a port flag that is not a port: exit 2 naming the flag and the value, and check takes what join takes', async () => {
+  const cli = cliFor(() => server);
+  const cases: Array<[string, string, RegExp]> = [
+    ['--metrics-port', 'abc', /^error: --metrics-port "abc" is not a port \(give --metrics-port 0\.\.65535 \(0 picks a free port\)\)\n$/],
+    ['--metrics-port', '70000', /^error: --metrics-port "70000" is not a port \(give --metrics-port 0\.\.65535/],
+    ['--admin-addr', 'nonsense', /^error: --admin-addr "nonsense" is not HOST:PORT \(give --admin-addr as HOST:PORT/],
+    ['--dns-port', '0', /^error: --dns-port "0" is not a port \(give --dns-port 1\.\.65535\)\n$/],
+  ];
+  for (const [flag, value, stderr] of cases) {
+    const flags = await portFlags();
+    flags[flags.indexOf(flag) + 1] = value;
+    const r = cli.run(['check', '--pre', ...flags]);
+    assert.equal(r.code, 2, `${flag} ${value}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, stderr, `${flag} ${value}`);
+    assert.equal(r.stdout, '', 'nothing is checked with a bad flag');
+  }
+  // join --metrics-port 0 picks a free port: check takes it too, with nothing to probe.
+  const flags = await portFlags();
+  flags[flags.indexOf('--metrics-port') + 1] = '0';
+  const zero = cli.run(['check', '--pre', ...flags]);
+  assert.equal(zero.code, 0, zero.stdout + zero.stderr);
+});
+
 test('after a join, the agent, its certificate and its registration pass, found through the agent config alone', async () => {
   const res = await api(server, 'PUT', '/v1/acl/token', { NodeIdentities: [{ NodeName: 'node-c' }], ServiceIdentities: [{ ServiceName: 'web' }] });
   const token = ((await res.json()) as { SecretID: string }).SecretID;
