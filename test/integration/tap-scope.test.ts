@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TAP_MAX_SESSIONS_PER_TOKEN } from '../../src/config/tap.ts';
+import { cliFor } from '../helpers/cli.ts';
 import { api, removeDir, startServer, type ServerProcess } from '../helpers/server.ts';
 
 let server: ServerProcess;
@@ -76,9 +77,16 @@ test('an agent token cannot take every tap slot: it holds a few, and the operato
       const t = await openTap(tokens.host1);
       held.push(t.close);
       statuses.push(t.status);
-      if (t.status !== 200) assert.match(await t.res.text(), /this token holds \d+ tap sessions, the most one token may/);
+      if (t.status !== 200) {
+        assert.equal(await t.res.text(), `this token holds ${TAP_MAX_SESSIONS_PER_TOKEN} tap sessions, the most one token may\n`, 'the body stays the plain reason');
+        assert.equal(t.res.headers.get('X-Mesh-Error-Hint'), 'end one of its meshctl tap streams, or tap with another token');
+      }
     }
     assert.deepEqual(statuses, [...Array(TAP_MAX_SESSIONS_PER_TOKEN).fill(200), 429]);
+    // The real CLI, one tap too many: the server's hint is what it says to do.
+    const cli = cliFor(() => server).run(['tap', 'api'], tokens.host1);
+    assert.equal(cli.code, 1, cli.stdout + cli.stderr);
+    assert.equal(cli.stderr, `error: the server answered 429: this token holds ${TAP_MAX_SESSIONS_PER_TOKEN} tap sessions, the most one token may (end one of its meshctl tap streams, or tap with another token)\n`);
     const operator = await openTap(server.token);
     held.push(operator.close);
     assert.equal(operator.status, 200, 'the operator taps while the agent token holds its share');
