@@ -14,10 +14,9 @@
 // proxies see: inbound to a service the catalog has on its node, outbound
 // from one.
 
-import { MeshError, badRequest, notFound } from '../../../lib/errors.ts';
+import { MeshError, badRequest } from '../../../lib/errors.ts';
 import { parseTapFilter, TAP_MAX_LIMIT, TAP_MAX_SESSIONS, type TapBatch } from '../../../config/tap.ts';
 import { isMeshInternalService } from '../../../config/agent-service.ts';
-import { instancesInStore } from '../../catalog/catalog.ts';
 import { topics } from '../../catalog/keys.ts';
 import type { Store } from '../../store/store.ts';
 import { servicesOfNode } from '../../telemetry/node-scope.ts';
@@ -25,6 +24,7 @@ import type { TapHub } from '../../telemetry/tap-hub.ts';
 import { TapStream } from '../../telemetry/tap-stream.ts';
 import { indexHeaders, jitteredWait, parseBlockingParams } from '../blocking.ts';
 import type { Handler } from '../context.ts';
+import { requireKnownService } from './known-service.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
 
@@ -38,7 +38,7 @@ export function addTapRoutes(router: Router<Handler>, deps: ApiDeps, hub: TapHub
     const { filter } = parsed;
     ctx.require({ resource: 'service', access: 'write', name: filter.service });
     const limit = parseLimit(ctx.query.get('limit'));
-    if (instancesInStore(deps.store, filter.service).length === 0) throw notFound(`service "${filter.service}" has no instance in the catalog (meshctl services lists the services)`);
+    requireKnownService(deps.store, filter.service);
     let resolveDone = () => {};
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
     const stream = new TapStream({ limit, onDone: () => resolveDone() });
