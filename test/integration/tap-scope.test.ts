@@ -41,6 +41,9 @@ before(async () => {
   tokens.host3 = await makeToken({ NodeIdentities: [{ NodeName: 'host-3' }], ServiceIdentities: [{ ServiceName: 'db' }] });
   await register(tokens.host1, 'host-1', 'api');
   await register(tokens.host2, 'host-2', 'web');
+  // Tap sees HTTP requests only: api says it speaks HTTP; web keeps the default, tcp.
+  const http = await api(server, 'PUT', '/v1/mesh/config/service-defaults/api', { protocol: 'http' });
+  assert.equal(http.status, 200, await http.text());
 });
 after(async () => {
   await server?.stop();
@@ -67,6 +70,16 @@ test("an agent cannot put into an operator's tap what another host's proxies saw
   const lines = (await tap.res.text()).trim().split('\n').map((l) => JSON.parse(l) as { requestId: string; node: string; path: string });
   assert.deepEqual(lines.map((l) => [l.requestId, l.node]), [['web-call', 'host-2'], ['api-served', 'host-1']]);
   assert.ok(!lines.some((l) => l.path === '/admin/delete-everything'));
+});
+
+test('a tcp service is refused at once with why and how, rather than a tap that waits forever showing nothing', async () => {
+  const tap = await openTap(server.token, 'service=web');
+  assert.equal(tap.status, 400);
+  assert.equal(await tap.res.text(), 'web is a tcp service: tap shows HTTP, HTTP/2 and gRPC requests; its connections are in meshctl stat and the access log\n');
+  const cli = cliFor(() => server).run(['tap', 'web']);
+  assert.equal(cli.code, 1, cli.stdout + cli.stderr);
+  assert.equal(cli.stdout, '');
+  assert.equal(cli.stderr, 'error: the server answered 400: web is a tcp service: tap shows HTTP, HTTP/2 and gRPC requests; its connections are in meshctl stat and the access log (if web speaks HTTP, set its protocol: meshctl config set service-defaults web protocol=http|http2|grpc)\n');
 });
 
 test('an agent token cannot take every tap slot: it holds a few, and the operator still taps', async () => {
