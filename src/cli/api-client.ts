@@ -5,8 +5,8 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MeshError } from '../lib/errors.ts';
-import { ERROR_HINT_HEADER, decodeHint } from '../lib/http/error-hint.ts';
-import type { Target } from './target.ts';
+import { ERROR_CODE_HEADER, ERROR_HINT_HEADER, decodeHint } from '../lib/http/error-hint.ts';
+import { SOURCE_TEXT, type Target } from './target.ts';
 import { serverTlsOptions, type ServerTls } from '../lib/tls/server-trust.ts';
 
 export interface ApiResponse<T> {
@@ -76,12 +76,20 @@ export class ApiClient {
     const reason = text.trim() || `HTTP ${status}`;
     const hintHeader = headers[ERROR_HINT_HEADER.toLowerCase()];
     const hint = typeof hintHeader === 'string' && hintHeader !== '' ? decodeHint(hintHeader) : undefined;
+    const code = status === 404 ? 'MESH_E_NOT_FOUND' : status === 400 ? 'MESH_E_BAD_REQUEST' : status === 409 ? 'MESH_E_CONFLICT' : status === 429 ? 'MESH_E_TOO_MANY' : 'MESH_E_INTERNAL';
     if (status === 403) {
       return new MeshError(reason === 'ACL not found' ? 'MESH_E_ACL_NOT_FOUND' : 'MESH_E_PERMISSION_DENIED', `the server refused the token: ${reason}`, {
         hint: this.target.token ? 'pass a token with the needed policy (--token or MESHCTL_TOKEN)' : 'pass a token with --token or MESHCTL_TOKEN',
       });
     }
-    const code = status === 404 ? 'MESH_E_NOT_FOUND' : status === 400 ? 'MESH_E_BAD_REQUEST' : status === 409 ? 'MESH_E_CONFLICT' : status === 429 ? 'MESH_E_TOO_MANY' : 'MESH_E_INTERNAL';
+    // A meshctl server stamps every answer with X-Consul-Default-ACL-Policy and every error with
+    // X-Mesh-Error-Code: an answer with neither comes from something else listening at that address.
+    // (A 403 is about the token whoever answers: it keeps its own hint.)
+    if (headers['x-consul-default-acl-policy'] === undefined && headers[ERROR_CODE_HEADER.toLowerCase()] === undefined) {
+      return new MeshError(code, `the server answered ${status}: ${reason}`, {
+        hint: `${this.target.url}, ${SOURCE_TEXT[this.target.source]}, may not be a meshctl server: check --server or MESHCTL_SERVER, and the port: 8500 plain HTTP, 8501 TLS`,
+      });
+    }
     return new MeshError(code, `the server answered ${status}: ${reason}`, { hint });
   }
 }

@@ -23,6 +23,14 @@ export interface Target {
   readonly tls?: ServerTls | undefined;
 }
 
+/** Where the address came from, as messages say it. */
+export const SOURCE_TEXT: Record<Target['source'], string> = {
+  flag: 'from --server',
+  env: 'from MESHCTL_SERVER',
+  'agent-config': "the joined agent's server",
+  default: 'the default',
+};
+
 export interface TargetInputs {
   flagServer?: string | undefined;
   flagToken?: string | undefined;
