@@ -82,6 +82,16 @@ test('a tcp service is refused at once with why and how, rather than a tap that 
   assert.equal(cli.stderr, 'error: the server answered 400: web is a tcp service: tap shows HTTP, HTTP/2 and gRPC requests; its connections are in meshctl stat and the access log (if web speaks HTTP, set its protocol: meshctl config set service-defaults web protocol=http|http2|grpc)\n');
 });
 
+test('an empty --method or --path-prefix is a usage error, not a tap without that filter', () => {
+  const cli = cliFor(() => server);
+  const method = cli.run(['tap', 'api', '--method', '']);
+  assert.equal(method.code, 2, method.stdout + method.stderr);
+  assert.equal(method.stderr, 'error: --method is empty (give an HTTP method such as --method GET, or leave --method out to see every method)\n');
+  const prefix = cli.run(['tap', 'api', '--path-prefix', '']);
+  assert.equal(prefix.code, 2, prefix.stdout + prefix.stderr);
+  assert.match(prefix.stderr, /^error: --path-prefix is empty \(give a path prefix/);
+});
+
 test('an agent token cannot take every tap slot: it holds a few, and the operator still taps', async () => {
   const held: Array<() => void> = [];
   try {
