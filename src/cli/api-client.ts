@@ -6,7 +6,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage 
 import { request as httpsRequest } from 'node:https';
 import { MeshError } from '../lib/errors.ts';
 import { ERROR_CODE_HEADER, ERROR_HINT_HEADER, decodeHint } from '../lib/http/error-hint.ts';
-import { SOURCE_TEXT, type Target } from './target.ts';
+import { SOURCE_TEXT, trustWayOut, type Target } from './target.ts';
 import { serverTlsOptions, type ServerTls } from '../lib/tls/server-trust.ts';
 
 export interface ApiResponse<T> {
@@ -64,7 +64,7 @@ export class ApiClient {
     const code = error.code;
     if (this.target.url.startsWith('https:') && /CERT|SSL|TLS|ALTNAME|SELF_SIGNED|VERIFY/.test(code ?? '')) {
       return new MeshError('MESH_E_SERVER_UNVERIFIED', `cannot verify the server at ${this.target.url}: ${code}`, {
-        hint: 'set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show on the server), or run the command on a joined host',
+        hint: `set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show on the server), ${trustWayOut(this.target)}`,
       });
     }
     return new MeshError('MESH_E_SERVER_UNREACHABLE', `cannot reach the meshctl server at ${this.target.url}: ${code ?? error.message}`, {

@@ -172,4 +172,13 @@ test('after a join, the agent, its certificate and its registration pass, found 
   assert.equal(registration.status, 'fail');
   assert.match(registration.detail, /^service:web critical: HTTP GET http:\/\/127\.0\.0\.1:\d+\/: /);
   assert.match(failing.stderr, /1 check failed/);
+
+  // MESHCTL_SERVER names the server another way on this joined host: its agent's CA is not used for it,
+  // and the hint says to unset the override, not to run the command on a joined host (this is one).
+  const elsewhere = server.httpsUrl.replace('127.0.0.1', 'localhost');
+  const overridden = spawnSync(MESHCTL, ['check', '--json', '--config-dir', join(root, 'conf')], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', MESHCTL_SERVER: elsewhere } });
+  assert.equal(overridden.status, 1, overridden.stderr);
+  const tls = (JSON.parse(overridden.stdout) as Report).checks.find((c) => c.name === 'server TLS verified')!;
+  assert.equal(tls.status, 'fail', JSON.stringify(tls));
+  assert.equal(tls.hint, `set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show --json on the server), or unset MESHCTL_SERVER: this host is joined to ${server.httpsUrl}, whose CA its agent holds, and MESHCTL_SERVER points at ${elsewhere} instead`);
 });
