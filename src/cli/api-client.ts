@@ -2,10 +2,11 @@
 // that say what failed and what to do. node:http rather than fetch: fetch
 // refuses "bad ports" (6000, 6667, ...) that a server may well listen on.
 
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MeshError } from '../lib/errors.ts';
-import type { Target } from './target.ts';
+import { ERROR_CODE_HEADER, ERROR_HINT_HEADER, decodeHint } from '../lib/http/error-hint.ts';
+import { SOURCE_TEXT, trustWayOut, type Target } from './target.ts';
 import { serverTlsOptions, type ServerTls } from '../lib/tls/server-trust.ts';
 
 export interface ApiResponse<T> {
@@ -35,7 +36,7 @@ export class ApiClient {
       throw this.connectError(error as NodeJS.ErrnoException);
     }
     const text = res.body;
-    if (res.status < 200 || res.status > 299) throw this.statusError(res.status, text);
+    if (res.status < 200 || res.status > 299) throw this.statusError(res.status, text, res.headers);
     let parsed: unknown = text;
     if (res.contentType.includes('json') && text !== '') parsed = JSON.parse(text);
     return { status: res.status, body: parsed as T, index: res.index, filteredByAcls: res.filteredByAcls };
@@ -56,14 +57,14 @@ export class ApiClient {
     if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode <= 299) return res;
     const chunks: Buffer[] = [];
     for await (const chunk of res) chunks.push(chunk as Buffer);
-    throw this.statusError(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
+    throw this.statusError(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), res.headers);
   }
 
   private connectError(error: NodeJS.ErrnoException): MeshError {
     const code = error.code;
     if (this.target.url.startsWith('https:') && /CERT|SSL|TLS|ALTNAME|SELF_SIGNED|VERIFY/.test(code ?? '')) {
       return new MeshError('MESH_E_SERVER_UNVERIFIED', `cannot verify the server at ${this.target.url}: ${code}`, {
-        hint: 'set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show on the server), or run the command on a joined host',
+        hint: `set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show on the server), ${trustWayOut(this.target)}`,
       });
     }
     return new MeshError('MESH_E_SERVER_UNREACHABLE', `cannot reach the meshctl server at ${this.target.url}: ${code ?? error.message}`, {
@@ -71,15 +72,25 @@ export class ApiClient {
     });
   }
 
-  private statusError(status: number, text: string): MeshError {
+  private statusError(status: number, text: string, headers: IncomingHttpHeaders): MeshError {
     const reason = text.trim() || `HTTP ${status}`;
+    const hintHeader = headers[ERROR_HINT_HEADER.toLowerCase()];
+    const hint = typeof hintHeader === 'string' && hintHeader !== '' ? decodeHint(hintHeader) : undefined;
+    const code = status === 404 ? 'MESH_E_NOT_FOUND' : status === 400 ? 'MESH_E_BAD_REQUEST' : status === 409 ? 'MESH_E_CONFLICT' : status === 429 ? 'MESH_E_TOO_MANY' : 'MESH_E_INTERNAL';
     if (status === 403) {
       return new MeshError(reason === 'ACL not found' ? 'MESH_E_ACL_NOT_FOUND' : 'MESH_E_PERMISSION_DENIED', `the server refused the token: ${reason}`, {
         hint: this.target.token ? 'pass a token with the needed policy (--token or MESHCTL_TOKEN)' : 'pass a token with --token or MESHCTL_TOKEN',
       });
     }
-    const code = status === 404 ? 'MESH_E_NOT_FOUND' : status === 400 ? 'MESH_E_BAD_REQUEST' : status === 409 ? 'MESH_E_CONFLICT' : status === 429 ? 'MESH_E_TOO_MANY' : 'MESH_E_INTERNAL';
-    return new MeshError(code, `the server answered ${status}: ${reason}`);
+    // A meshctl server stamps every answer with X-Consul-Default-ACL-Policy and every error with
+    // X-Mesh-Error-Code: an answer with neither comes from something else listening at that address.
+    // (A 403 is about the token whoever answers: it keeps its own hint.)
+    if (headers['x-consul-default-acl-policy'] === undefined && headers[ERROR_CODE_HEADER.toLowerCase()] === undefined) {
+      return new MeshError(code, `the server answered ${status}: ${reason}`, {
+        hint: `${this.target.url}, ${SOURCE_TEXT[this.target.source]}, may not be a meshctl server: check --server or MESHCTL_SERVER, and the port: 8500 plain HTTP, 8501 TLS`,
+      });
+    }
+    return new MeshError(code, `the server answered ${status}: ${reason}`, { hint });
   }
 }
 
@@ -87,6 +98,7 @@ interface RawResponse {
   status: number;
   body: string;
   contentType: string;
+  headers: IncomingHttpHeaders;
   index: number;
   filteredByAcls: boolean;
 }
@@ -104,6 +116,7 @@ function send(url: string, method: string, headers: Record<string, string>, payl
           status: res.statusCode ?? 0,
           body: Buffer.concat(chunks).toString('utf8'),
           contentType: String(res.headers['content-type'] ?? ''),
+          headers: res.headers,
           index: Number(res.headers['x-consul-index'] ?? 0),
           filteredByAcls: res.headers['x-consul-results-filtered-by-acls'] === 'true',
         }),

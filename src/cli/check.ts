@@ -12,6 +12,7 @@ import { systemClock } from '../lib/clock.ts';
 import { MeshError } from '../lib/errors.ts';
 import { withTarget, type TargetFlags } from './common.ts';
 import { colour, printJson } from './output.ts';
+import { parseHostPortFlag, parsePortFlag } from './port-flag.ts';
 import { readAgentConfig, resolveTarget } from './target.ts';
 import { runAgentChecks } from './check/agent.ts';
 import { checksOk, formatReport, reportJson } from './check/format.ts';
@@ -70,6 +71,8 @@ export function addCheckCommand(program: Command): void {
 }
 
 async function runChecks(flags: CheckFlags): Promise<CheckResult[]> {
+  // A bad flag is a usage error before anything is asked of the server.
+  const portFlags = portFlagsOf(flags);
   const env = { ...process.env, MESHCTL_CONFIG_DIR: flags.configDir };
   const target = resolveTarget({ flagServer: flags.server, flagToken: flags.token, env, agentConfig: readAgentConfig(env) });
   const get = makeHttpGet(systemClock);
@@ -92,7 +95,7 @@ async function runChecks(flags: CheckFlags): Promise<CheckResult[]> {
   const adminAddr = config ? resolveAdminAddr(config) : undefined;
   const agentUp = adminAddr !== undefined && (await get(`http://${adminAddr}/ready`, { timeoutMs: 2_000 })).kind === 'response';
   // A running agent holds the ports itself; they matter before a join, or when the agent is down.
-  if (!agentUp) results.push(named('host', 'agent ports free', evaluatePorts(await probeAll(portsWanted(flags, config)))));
+  if (!agentUp) results.push(named('host', 'agent ports free', evaluatePorts(await probeAll(portsWanted(flags, portFlags, config)))));
 
   if (flags.pre) return results;
   if (configProblem) return [...results, configProblem];
@@ -102,24 +105,38 @@ async function runChecks(flags: CheckFlags): Promise<CheckResult[]> {
   return [...results, ...(await runAgentChecks(config, adminAddr, target, { get, now: systemClock.now, getuid, showRules: () => showRules() }))];
 }
 
-/** What the agent will bind: join's flags before a join, the agent's config after. */
-function portsWanted(flags: CheckFlags, config: AgentConfig | undefined): PortWanted[] {
+type PortFlags = ReturnType<typeof portFlagsOf>;
+
+function portFlagsOf(flags: CheckFlags) {
+  return {
+    admin: parseHostPortFlag(flags.adminAddr, '--admin-addr', DEFAULT_ADMIN_ADDR),
+    inbound: parseHostPortFlag(flags.inboundAddr, '--inbound-addr', `0.0.0.0:${DEFAULT_INBOUND_PORT}`),
+    outbound: parsePortFlag(flags.outboundPort, '--outbound-port', { min: 1 }),
+    dns: parsePortFlag(flags.dnsPort, '--dns-port', { min: 1 }),
+    metrics: parsePortFlag(flags.metricsPort, '--metrics-port', { min: 0 }),
+  };
+}
+
+/**
+ * What the agent will bind: join's flags before a join, the agent's config after.
+ * The flags are read as join reads them (src/cli/port-flag.ts), so check refuses what join would.
+ */
+function portsWanted(flags: CheckFlags, given: PortFlags, config: AgentConfig | undefined): PortWanted[] {
   const transparent = config ? config.transparent !== undefined : Boolean(flags.transparent);
-  const outbound = config?.transparent?.outboundPort ?? Number(flags.outboundPort);
-  const dns = config?.transparent?.dnsPort ?? Number(flags.dnsPort);
-  const admin = splitHostPort(config?.adminAddr ?? flags.adminAddr);
-  const inbound = splitHostPort(config?.inboundAddr ?? flags.inboundAddr);
+  const outbound = config?.transparent?.outboundPort ?? given.outbound;
+  const dns = config?.transparent?.dnsPort ?? given.dns;
+  const admin = config ? splitHostPort(config.adminAddr) : given.admin;
+  const inbound = config ? splitHostPort(config.inboundAddr) : given.inbound;
+  // A config written before --metrics-port existed means the default.
+  const metrics = config ? (config.metricsPort ?? AGENT_METRICS_PORT) : given.metrics;
   const wanted: PortWanted[] = [
-    { ...admin, what: 'admin API', proto: 'tcp', needed: true },
-    { host: '0.0.0.0', port: Number(flags.metricsPort), what: 'metrics', proto: 'tcp', needed: true },
-    { ...inbound, what: 'proxy inbound', proto: 'tcp', needed: true },
-    { host: '127.0.0.1', port: outbound, what: 'proxy outbound', proto: 'tcp', needed: transparent },
-    { host: '127.0.0.1', port: dns, what: 'DNS', proto: 'udp', needed: transparent },
-    { host: '127.0.0.1', port: dns, what: 'DNS', proto: 'tcp', needed: transparent },
+    { ...admin, what: 'admin API', flag: '--admin-addr', proto: 'tcp', needed: true },
+    { host: '0.0.0.0', port: metrics, what: 'metrics', flag: '--metrics-port', proto: 'tcp', needed: true },
+    { ...inbound, what: 'proxy inbound', flag: '--inbound-addr', proto: 'tcp', needed: true },
+    { host: '127.0.0.1', port: outbound, what: 'proxy outbound', flag: '--outbound-port', proto: 'tcp', needed: transparent },
+    { host: '127.0.0.1', port: dns, what: 'DNS', flag: '--dns-port', proto: 'udp', needed: transparent },
+    { host: '127.0.0.1', port: dns, what: 'DNS', flag: '--dns-port', proto: 'tcp', needed: transparent },
   ];
-  for (const w of wanted) {
-    if (!Number.isInteger(w.port) || w.port < 0 || w.port > 65535) throw new MeshError('MESH_E_USAGE', `the ${w.what} port "${w.port}" is not a port`, { hint: 'give a number from 1 to 65535' });
-  }
   // Port 0 lets the kernel choose: always free.
   return wanted.filter((w) => w.port !== 0);
 }

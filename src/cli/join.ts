@@ -55,6 +55,7 @@ import { accessLogConfig } from './access-log-flags.ts';
 import { startOrExit } from './agent-process.ts';
 import { advertiseAddrFlag, listenAddrFlag } from './join-addr-flags.ts';
 import { checkAccessLogPath } from '../agent/telemetry/access-log-file.ts';
+import { parsePortFlag } from './port-flag.ts';
 
 interface JoinFlags {
   token?: string;
@@ -242,7 +243,7 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
     dataDir: resolve(flags.dataDir),
     adminAddr: listenAddrFlag(flags.adminAddr, '--admin-addr', DEFAULT_ADMIN_ADDR),
     inboundAddr: listenAddrFlag(flags.inboundAddr, '--inbound-addr', `0.0.0.0:${DEFAULT_INBOUND_PORT}`),
-    metricsPort: metricsPortOf(flags.metricsPort),
+    metricsPort: parsePortFlag(flags.metricsPort, '--metrics-port', { min: 0 }),
     heartbeatIntervalMs: duration(flags.heartbeatInterval, '--heartbeat-interval'),
     syncIntervalMs: duration(flags.syncInterval, '--sync-interval'),
     ...(flags.transparent ? { transparent: transparentSettings(flags, proxy) } : {}),
@@ -254,19 +255,9 @@ function buildConfig(server: string, flags: JoinFlags, token: string, advertiseA
   return parsed;
 }
 
-function metricsPortOf(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n > 65535) throw new MeshError('MESH_E_USAGE', `--metrics-port "${text}" is not a port`, { hint: 'give --metrics-port 0..65535 (0 picks a free port; the catalog carries the one chosen)' });
-  return n;
-}
-
 /** The transparent block of the agent's config; before the proxy user exists, a stand-in uid for the checks. */
 function transparentSettings(flags: JoinFlags, proxy: { uid: number; gid: number } = { uid: 65534, gid: 65534 }): NonNullable<AgentConfig['transparent']> {
-  const port = (text: string, flag: string): number => {
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new MeshError('MESH_E_USAGE', `${flag} "${text}" is not a port`, { hint: `give ${flag} 1..65535` });
-    return n;
-  };
+  const port = (text: string, flag: string): number => parsePortFlag(text, flag, { min: 1 });
   if (flags.redirectDns && !flags.transparent) throw new MeshError('MESH_E_USAGE', '--redirect-dns needs --transparent', { hint: 'add --transparent' });
   return {
     proxyUser: flags.proxyUser,

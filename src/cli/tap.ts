@@ -30,6 +30,9 @@ export function addTapCommand(program: Command): void {
   )
     .addHelpText('after', '\nExamples:\n  meshctl tap api\n  meshctl tap api --path-prefix /users --method GET\n  meshctl tap api --max 20 --json\n\nTap shows request paths and ids: it needs a management token, or the agent token of a host that runs the service.\nEach proxy samples at most 100 requests a second per tap; a line "# N ... not shown" says when some were left out.')
     .action(async (service: string, flags: TapFlags) => {
+      // An empty value is a mistake (an unset shell variable), not a way to say "no filter": leaving the flag out is.
+      if (flags.method === '') throw new MeshError('MESH_E_USAGE', '--method is empty', { hint: 'give an HTTP method such as --method GET, or leave --method out to see every method' });
+      if (flags.pathPrefix === '') throw new MeshError('MESH_E_USAGE', '--path-prefix is empty', { hint: 'give a path prefix such as --path-prefix /users, or leave --path-prefix out to see every path' });
       const parsed = parseTapFilter({ service, pathPrefix: flags.pathPrefix ?? null, method: flags.method ?? null });
       if ('errors' in parsed) throw new MeshError('MESH_E_USAGE', parsed.errors.join('; '), { hint: 'see meshctl tap --help' });
       const max = parseMax(flags.max);

@@ -21,7 +21,17 @@ export interface Target {
   readonly source: 'flag' | 'env' | 'agent-config' | 'default';
   /** How an https server is verified. */
   readonly tls?: ServerTls | undefined;
+  /** The joined agent's server, when this host has one and --server or MESHCTL_SERVER points elsewhere. */
+  readonly joinedServer?: string | undefined;
 }
+
+/** Where the address came from, as messages say it. */
+export const SOURCE_TEXT: Record<Target['source'], string> = {
+  flag: 'from --server',
+  env: 'from MESHCTL_SERVER',
+  'agent-config': "the joined agent's server",
+  default: 'the default',
+};
 
 export interface TargetInputs {
   flagServer?: string | undefined;
@@ -55,7 +65,22 @@ export function resolveTarget(inputs: TargetInputs): Target {
   if (caFile) tls = { rootsPem: readCaFile(caFile, 'MESHCTL_CA_FILE') };
   // The joined agent's trust is for its own server only: another server is verified by MESHCTL_CA_FILE.
   else if (agentConfig?.server && serverUrl(agentConfig.server) === url) tls = serverTlsOf({ ...agentConfig, dataDir: agentConfig.dataDir ?? '' });
-  return { url, token, source, tls };
+  const joinedServer = agentConfig?.server && serverUrl(agentConfig.server) !== url ? serverUrl(agentConfig.server) : undefined;
+  return { url, token, source, tls, ...(joinedServer ? { joinedServer } : {}) };
+}
+
+/**
+ * The way out that ends a hint about trusting the server: on a joined host
+ * whose agent config an override bypasses, drop the override (the agent
+ * holds its server's CA); on a host not joined, run the command on one.
+ */
+export function trustWayOut(target: Target): string {
+  if (target.joinedServer) {
+    const override = target.source === 'flag' ? 'drop --server' : 'unset MESHCTL_SERVER';
+    return `or ${override}: this host is joined to ${target.joinedServer}, whose CA its agent holds, and ${target.source === 'flag' ? '--server' : 'MESHCTL_SERVER'} points at ${target.url} instead`;
+  }
+  if (target.source === 'agent-config') return 'or join this host again if the mesh CA has changed since it joined';
+  return 'or run the command on a joined host';
 }
 
 /** The PEM certificates of a CA file, or a usage error naming the file. */

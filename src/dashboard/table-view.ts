@@ -68,11 +68,16 @@ function rowTone(s: ServiceStats): Tone {
   return success;
 }
 
-/** The header row and the rows that fit `height` lines (the header included), scrolled to the selection. */
-export function tableLines(services: readonly ServiceStats[], selected: string | undefined, width: number, height: number): Line[] {
-  const layout = tableLayout(width, services.map((s) => s.service));
+/**
+ * The header row and the rows that fit `height` lines (the header included), scrolled to the selection.
+ * `services` is undefined until the stats have been read once: the table then claims nothing (a dash),
+ * and the status line says why (connecting, or the read's problem and its fix).
+ */
+export function tableLines(services: readonly ServiceStats[] | undefined, selected: string | undefined, width: number, height: number): Line[] {
+  const layout = tableLayout(width, (services ?? []).map((s) => s.service));
   const more = (lines: Line[]) => lines.map((l) => ({ ...l, text: fit(l.text, width) }));
   const header: Line = { text: row(layout, 'SERVICE', layout.columns.map((c) => c.title), ''), heading: true };
+  if (services === undefined) return more([header, { text: '  —', tone: 'idle' }]);
   if (services.length === 0) return more([header, { text: '  no services in the catalog yet', tone: 'idle' }]);
   const capacity = Math.max(1, height - 1);
   const at = services.findIndex((s) => s.service === selected);

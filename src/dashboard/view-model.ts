@@ -114,7 +114,7 @@ export function buildView(snapshot: Snapshot, history: History, ui: UiState, geo
   const headerText = `${context.title} · window ${ui.window} · refresh ${context.refreshMs / 1000}s${snapshot.stats ? ` · ${services.length} services` : ''}`;
   return {
     header: fit(headerText, geometry.header.width),
-    table: tableLines(services, ui.selected, geometry.table.width, geometry.table.height),
+    table: tableLines(snapshot.stats?.services, ui.selected, geometry.table.width, geometry.table.height),
     lower: !lower
       ? []
       : ui.view === 'topology'

@@ -110,6 +110,29 @@ test('a port the agent needs that something holds: × agent ports free naming it
   }
 });
 
+test('a port flag that is not a port: exit 2 naming the flag and the value, and check takes what join takes', async () => {
+  const cli = cliFor(() => server);
+  const cases: Array<[string, string, RegExp]> = [
+    ['--metrics-port', 'abc', /^error: --metrics-port "abc" is not a port \(give --metrics-port 0\.\.65535 \(0 picks a free port\)\)\n$/],
+    ['--metrics-port', '70000', /^error: --metrics-port "70000" is not a port \(give --metrics-port 0\.\.65535/],
+    ['--admin-addr', 'nonsense', /^error: --admin-addr "nonsense" is not HOST:PORT \(give an IP address and a port 0\.\.65535, e\.g\. --admin-addr 127\.0\.0\.1:15000/],
+    ['--dns-port', '0', /^error: --dns-port "0" is not a port \(give --dns-port 1\.\.65535\)\n$/],
+  ];
+  for (const [flag, value, stderr] of cases) {
+    const flags = await portFlags();
+    flags[flags.indexOf(flag) + 1] = value;
+    const r = cli.run(['check', '--pre', ...flags]);
+    assert.equal(r.code, 2, `${flag} ${value}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, stderr, `${flag} ${value}`);
+    assert.equal(r.stdout, '', 'nothing is checked with a bad flag');
+  }
+  // join --metrics-port 0 picks a free port: check takes it too, with nothing to probe.
+  const flags = await portFlags();
+  flags[flags.indexOf('--metrics-port') + 1] = '0';
+  const zero = cli.run(['check', '--pre', ...flags]);
+  assert.equal(zero.code, 0, zero.stdout + zero.stderr);
+});
+
 test('after a join, the agent, its certificate and its registration pass, found through the agent config alone', async () => {
   const res = await api(server, 'PUT', '/v1/acl/token', { NodeIdentities: [{ NodeName: 'node-c' }], ServiceIdentities: [{ ServiceName: 'web' }] });
   const token = ((await res.json()) as { SecretID: string }).SecretID;
@@ -149,4 +172,13 @@ test('after a join, the agent, its certificate and its registration pass, found 
   assert.equal(registration.status, 'fail');
   assert.match(registration.detail, /^service:web critical: HTTP GET http:\/\/127\.0\.0\.1:\d+\/: /);
   assert.match(failing.stderr, /1 check failed/);
+
+  // MESHCTL_SERVER names the server another way on this joined host: its agent's CA is not used for it,
+  // and the hint says to unset the override, not to run the command on a joined host (this is one).
+  const elsewhere = server.httpsUrl.replace('127.0.0.1', 'localhost');
+  const overridden = spawnSync(MESHCTL, ['check', '--json', '--config-dir', join(root, 'conf')], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', MESHCTL_SERVER: elsewhere } });
+  assert.equal(overridden.status, 1, overridden.stderr);
+  const tls = (JSON.parse(overridden.stdout) as Report).checks.find((c) => c.name === 'server TLS verified')!;
+  assert.equal(tls.status, 'fail', JSON.stringify(tls));
+  assert.equal(tls.hint, `set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show --json on the server), or unset MESHCTL_SERVER: this host is joined to ${server.httpsUrl}, whose CA its agent holds, and MESHCTL_SERVER points at ${elsewhere} instead`);
 });

@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { cliFor } from '../helpers/cli.ts';
 import { MESHCTL, removeDir, startServer, type ServerProcess } from '../helpers/server.ts';
 
 let server: ServerProcess;
@@ -73,6 +75,24 @@ describe('exit codes and errors', () => {
     assert.equal(code, 1);
     assert.match(stderr, /cannot reach the meshctl server at http:\/\/127\.0\.0\.1:1: ECONNREFUSED \(.*--server ADDR/);
     assert.equal(stderr.trim().split('\n').length, 1, 'one line');
+  });
+
+  test('an address where something other than meshctl answers: exit 1, and the hint says it may not be a meshctl server', async () => {
+    const other = createServer((req, res) => res.writeHead(req.url?.startsWith('/v1/catalog') ? 404 : 500).end());
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(other.address() as { port: number }).port}`;
+    try {
+      // Async: the foreign server answers from this very process.
+      const r = await cliFor(() => ({ address, token: '' })).runAsync(['services']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, `error: the server answered 404: HTTP 404 (http://${address}, from MESHCTL_SERVER, may not be a meshctl server: check --server or MESHCTL_SERVER, and the port: 8500 plain HTTP, 8501 TLS)\n`);
+    } finally {
+      other.close();
+    }
+    // meshctl's own 404 (a stat of a service it does not have) says no such thing.
+    const own = meshctl(['stat', 'nosuch'], withServer());
+    assert.equal(own.code, 1);
+    assert.doesNotMatch(own.stderr, /may not be a meshctl server/);
   });
 
   test('a wrong token exits 1 and says to pass another', () => {

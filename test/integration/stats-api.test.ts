@@ -138,6 +138,21 @@ test('meshctl stat prints the table and the edges; a bad window is a usage error
   assert.match(refused.stderr, /the server refused the token/);
 });
 
+test('a service the catalog does not have is a 404 naming it, and meshctl stat fails with it rather than an empty table', async () => {
+  const res = await api({ url: server.url, token: tokens.reader }, 'GET', '/v1/mesh/stats?service=nosuch');
+  assert.equal(res.status, 404);
+  assert.equal(await res.text(), 'no service "nosuch": it has no instance in the catalog\n');
+  assert.equal(res.headers.get('X-Mesh-Error-Hint'), 'meshctl services lists the services; check the name');
+  const noToken = await api({ url: server.url, token: '' }, 'GET', '/v1/mesh/stats?service=nosuch');
+  assert.equal(noToken.status, 403, 'a token that may not read the name learns nothing of it');
+  for (const args of [['stat', 'nosuch'], ['stat', '--edges', 'nosuch'], ['stat', 'nosuch', '--json']]) {
+    const r = cli.run(args, tokens.reader);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.stdout, '', `${args.join(' ')}: no table`);
+    assert.equal(r.stderr, 'error: the server answered 404: no service "nosuch": it has no instance in the catalog (meshctl services lists the services; check the name)\n');
+  }
+});
+
 test("a node's report counts only for the services registered on it: the rest is refused, counted and logged", async () => {
   type Stats = { services: Array<{ service: string; requests: number; successRate: number | null; tcp: { open: number } }>; edges: Array<{ source: string; destination: string }>; refusedSeries: number; refusedErrors: number };
   const read = async () => (await (await api({ url: server.url, token: tokens.reader }, 'GET', '/v1/mesh/stats?window=10m&service=api')).json()) as Stats;

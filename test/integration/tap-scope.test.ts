@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { TAP_MAX_SESSIONS_PER_TOKEN } from '../../src/config/tap.ts';
+import { cliFor } from '../helpers/cli.ts';
 import { api, removeDir, startServer, type ServerProcess } from '../helpers/server.ts';
 
 let server: ServerProcess;
@@ -40,6 +41,9 @@ before(async () => {
   tokens.host3 = await makeToken({ NodeIdentities: [{ NodeName: 'host-3' }], ServiceIdentities: [{ ServiceName: 'db' }] });
   await register(tokens.host1, 'host-1', 'api');
   await register(tokens.host2, 'host-2', 'web');
+  // Tap sees HTTP requests only: api says it speaks HTTP; web keeps the default, tcp.
+  const http = await api(server, 'PUT', '/v1/mesh/config/service-defaults/api', { protocol: 'http' });
+  assert.equal(http.status, 200, await http.text());
 });
 after(async () => {
   await server?.stop();
@@ -68,6 +72,26 @@ test("an agent cannot put into an operator's tap what another host's proxies saw
   assert.ok(!lines.some((l) => l.path === '/admin/delete-everything'));
 });
 
+test('a tcp service is refused at once with why and how, rather than a tap that waits forever showing nothing', async () => {
+  const tap = await openTap(server.token, 'service=web');
+  assert.equal(tap.status, 400);
+  assert.equal(await tap.res.text(), 'web is a tcp service: tap shows HTTP, HTTP/2 and gRPC requests; its connections are in meshctl stat and the access log\n');
+  const cli = cliFor(() => server).run(['tap', 'web']);
+  assert.equal(cli.code, 1, cli.stdout + cli.stderr);
+  assert.equal(cli.stdout, '');
+  assert.equal(cli.stderr, 'error: the server answered 400: web is a tcp service: tap shows HTTP, HTTP/2 and gRPC requests; its connections are in meshctl stat and the access log (if web speaks HTTP, set its protocol: meshctl config set service-defaults web protocol=http|http2|grpc)\n');
+});
+
+test('an empty --method or --path-prefix is a usage error, not a tap without that filter', () => {
+  const cli = cliFor(() => server);
+  const method = cli.run(['tap', 'api', '--method', '']);
+  assert.equal(method.code, 2, method.stdout + method.stderr);
+  assert.equal(method.stderr, 'error: --method is empty (give an HTTP method such as --method GET, or leave --method out to see every method)\n');
+  const prefix = cli.run(['tap', 'api', '--path-prefix', '']);
+  assert.equal(prefix.code, 2, prefix.stdout + prefix.stderr);
+  assert.match(prefix.stderr, /^error: --path-prefix is empty \(give a path prefix/);
+});
+
 test('an agent token cannot take every tap slot: it holds a few, and the operator still taps', async () => {
   const held: Array<() => void> = [];
   try {
@@ -76,9 +100,16 @@ test('an agent token cannot take every tap slot: it holds a few, and the operato
       const t = await openTap(tokens.host1);
       held.push(t.close);
       statuses.push(t.status);
-      if (t.status !== 200) assert.match(await t.res.text(), /this token holds \d+ tap sessions, the most one token may/);
+      if (t.status !== 200) {
+        assert.equal(await t.res.text(), `this token holds ${TAP_MAX_SESSIONS_PER_TOKEN} tap sessions, the most one token may\n`, 'the body stays the plain reason');
+        assert.equal(t.res.headers.get('X-Mesh-Error-Hint'), 'end one of its meshctl tap streams, or tap with another token');
+      }
     }
     assert.deepEqual(statuses, [...Array(TAP_MAX_SESSIONS_PER_TOKEN).fill(200), 429]);
+    // The real CLI, one tap too many: the server's hint is what it says to do.
+    const cli = cliFor(() => server).run(['tap', 'api'], tokens.host1);
+    assert.equal(cli.code, 1, cli.stdout + cli.stderr);
+    assert.equal(cli.stderr, `error: the server answered 429: this token holds ${TAP_MAX_SESSIONS_PER_TOKEN} tap sessions, the most one token may (end one of its meshctl tap streams, or tap with another token)\n`);
     const operator = await openTap(server.token);
     held.push(operator.close);
     assert.equal(operator.status, 200, 'the operator taps while the agent token holds its share');

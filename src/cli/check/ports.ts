@@ -11,6 +11,8 @@ export interface PortWanted {
   readonly host: string;
   readonly port: number;
   readonly what: string;
+  /** join's flag that sets it, which the hint names when the port is taken. */
+  readonly flag: string;
   readonly proto: 'tcp' | 'udp';
   /** The agent will listen there for sure; otherwise only in transparent mode. */
   readonly needed: boolean;
@@ -43,7 +45,9 @@ const describe = (p: PortState) => `${p.host}:${p.port}/${p.proto} (${p.what}): 
 
 export function evaluatePorts(ports: readonly PortState[]): Verdict {
   const busy = ports.filter((p) => p.state !== 'free');
-  const hint = "stop what listens there (ss -ltnup 'sport = :PORT' names it), or give join another address or port (--admin-addr, --inbound-addr, --outbound-port, --dns-port)";
+  const numbers = [...new Set(busy.map((p) => p.port))];
+  const flags = [...new Set(busy.map((p) => p.flag))];
+  const hint = `stop what listens there (ss -ltnup 'sport = :${numbers.length === 1 ? numbers[0] : 'PORT'}' names it), or give join another ${flags.join(', another ')}`;
   if (busy.some((p) => p.needed)) return failed(busy.map(describe).join('; '), hint);
   if (busy.length > 0) return warned(`${busy.map(describe).join('; ')}: needed only for join --transparent`, hint);
   return passed(ports.map((p) => `${p.port}/${p.proto}`).join(', '));

@@ -3,7 +3,7 @@
 // keeps a clock close to this host's. A server that cannot be reached or
 // verified ends the group: every later check would fail the same way.
 
-import type { Target } from '../target.ts';
+import { SOURCE_TEXT, trustWayOut, type Target } from '../target.ts';
 import { jsonOf, type HttpGet } from './http.ts';
 import { failed, named, passed, warned, type CheckResult, type Verdict } from './result.ts';
 import { evaluateSkew } from './skew.ts';
@@ -12,12 +12,6 @@ export interface ServerCheckDeps {
   readonly get: HttpGet;
 }
 
-const SOURCES: Record<Target['source'], string> = {
-  flag: 'from --server',
-  env: 'from MESHCTL_SERVER',
-  'agent-config': "the joined agent's server",
-  default: 'the default',
-};
 
 const result = (name: string, verdict: Verdict) => named('server', name, verdict);
 
@@ -27,15 +21,15 @@ export async function runServerChecks(target: Target, deps: ServerCheckDeps): Pr
   // /v1/status/leader is open to all (as in Consul): reachability does not depend on the token.
   const leader = await deps.get(`${target.url}/v1/status/leader`, { tls: target.tls });
   if (leader.kind === 'error' && !leader.tls) {
-    results.push(result('server reachable', failed(`no answer from ${target.url} (${SOURCES[target.source]}): ${leader.code}`, 'check that `meshctl server` runs there and the address is right: pass --server ADDR or set MESHCTL_SERVER')));
+    results.push(result('server reachable', failed(`no answer from ${target.url} (${SOURCE_TEXT[target.source]}): ${leader.code}`, 'check that `meshctl server` runs there and the address is right: pass --server ADDR or set MESHCTL_SERVER')));
     return results;
   }
-  results.push(result('server reachable', passed(`${target.url}, ${SOURCES[target.source]}`)));
+  results.push(result('server reachable', passed(`${target.url}, ${SOURCE_TEXT[target.source]}`)));
   if (secure) {
     results.push(result('server TLS verified', evaluateTls(target, leader.kind === 'error' ? leader.code : undefined)));
     if (leader.kind === 'error') return results;
   } else if (!isLoopback(target.url)) {
-    results.push(result('server TLS verified', warned(`${target.url} is plain HTTP off this host: the token crosses the network in clear`, "use the server's TLS API (https://HOST:8501) with MESHCTL_CA_FILE, or run the command on a joined host")));
+    results.push(result('server TLS verified', warned(`${target.url} is plain HTTP off this host: the token crosses the network in clear`, `use the server's TLS API (https://HOST:8501) with MESHCTL_CA_FILE, ${trustWayOut(target)}`)));
   }
   if (leader.kind === 'error') return results;
   const name = jsonOf<unknown>(leader);
@@ -53,7 +47,7 @@ export async function runServerChecks(target: Target, deps: ServerCheckDeps): Pr
 function evaluateTls(target: Target, error: string | undefined): Verdict {
   if (error !== undefined) {
     const trusted = target.tls ? (target.source === 'agent-config' ? "the joined agent's CA roots" : 'MESHCTL_CA_FILE') : 'the system CAs';
-    return failed(`the server's certificate does not verify against ${trusted}: ${error}`, 'set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show --json on the server), or run the command on a joined host');
+    return failed(`the server's certificate does not verify against ${trusted}: ${error}`, `set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show --json on the server), ${trustWayOut(target)}`);
   }
   if (target.tls?.insecureSkipVerify) return warned("not verified: the agent joined with --insecure-skip-verify", 'join again with --ca-hash (printed by meshctl server and meshctl ca show)');
   return passed(target.tls ? `verified against ${target.tls.rootsPem.length} mesh CA root${target.tls.rootsPem.length === 1 ? '' : 's'}` : 'verified against the system CAs');

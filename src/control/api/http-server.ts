@@ -1,12 +1,14 @@
 // The HTTP edge of the control plane: strict parsing (Node's lenient parser is
 // never enabled), token resolution, routing, body limits and the one mapping
-// from errors to Consul-style answers (status + plain-text reason). A handler
-// that throws something unexpected gets a 500; the process never dies of input.
+// from errors to Consul-style answers (status + plain-text reason, the hint in
+// a header: src/lib/http/error-hint.ts). A handler that throws something
+// unexpected gets a 500; the process never dies of input.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import { MeshError, isMeshError } from '../../lib/errors.ts';
+import { ERROR_CODE_HEADER, ERROR_HINT_HEADER, encodeHint } from '../../lib/http/error-hint.ts';
 import { authorize, type Permission, type TokenIdentity } from '../acl/policy.ts';
 import type { Handler, Reply, RequestContext } from './context.ts';
 import { methodNotAllowed, type Router } from './router.ts';
@@ -118,7 +120,11 @@ async function handle(options: HttpApiOptions, req: IncomingMessage, res: Server
     send(res, req, {
       status: mesh.status,
       raw: `${mesh.message}\n`,
-      headers: { 'X-Mesh-Error-Code': mesh.code, ...(mesh.status === 403 || mesh.status === 404 ? { 'X-Consul-Index': 1 } : {}) },
+      headers: {
+        [ERROR_CODE_HEADER]: mesh.code,
+        ...(mesh.hint ? { [ERROR_HINT_HEADER]: encodeHint(mesh.hint) } : {}),
+        ...(mesh.status === 403 || mesh.status === 404 ? { 'X-Consul-Index': 1 } : {}),
+      },
     }, options.aclsEnabled);
   }
 }

@@ -50,7 +50,7 @@ test('iptables: problems fail only when transparent mode is meant; without root 
   }
 });
 
-const port = (p: Partial<PortState>): PortState => ({ host: '127.0.0.1', port: 15000, what: 'admin API', proto: 'tcp', needed: true, state: 'free', ...p });
+const port = (p: Partial<PortState>): PortState => ({ host: '127.0.0.1', port: 15000, what: 'admin API', flag: '--admin-addr', proto: 'tcp', needed: true, state: 'free', ...p });
 
 test('ports: a busy port the agent needs fails, one only transparent mode needs warns', () => {
   const cases: Array<[string, PortState[], 'pass' | 'warn' | 'fail', RegExp]> = [
@@ -64,6 +64,16 @@ test('ports: a busy port the agent needs fails, one only transparent mode needs 
     assert.equal(verdict.status, status, what);
     assert.match(verdict.detail, detail, what);
   }
+});
+
+test("ports: the hint names the join flag of each port that is taken, and only those", () => {
+  const cases: Array<[string, PortState[], string]> = [
+    ['metrics busy', [port({}), port({ host: '0.0.0.0', port: 15090, what: 'metrics', flag: '--metrics-port', state: 'EADDRINUSE' })], "stop what listens there (ss -ltnup 'sport = :15090' names it), or give join another --metrics-port"],
+    ['admin busy', [port({ state: 'EADDRINUSE' }), port({ port: 15090, flag: '--metrics-port' })], "stop what listens there (ss -ltnup 'sport = :15000' names it), or give join another --admin-addr"],
+    ['DNS busy on udp and tcp', [port({}), port({ port: 15053, proto: 'udp', flag: '--dns-port', needed: false, state: 'EADDRINUSE' }), port({ port: 15053, flag: '--dns-port', needed: false, state: 'EADDRINUSE' })], "stop what listens there (ss -ltnup 'sport = :15053' names it), or give join another --dns-port"],
+    ['two busy', [port({ state: 'EADDRINUSE' }), port({ port: 15006, what: 'proxy inbound', flag: '--inbound-addr', state: 'EADDRINUSE' })], "stop what listens there (ss -ltnup 'sport = :PORT' names it), or give join another --admin-addr, another --inbound-addr"],
+  ];
+  for (const [what, ports, hint] of cases) assert.equal(evaluatePorts(ports).hint, hint, what);
 });
 
 test('the probe finds a port held by a listener on the wildcard or on loopback, and leaves a free one free', async () => {

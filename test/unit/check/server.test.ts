@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GetOptions, HttpGet, HttpOutcome } from '../../../src/cli/check/http.ts';
 import { runServerChecks } from '../../../src/cli/check/server.ts';
-import type { Target } from '../../../src/cli/target.ts';
+import { resolveTarget, type Target } from '../../../src/cli/target.ts';
 
 const now = Date.parse('2026-05-01T12:00:00.400Z');
 const ok = (body: unknown, status = 200): HttpOutcome => ({ kind: 'response', status, body: typeof body === 'string' ? body : JSON.stringify(body), date: new Date(now).toUTCString(), sentAt: now, receivedAt: now + 10 });
@@ -55,4 +55,42 @@ test('each way a server goes wrong', async () => {
     assert.match(notable.detail, detail, what);
     assert.ok(notable.hint, `${what}: a hint`);
   }
+});
+
+test("a TLS or plain-HTTP hint on a joined host that MESHCTL_SERVER or --server overrides says to drop the override, not to run on a joined host", async () => {
+  const unverified = { '/v1/status/leader': { kind: 'error', code: 'SELF_SIGNED_CERT_IN_CHAIN', tls: true } as HttpOutcome };
+  const cases: Array<[string, Target, Record<string, HttpOutcome>, string]> = [
+    [
+      'MESHCTL_SERVER over a joined host',
+      { url: 'https://10.0.0.9:8501', token: 'secret', source: 'env', joinedServer: 'https://10.0.0.1:8501' },
+      unverified,
+      'set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show --json on the server), or unset MESHCTL_SERVER: this host is joined to https://10.0.0.1:8501, whose CA its agent holds, and MESHCTL_SERVER points at https://10.0.0.9:8501 instead',
+    ],
+    [
+      '--server over a joined host, plain HTTP',
+      { url: 'http://10.0.0.1:8500', token: 'secret', source: 'flag', joinedServer: 'https://10.0.0.1:8501' },
+      healthy,
+      "use the server's TLS API (https://HOST:8501) with MESHCTL_CA_FILE, or drop --server: this host is joined to https://10.0.0.1:8501, whose CA its agent holds, and --server points at http://10.0.0.1:8500 instead",
+    ],
+    [
+      "the joined agent's own server",
+      { url: 'https://10.0.0.1:8501', token: 'secret', source: 'agent-config', tls: { rootsPem: ['x'] } },
+      unverified,
+      'set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show --json on the server), or join this host again if the mesh CA has changed since it joined',
+    ],
+    ['a host not joined', { url: 'https://10.0.0.1:8501', token: 'secret', source: 'env' }, unverified, 'set MESHCTL_CA_FILE to the mesh CA root (meshctl ca show --json on the server), or run the command on a joined host'],
+  ];
+  for (const [what, target, answers, hint] of cases) {
+    const tls = (await runServerChecks(target, scripted(answers))).find((r) => r.name === 'server TLS verified');
+    assert.equal(tls?.hint, hint, what);
+  }
+});
+
+test('the target notes the joined server only when an override points elsewhere', () => {
+  const agentConfig = { server: 'https://10.0.0.1:8501', token: 'agent', serverCaPem: ['x'], dataDir: '/var/lib/meshctl' };
+  assert.equal(resolveTarget({ env: { MESHCTL_SERVER: '10.0.0.9:8500' }, agentConfig }).joinedServer, 'https://10.0.0.1:8501');
+  assert.equal(resolveTarget({ flagServer: 'https://10.0.0.9:8501', env: {}, agentConfig }).joinedServer, 'https://10.0.0.1:8501');
+  assert.equal(resolveTarget({ env: { MESHCTL_SERVER: 'https://10.0.0.1:8501' }, agentConfig }).joinedServer, undefined, 'the same server');
+  assert.equal(resolveTarget({ env: {}, agentConfig }).joinedServer, undefined, "the agent's own");
+  assert.equal(resolveTarget({ env: { MESHCTL_SERVER: '10.0.0.9:8500' } }).joinedServer, undefined, 'not joined');
 });

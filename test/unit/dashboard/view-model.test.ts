@@ -118,9 +118,22 @@ test('a problem shows what is wrong and the fix over up to three lines, keeping 
   assert.match(screen[2] ?? '', /^> api\s+2\/2\s+20\.0/, 'the last good data stays');
 });
 
-test('before the first answer: no services yet, connecting', () => {
+test('before the first answer: the table claims nothing, the status says connecting', () => {
   const screen = screenOf({}, 80, 24, initialState('1m'));
   assert.equal(screen[0], 'meshctl dashboard · window 1m · refresh 1s');
-  assert.equal(screen[2], '  no services in the catalog yet');
+  assert.equal(screen[2], '  —');
   assert.equal(screen[23], 'connecting…  ? help  q quit');
+});
+
+test('a first read that failed (a refused token): the table does not say the catalog is empty, the status says why', () => {
+  const problem = { message: 'the server refused the token: ACL not found', fix: 'pass a token with the needed policy (--token or MESHCTL_TOKEN)' };
+  const screen = screenOf({ problem }, 80, 24, initialState('1m'));
+  assert.equal(screen[2], '  —');
+  assert.ok(!screen.some((l) => l.includes('no services in the catalog')), screen.join('\n'));
+  assert.match(screen.slice(20).join('\n'), /the server refused the token: ACL not found — fix: pass a token/);
+});
+
+test('a read that answered no services: the table says the catalog is empty', () => {
+  const screen = screenOf({ stats: { ...STATS, services: [], edges: [] }, updatedAt: CONTEXT.now }, 80, 24, initialState('1m'));
+  assert.equal(screen[2], '  no services in the catalog yet');
 });

@@ -12,12 +12,13 @@
 // tokens may take the last few slots. An agent lists the sessions only when
 // its node runs a service, and its events count only for traffic its own
 // proxies see: inbound to a service the catalog has on its node, outbound
-// from one.
+// from one. Only services whose protocol is http, http2 or grpc can be
+// tapped (service-defaults; tcp is the default).
 
-import { MeshError, badRequest, notFound } from '../../../lib/errors.ts';
+import { MeshError, badRequest } from '../../../lib/errors.ts';
 import { parseTapFilter, TAP_MAX_LIMIT, TAP_MAX_SESSIONS, type TapBatch } from '../../../config/tap.ts';
 import { isMeshInternalService } from '../../../config/agent-service.ts';
-import { instancesInStore } from '../../catalog/catalog.ts';
+import { withServiceDefaults, type StoredServiceDefaults } from '../../../config/service-defaults.ts';
 import { topics } from '../../catalog/keys.ts';
 import type { Store } from '../../store/store.ts';
 import { servicesOfNode } from '../../telemetry/node-scope.ts';
@@ -25,6 +26,9 @@ import type { TapHub } from '../../telemetry/tap-hub.ts';
 import { TapStream } from '../../telemetry/tap-stream.ts';
 import { indexHeaders, jitteredWait, parseBlockingParams } from '../blocking.ts';
 import type { Handler } from '../context.ts';
+import { CONFIG_PREFIX } from './config.ts';
+import type { ConfigEntry } from './config-kind.ts';
+import { requireKnownService } from './known-service.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
 
@@ -38,7 +42,8 @@ export function addTapRoutes(router: Router<Handler>, deps: ApiDeps, hub: TapHub
     const { filter } = parsed;
     ctx.require({ resource: 'service', access: 'write', name: filter.service });
     const limit = parseLimit(ctx.query.get('limit'));
-    if (instancesInStore(deps.store, filter.service).length === 0) throw notFound(`service "${filter.service}" has no instance in the catalog (meshctl services lists the services)`);
+    requireKnownService(deps.store, filter.service);
+    requireHttpService(deps.store, filter.service);
     let resolveDone = () => {};
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
     const stream = new TapStream({ limit, onDone: () => resolveDone() });
@@ -118,6 +123,18 @@ async function waitForSessionsChange(hub: TapHub, store: Store, node: string, in
     stop.abort();
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The proxies tap only what they parse (HTTP/1.1, HTTP/2, gRPC): a tcp
+ * service's tap would wait forever showing nothing, so it is refused at once.
+ */
+function requireHttpService(store: Store, service: string): void {
+  const stored = store.get<ConfigEntry>(`${CONFIG_PREFIX}service-defaults/${service}`)?.value.Config as StoredServiceDefaults | undefined;
+  if (withServiceDefaults(stored).protocol !== 'tcp') return;
+  throw new MeshError('MESH_E_BAD_REQUEST', `${service} is a tcp service: tap shows HTTP, HTTP/2 and gRPC requests; its connections are in meshctl stat and the access log`, {
+    hint: `if ${service} speaks HTTP, set its protocol: meshctl config set service-defaults ${service} protocol=http|http2|grpc`,
+  });
 }
 
 /** The node's mesh services: the agents' own metrics entry carries no traffic to tap. */

@@ -4,6 +4,7 @@
 //                                 and counts only for the services the catalog
 //                                 has on that node (the answer says what was refused).
 //   GET /v1/mesh/stats            ?window=10s|1m|10m (default 1m) &service=NAME
+//                                 (404 when the catalog has no instance of NAME)
 //   GET /v1/mesh/stats/errors     ?service=NAME &limit=N (default 50, at most 1000)
 // The reads need a read permission: a global-read-only token is enough.
 
@@ -16,6 +17,7 @@ import { servicesOfNode } from '../../telemetry/node-scope.ts';
 import type { TelemetryState } from '../../telemetry/telemetry.ts';
 import { MAX_ERRORS } from '../../telemetry/errors.ts';
 import type { Handler } from '../context.ts';
+import { requireKnownService } from './known-service.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
 
@@ -46,6 +48,7 @@ export function addTelemetryRoutes(router: Router<Handler>, deps: ApiDeps, telem
     ctx.require({ resource: 'service', access: 'read', name: service ?? '' });
     const window = ctx.query.get('window') ?? '1m';
     if (!(WINDOW_NAMES as string[]).includes(window)) throw badRequest(`Invalid window "${window}": use ${WINDOW_NAMES.join(', ')}`);
+    if (service !== undefined) requireKnownService(deps.store, service);
     return { json: telemetry.stats(window as WindowName, instanceHealth(deps.store), service) };
   });
 
