@@ -11,7 +11,7 @@
 // files, logs, install.json, agent.json) stays root's, so a compromised proxy
 // cannot steer what root writes or removes.
 
-import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, lstatSync, readdirSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { applyRules, type ApplyResult } from '../iptables/apply.ts';
@@ -19,6 +19,7 @@ import { resolveTransparentConfig, type TransparentConfig } from '../iptables/co
 import { originalDstAvailable } from '../iptables/original-dst.ts';
 import { MeshError } from '../lib/errors.ts';
 import { agentStateDir, type AgentConfig } from './config/agent-config.ts';
+import { makeDirs } from '../lib/make-dirs.ts';
 
 /** The rules this host's config calls for: its services' ports are the meshed inbound ports. */
 export function transparentRulesOf(config: AgentConfig): TransparentConfig | undefined {
@@ -79,7 +80,7 @@ export async function enterTransparentMode(config: AgentConfig, log: (line: stri
  * other owner is refused. lchown never follows a link.
  */
 export function handOver(dir: string, uid: number, gid: number): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirs(dir, 0o700);
   const stat = lstatSync(dir);
   if (stat.isSymbolicLink() || !stat.isDirectory()) throw new MeshError('MESH_E_DATA_DIR', `${dir} is not a directory`, { hint: 'remove it; the agent makes it again' });
   if (stat.uid === uid) return;

@@ -3,7 +3,7 @@
 // health monitor and serves the API. Stateless above its store.
 
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { join } from 'node:path';
@@ -40,6 +40,7 @@ import { certificateHash } from '../lib/pki/x509.ts';
 import { Router } from './api/router.ts';
 import { SqliteStore } from './store/sqlite-store.ts';
 import type { Store } from './store/store.ts';
+import { makeDirs } from '../lib/make-dirs.ts';
 
 // dist/control/server.js and src/control/server.ts both sit two levels below package.json.
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -93,7 +94,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let storePath = ':memory:';
   if (!options.dev) {
     try {
-      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+      makeDirs(options.dataDir, 0o700);
     } catch (error) {
       throw new MeshError('MESH_E_DATA_DIR', `cannot create the data dir ${options.dataDir}: ${(error as Error).message}`, {
         hint: 'pick a writable --data-dir',

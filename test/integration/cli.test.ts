@@ -95,6 +95,14 @@ describe('exit codes and errors', () => {
     assert.doesNotMatch(own.stderr, /may not be a meshctl server/);
   });
 
+  test('a data dir the kernel cannot make (under /proc) is an error naming it, at once: Node\'s recursive mkdir would spin there for ever', () => {
+    const started = Date.now();
+    const { code, stderr } = meshctl(['server', '--data-dir', '/proc/meshctl-none/data', '--http-addr', '127.0.0.1:0', '--https-addr', '']);
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /cannot create the data dir \/proc\/meshctl-none\/data: ENOENT.*\(pick a writable --data-dir\)/);
+    assert.ok(Date.now() - started < 10_000, `answered in ${Date.now() - started} ms`);
+  });
+
   test('a wrong token exits 1 and says to pass another', () => {
     const { code, stderr } = meshctl(['kv', 'get', 'x', '--server', server.address, '--token', 'wrong']);
     assert.equal(code, 1);

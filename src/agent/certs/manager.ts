@@ -8,13 +8,14 @@
 // root is renewed within a couple of seconds, and the old root stays trusted.
 
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, Random, TimerHandle } from '../../lib/clock.ts';
 import { spiffeIdOf } from '../../lib/pki/spiffe.ts';
 import { createCsr, generateKeyPair, type KeyPairPem } from '../../lib/pki/x509.ts';
 import { agentStateDir, writeFileAtomic } from '../config/agent-config.ts';
 import { renewalDelay } from './renewal.ts';
+import { makeDirs } from '../../lib/make-dirs.ts';
 
 export interface CaClient {
   /** The CA's roots and trust domain, and the server's datacenter (part of every SPIFFE ID). */
@@ -69,7 +70,7 @@ export class CertManager {
     for (const timer of this.timers.values()) timer.cancel();
     this.timers.clear();
     this.services = [...new Set(services)];
-    mkdirSync(this.dir(), { recursive: true, mode: 0o700 });
+    makeDirs(this.dir(), 0o700);
     for (const service of [...this.leaves.keys()]) if (!this.services.includes(service)) this.leaves.delete(service);
     this.loadTrust();
     for (const service of this.services) {

@@ -4,10 +4,11 @@
 // and then itself; SIGHUP is passed on (the agent rereads its config).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nextCrashCount, restartDelay } from './backoff.ts';
 import { RotatingLog } from './rotating-log.ts';
+import { makeDirs } from '../../lib/make-dirs.ts';
 
 export const SUPERVISOR_PID = 'supervisor.pid';
 export const AGENT_PID = 'agent.pid';
@@ -21,7 +22,7 @@ export interface SupervisorOptions {
 
 export function runSupervisor(options: SupervisorOptions): Promise<void> {
   const { dataDir } = options;
-  mkdirSync(logsDir(dataDir), { recursive: true, mode: 0o700 });
+  makeDirs(logsDir(dataDir), 0o700);
   const log = new RotatingLog(join(logsDir(dataDir), 'agent.log'));
   const note = (line: string) => log.write(`${new Date().toISOString()} [supervisor] ${line}\n`);
   writeFileSync(join(dataDir, SUPERVISOR_PID), `${process.pid}\n`, { mode: 0o600 });

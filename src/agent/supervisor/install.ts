@@ -4,11 +4,12 @@
 // exactly that.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MeshError } from '../../lib/errors.ts';
 import { writeFileAtomic } from '../config/agent-config.ts';
 import { AGENT_PID, SUPERVISOR_PID, livePid, logsDir } from './builtin.ts';
+import { makeDirs } from '../../lib/make-dirs.ts';
 
 export interface InstallRecord {
   supervision: 'builtin' | 'systemd' | 'foreground';
@@ -54,7 +55,7 @@ export function agentPid(dataDir: string): number | undefined {
 
 /** Starts the built-in supervisor detached from this process; resolves once its pid file is there. */
 export async function startBuiltinSupervisor(configDir: string, dataDir: string): Promise<number> {
-  mkdirSync(logsDir(dataDir), { recursive: true, mode: 0o700 });
+  makeDirs(logsDir(dataDir), 0o700);
   const out = openSync(join(logsDir(dataDir), 'supervisor.log'), 'a', 0o600);
   const [command, ...args] = selfCommand(['supervise', '--config-dir', configDir, '--data-dir', dataDir]) as [string, ...string[]];
   const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
