@@ -41,4 +41,11 @@ export function echoClient(port: number): Service {
   return new (echoService())(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
 }
 
+/** Closes what a gRPC test set up, in order: the client, the proxy bed, the echo servers; any may be missing when set-up failed. */
+export async function closeGrpcBed(parts: { client?: { close(): void }; bed?: { close(): Promise<void> }; servers?: ReadonlyArray<{ close(): void }> }): Promise<void> {
+  parts.client?.close();
+  await parts.bed?.close();
+  for (const server of parts.servers ?? []) server.close();
+}
+
 export { grpc };

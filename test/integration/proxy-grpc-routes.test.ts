@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { compileRoutes } from '../../src/config/route-table.ts';
 import type { HttpRecord } from '../../src/proxy/telemetry/records.ts';
-import { echoClient, grpc, startEchoServer } from '../helpers/grpc-echo.ts';
+import { closeGrpcBed, echoClient, grpc, startEchoServer } from '../helpers/grpc-echo.ts';
 import { startProxyBed, type BedInstance, type ProxyBed } from '../helpers/proxy-bed.ts';
 import { waitFor } from '../helpers/server.ts';
 
@@ -50,11 +50,7 @@ before(async () => {
   bed.proxy.telemetry.add({ http: (r) => void records.push(r) });
   client = echoClient(bed.upstreamPort);
 });
-after(async () => {
-  client?.close();
-  await bed?.close();
-  for (const s of servers ?? []) s.close();
-});
+after(() => closeGrpcBed({ client, bed, servers }));
 
 const say = (text: string, metadata: Record<string, string> = {}) =>
   new Promise<{ text: string; served_by: string }>((resolve, reject) => {

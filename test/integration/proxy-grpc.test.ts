@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { echoClient, grpc, startEchoServer } from '../helpers/grpc-echo.ts';
+import { closeGrpcBed, echoClient, grpc, startEchoServer } from '../helpers/grpc-echo.ts';
 import { startProxyBed, type ProxyBed } from '../helpers/proxy-bed.ts';
 import { waitFor } from '../helpers/server.ts';
 import type { HttpRecord } from '../../src/proxy/telemetry/records.ts';
@@ -21,11 +21,7 @@ before(async () => {
   bed.proxy.telemetry.add({ http: (r) => void records.push(r) });
   client = echoClient(bed.upstreamPort);
 });
-after(async () => {
-  client?.close();
-  await bed?.close();
-  for (const s of servers ?? []) s.close();
-});
+after(() => closeGrpcBed({ client, bed, servers }));
 
 const unary = (method: string, text: string) =>
   new Promise<{ text: string; served_by: string }>((resolve, reject) => client[method]({ text }, (error: Error | null, reply: { text: string; served_by: string }) => (error ? reject(error) : resolve(reply))));

@@ -13,7 +13,7 @@ import type { IntentionEntry } from '../../src/config/intention-table.ts';
 import { connect as connectTls } from 'node:tls';
 import { bedCertificateAuthority, startProxyBed, type BedIntentions, type ProxyBed } from '../helpers/proxy-bed.ts';
 import { waitFor } from '../helpers/server.ts';
-import { echoClient, grpc, startEchoServer } from '../helpers/grpc-echo.ts';
+import { closeGrpcBed, echoClient, grpc, startEchoServer } from '../helpers/grpc-echo.ts';
 
 /** Sends raw request bytes to a port; resolves the status line's code, the x-mesh-error header and the body. */
 function raw(port: number, request: string): Promise<{ status: number; meshError: string; body: string }> {
@@ -166,11 +166,7 @@ describe('gRPC: a long stream is judged again when the intentions change', () =>
     bed = await startProxyBed('echo', instances(), { protocol: 'grpc' }, allow);
     client = echoClient(bed.upstreamPort);
   });
-  after(async () => {
-    client?.close();
-    await bed?.close();
-    for (const s of servers ?? []) s.close();
-  });
+  after(() => closeGrpcBed({ client, bed, servers }));
 
   const chat = () => {
     const call = client.Chat();

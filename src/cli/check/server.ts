@@ -12,7 +12,6 @@ export interface ServerCheckDeps {
   readonly get: HttpGet;
 }
 
-
 const result = (name: string, verdict: Verdict) => named('server', name, verdict);
 
 export async function runServerChecks(target: Target, deps: ServerCheckDeps): Promise<CheckResult[]> {
