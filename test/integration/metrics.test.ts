@@ -132,7 +132,7 @@ test('a joined agent registers meshctl-agent on its metrics port; http_sd lists 
   }, 15_000, "the agent's certificate");
   const expiry = samples(scraped, 'meshctl_certificate_expiry_timestamp_seconds').get('{service="web"}') ?? 0;
   assert.ok(expiry > Date.now() / 1000 && expiry < Date.now() / 1000 + 48 * 3600, `web's leaf expires within its life: ${expiry}`);
-  assert.ok((samples(scraped, 'meshctl_config_version').get('') ?? 0) >= 0);
+  assert.ok((samples(scraped, 'meshctl_config_version').get('') ?? 0) > 0, 'the agent applied a config: its version is a catalog index');
   assert.equal((await get(entry.ServicePort, '/metrics')).status, 200, 'also on the loopback');
   joined = { server, read, target: `${entry.ServiceAddress}:${entry.ServicePort}` };
 });

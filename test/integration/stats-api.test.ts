@@ -185,9 +185,8 @@ test("a node's report counts only for the services registered on it: the rest is
   const errors = (await (await api({ url: server.url, token: tokens.reader }, 'GET', '/v1/mesh/stats/errors?service=api&limit=1000')).json()) as { errors: Array<{ path: string }> };
   assert.ok(!errors.errors.some((e) => e.path === '/spoofed'), 'the forged error is not listed');
   await waitFor(() => /refused 2 series, 1 open-connection gauges and 1 errors from node "host-2".*inbound evil → api/.test(server.output()), 3000, 'the refusal to be logged');
-  const again = await api({ url: server.url, token: tokens.host2 }, 'PUT', '/v1/mesh/telemetry', forged);
-  assert.equal(again.status, 200);
-  assert.equal(server.output().match(/refused \d+ series/g)?.length, 1, 'once per node per minute');
+  // Logged at most once per node per minute: test/unit/telemetry/node-scope.test.ts checks that with a fake clock
+  // (here a second line would arrive on the server's pipe after any assertion could look for it).
 });
 
 test('a report sent late says how old it is: the server counts it in the minute it happened, not in the last 10 seconds', async () => {

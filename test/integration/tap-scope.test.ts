@@ -146,6 +146,7 @@ test("a node's first service ends its agent's wait: the open sessions come then,
     // The index it was given now waits again (30 s), until the session ends.
     const current = answer.headers.get('X-Consul-Index') ?? '';
     const next = poll(current);
+    assert.equal(await Promise.race([next.then(() => 'answered'), new Promise((resolve) => setTimeout(resolve, 300, stillWaiting))]), stillWaiting, 'the current index waits');
     tap.close();
     assert.deepEqual(((await (await next).json()) as { sessions: unknown[] }).sessions, []);
   } finally {
