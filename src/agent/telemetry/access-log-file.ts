@@ -106,7 +106,7 @@ export async function openAccessLog(settings: AccessLogSettings, log: (line: str
       frequency: 'daily',
       dateFormat: 'yyyy-MM-dd',
       limit: { count: settings.keep, removeOtherLogFiles: true },
-      mkdir: true,
+      // No mkdir: prepareAccessLogDir made the directory (sonic-boom's is Node's recursive mkdir, which spins under /proc).
       mode: 0o640,
       minLength: BATCH_BYTES,
       maxLength: MAX_BUFFER_BYTES,
