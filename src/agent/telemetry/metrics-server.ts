@@ -5,6 +5,7 @@
 // same one, so the catalog can carry a single port.
 
 import { createServer, type Server } from 'node:http';
+import { pathOnly } from '../../lib/http/path-normalize.ts';
 
 export interface MetricsSource {
   exposition(): Promise<{ contentType: string; body: string }>;
@@ -21,7 +22,7 @@ export async function startMetricsServer(source: MetricsSource, hosts: readonly 
   try {
     for (const host of [...new Set(hosts)]) {
       const server = createServer((req, res) => {
-        const path = (req.url ?? '/').split('?')[0];
+        const path = pathOnly(req.url ?? '/');
         if (path !== '/metrics') {
           res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: the metrics are at GET /metrics\n');
           return;

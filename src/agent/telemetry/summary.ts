@@ -15,6 +15,7 @@ import type { Clock } from '../../lib/clock.ts';
 import { emptySeries, type SeriesTotals } from '../../lib/telemetry-series.ts';
 import { REPORT_LIMITS, seriesKey, type ReportedError, type ReportedOpen, type ReportedSeries } from '../../config/telemetry-report.ts';
 import type { Direction, HttpRecord, TcpRecord, TelemetrySink } from '../../proxy/telemetry/records.ts';
+import { pathOnly } from '../../lib/http/path-normalize.ts';
 
 type Series = SeriesTotals;
 
@@ -62,6 +63,7 @@ export class SummarySink implements TelemetrySink {
         ...optionalText('policy', f?.policy),
         ...optionalText('detail', f?.detail),
         method: record.method.slice(0, REPORT_LIMITS.textChars),
+        // Without the query: the errors are served to read-only tokens, and a query carries what a path does not.
         path: pathOnly(record.path).slice(0, REPORT_LIMITS.textChars),
       });
     }
@@ -139,15 +141,6 @@ function errorCause(record: HttpRecord): string | undefined {
   if (record.failure) return record.failure.hop === record.direction ? record.failure.cause : undefined;
   if (record.status >= 500 && record.direction === 'inbound') return 'upstream_5xx';
   return undefined;
-}
-
-/**
- * The path without its query or fragment: the errors are served to read-only tokens, and a query
- * string carries what a path does not (tokens, e-mail addresses, search terms).
- */
-export function pathOnly(path: string): string {
-  const end = path.search(/[?#]/);
-  return end === -1 ? path : path.slice(0, end);
 }
 
 function optionalText<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {

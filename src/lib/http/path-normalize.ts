@@ -64,3 +64,12 @@ export function normalizeRequestTarget(target: string): NormalizedTarget {
 }
 
 const refuse = (reason: string): NormalizedTarget => ({ ok: false, reason });
+
+/** The request target without its query (and a fragment, which a client should not send but may): what read-only views may show. */
+export function pathOnly(target: string): string {
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c === 0x3f /* ? */ || c === 0x23 /* # */) return target.slice(0, i);
+  }
+  return target;
+}

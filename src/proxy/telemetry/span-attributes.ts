@@ -16,6 +16,7 @@
 
 import { SpanKind, SpanStatusCode, type Attributes, type SpanStatus } from '@opentelemetry/api';
 import type { Direction, HttpRecord } from './records.ts';
+import { pathOnly } from '../../lib/http/path-normalize.ts';
 
 export interface SpanShape {
   name: string;
@@ -32,15 +33,6 @@ export const spanName = (method: string, destination: string): string => `${meth
 
 /** The service a hop's span belongs to: the local app the proxy acts for. */
 export const localService = (direction: Direction, source: string, destination: string): string => (direction === 'outbound' ? source : destination) || 'meshctl-proxy';
-
-/** The request target without its query (and a fragment, which a client should not send but may). */
-export function pathOnly(target: string): string {
-  for (let i = 0; i < target.length; i++) {
-    const c = target.charCodeAt(i);
-    if (c === 0x3f /* ? */ || c === 0x23 /* # */) return target.slice(0, i);
-  }
-  return target;
-}
 
 export function spanShape(record: HttpRecord, node: string): SpanShape {
   const attributes: Attributes = {

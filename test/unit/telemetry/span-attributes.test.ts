@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { localService, pathOnly, spanShape } from '../../../src/proxy/telemetry/span-attributes.ts';
+import { localService, spanShape } from '../../../src/proxy/telemetry/span-attributes.ts';
+import { pathOnly } from '../../../src/lib/http/path-normalize.ts';
 import type { HttpRecord } from '../../../src/proxy/telemetry/records.ts';
 
 const base: HttpRecord = {
