@@ -30,6 +30,7 @@ export function transparentRulesOf(config: AgentConfig): TransparentConfig | und
     outboundPort: t.outboundPort,
     inboundPort: Number(config.inboundAddr.slice(config.inboundAddr.lastIndexOf(':') + 1)),
     dnsPort: t.dnsPort,
+    ...(config.metricsPort ? { metricsPort: config.metricsPort } : {}),
     redirectDns: t.redirectDns,
     inboundPorts: [...new Set(config.services.map((s) => s.port))],
     excludeInboundPorts: t.excludeInboundPorts,

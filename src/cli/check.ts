@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_ADMIN_ADDR, DEFAULT_CONFIG_DIR, DEFAULT_DNS_PORT, DEFAULT_INBOUND_PORT, DEFAULT_OUTBOUND_PORT, readAgentConfigFile, type AgentConfig } from '../agent/config/agent-config.ts';
 import { resolveAdminAddr } from '../agent/admin-addr.ts';
-import { AGENT_METRICS_PORT } from '../iptables/config.ts';
+import { DEFAULT_METRICS_PORT } from '../config/agent-service.ts';
 import { showRules } from '../iptables/apply.ts';
 import { execaRunner } from '../iptables/runner.ts';
 import { systemClock } from '../lib/clock.ts';
@@ -57,7 +57,7 @@ export function addCheckCommand(program: Command): void {
       .option('--inbound-addr <host:port>', 'the inbound address join will use (ports check)', `0.0.0.0:${DEFAULT_INBOUND_PORT}`)
       .option('--outbound-port <port>', 'the outbound port join --transparent will use (ports check)', String(DEFAULT_OUTBOUND_PORT))
       .option('--dns-port <port>', 'the DNS port join --transparent will use (ports check)', String(DEFAULT_DNS_PORT))
-      .option('--metrics-port <port>', "the agent's metrics port (ports check)", String(AGENT_METRICS_PORT))
+      .option('--metrics-port <port>', "the agent's metrics port (ports check)", String(DEFAULT_METRICS_PORT))
       .addHelpText('after', EXAMPLES),
   ).action(async (flags: CheckFlags) => {
     const results = await runChecks(flags);
@@ -128,7 +128,7 @@ function portsWanted(flags: CheckFlags, given: PortFlags, config: AgentConfig | 
   const admin = config ? splitHostPort(config.adminAddr) : given.admin;
   const inbound = config ? splitHostPort(config.inboundAddr) : given.inbound;
   // A config written before --metrics-port existed means the default.
-  const metrics = config ? (config.metricsPort ?? AGENT_METRICS_PORT) : given.metrics;
+  const metrics = config ? (config.metricsPort ?? DEFAULT_METRICS_PORT) : given.metrics;
   const wanted: PortWanted[] = [
     { ...admin, what: 'admin API', flag: '--admin-addr', proto: 'tcp', needed: true },
     { host: '0.0.0.0', port: metrics, what: 'metrics', flag: '--metrics-port', proto: 'tcp', needed: true },

@@ -13,7 +13,7 @@ export const DEFAULT_INBOUND_PORT = 15006;
 export const DEFAULT_DNS_PORT = 15053;
 /** The agent's admin API and metrics ports (DESIGN.md, "Ports"). */
 export const AGENT_ADMIN_PORT = 15000;
-export const AGENT_METRICS_PORT = 15090;
+import { DEFAULT_METRICS_PORT } from '../config/agent-service.ts';
 /** SSH: never redirected, so a bad rule set cannot lock the operator out. */
 export const SSH_PORT = 22;
 /** The mesh's virtual IPs (v4): always sent to the proxy; nothing else answers there. */
@@ -25,6 +25,8 @@ export interface TransparentInput {
   outboundPort?: number | string;
   inboundPort?: number | string;
   dnsPort?: number | string;
+  /** The agent's metrics port, never redirected (0, a port picked at start, cannot be named: the default is kept out). */
+  metricsPort?: number;
   redirectDns?: boolean;
   /** The meshed service ports on this host (--inbound-port). */
   inboundPorts?: readonly (number | string)[];
@@ -125,7 +127,7 @@ export function resolveTransparentConfig(input: TransparentInput): TransparentCo
   const dnsPort = port('dnsPort', input.dnsPort, DEFAULT_DNS_PORT);
   const inboundPorts = portList('inboundPorts', input.inboundPorts);
   const userExcluded = portList('excludeInboundPorts', input.excludeInboundPorts);
-  const excludeInboundPorts = [...new Set([SSH_PORT, AGENT_ADMIN_PORT, outboundPort, inboundPort, dnsPort, AGENT_METRICS_PORT, ...userExcluded])].sort((a, b) => a - b);
+  const excludeInboundPorts = [...new Set([SSH_PORT, AGENT_ADMIN_PORT, outboundPort, inboundPort, dnsPort, input.metricsPort || DEFAULT_METRICS_PORT, ...userExcluded])].sort((a, b) => a - b);
   for (const p of inboundPorts) {
     if (excludeInboundPorts.includes(p)) problems.push(`${FLAGS.inboundPorts} ${p} is also an excluded inbound port (22 and the agent's own ports are never redirected; drop one of the two)`);
   }

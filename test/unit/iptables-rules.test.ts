@@ -104,6 +104,9 @@ test('defaults: the agent ports and 22 are always excluded inbound; the listener
   const config = resolveTransparentConfig({ proxyUid: '998', inboundPort: 16006, excludeInboundPorts: ['22', 3000] });
   assert.deepEqual(config.excludeInboundPorts, [22, 3000, 15000, 15001, 15053, 15090, 16006]);
   assert.equal(config.outboundPort, 15001);
+  // An agent with another --metrics-port keeps that one out instead; a service on it is refused.
+  assert.deepEqual(resolveTransparentConfig({ proxyUid: '998', metricsPort: 19090 }).excludeInboundPorts, [22, 15000, 15001, 15006, 15053, 19090]);
+  assert.throws(() => resolveTransparentConfig({ proxyUid: '998', metricsPort: 19090, inboundPorts: [19090] }), /19090 is also an excluded inbound port/);
   assert.equal(config.redirectDns, false);
   assert.deepEqual(config.meshVipCidrs, ['240.0.0.0/4']);
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.inboundPorts));
