@@ -51,11 +51,6 @@ export class SeriesQuota {
     return true;
   }
 
-  /** How many series `node` holds a place for (for tests and the operator). */
-  held(node?: string): number {
-    return node === undefined ? this.lastSeen.size : (this.byNode.get(node)?.size ?? 0);
-  }
-
   /** Once a second: drops what nobody reported within the retention. O(nodes + keys dropped). */
   private forget(second: number): void {
     this.forgottenUpTo = second;

@@ -34,9 +34,6 @@ export class TapStream implements TapListener {
     this.flushDropped();
   }
 
-  get eventsWritten(): number {
-    return this.written;
-  }
 
   events(events: TapEvent[]): void {
     for (const event of events) {

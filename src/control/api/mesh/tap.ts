@@ -104,7 +104,7 @@ export function addTapRoutes(router: Router<Handler>, deps: ApiDeps, hub: TapHub
  * session change; an agent that asks with an index from before such a change
  * is answered at once.
  */
-export const sessionsIndex = (hubIndex: number, hosting: boolean): number => hubIndex * 2 + (hosting ? 1 : 0);
+const sessionsIndex = (hubIndex: number, hosting: boolean): number => hubIndex * 2 + (hosting ? 1 : 0);
 
 async function waitForSessionsChange(hub: TapHub, store: Store, node: string, index: number, waitMs: number, hosting: () => boolean, signal: AbortSignal): Promise<void> {
   if (index !== sessionsIndex(hub.index, hosting())) return;
