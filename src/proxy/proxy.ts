@@ -35,8 +35,8 @@ import { routeH2, routeHttp, type RouteOutcome } from './http/route.ts';
 import type { RouteTable } from '../config/route-table.ts';
 import { forwardTcpInbound, forwardTcpOutbound, splice } from './tcp/forward.ts';
 import { constants, createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { SessionPool, relayedBytes, respondFailure } from './h2/relay.ts';
-import { denyStream, h2Inbound, h2Outbound, respondRouted } from './h2/stages.ts';
+import { SessionPool, endStream, meshFailureOf, relayedBytes, respondFailure } from './h2/relay.ts';
+import { h2Inbound, h2Outbound, respondRouted } from './h2/stages.ts';
 import { refuseHostless, refuseHostlessUpgrade, refuseMalformed } from './http/strict.ts';
 import { prepend } from './h2/prepend.ts';
 import { Telemetry, type HttpRecord } from './telemetry/records.ts';
@@ -92,8 +92,6 @@ interface Table {
   readonly defaults: (service: string) => ResolvedServiceDefaults;
 }
 
-/** An x-mesh-error value made by the proxy at that stage. */
-const MADE_AT = { outbound: /; hop=outbound(;|$)/, inbound: /; hop=inbound(;|$)/ } as const;
 /** How long an inbound connection may take to say which service it wants. */
 const PREAMBLE_TIMEOUT_MS = 10_000;
 /** The first byte of a TLS record carrying a handshake (the ClientHello). */
@@ -438,7 +436,7 @@ export class Proxy {
    */
   private judgeStream(stream: ServerHttp2Stream, source: string, service: string, grpc: boolean, rejudge: (table: Table) => MeshFailure | undefined): void {
     stream.once('close', () => this.judged.delete(stream));
-    this.judged.set(stream, { source, service, rejudge, end: (failure) => denyStream(stream, failure, grpc) });
+    this.judged.set(stream, { source, service, rejudge, end: (failure) => endStream(stream, failure, grpc) });
   }
 
   /** Replaces the mesh roots and the local services' leaves; new handshakes use them at once. */
@@ -561,12 +559,12 @@ export class Proxy {
       const trailers = ((stream as unknown as { sentTrailers?: IncomingHttpHeaders }).sentTrailers ?? {}) as IncomingHttpHeaders;
       const grpcStatus = trailers['grpc-status'] ?? sent['grpc-status'];
       // Only the proxy that made a mesh error reports it as its failure; the caller's proxy relaying it reports the status alone, as for HTTP/1.1.
-      const meshError = sent['x-mesh-error'] !== undefined && MADE_AT[hop.direction].test(String(sent['x-mesh-error'])) ? sent['x-mesh-error'] : undefined;
+      const failure = meshFailureOf(stream);
       const bytes = relayedBytes(stream);
       this.record(context, {
         ...hop, method, path, status: Number(sent[':status'] ?? 0), ...(grpcStatus !== undefined ? { grpcStatus: Number(grpcStatus) } : {}),
         startedAt, durationMs: performance.now() - t0, requestBytes: bytes.request, responseBytes: bytes.response,
-        ...(meshError ? { failure: { cause: String(meshError).split(';')[0] as MeshFailure['cause'], hop: hop.direction, service: hop.destination, detail: String(meshError) } } : {}),
+        ...(failure ? { failure } : {}),
       });
     });
     if (context.set.length === 0) return headers;

@@ -65,6 +65,7 @@ const GRPC_STATUS: Partial<Record<MeshFailure['cause'], string>> = { upstream_ti
 
 export function respondFailure(stream: ServerHttp2Stream, failure: MeshFailure, grpc: boolean): void {
   if (stream.destroyed || stream.closed) return;
+  (stream as Counted)[FAILURE] = failure;
   if (stream.headersSent) {
     stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     return;
@@ -76,6 +77,25 @@ export function respondFailure(stream: ServerHttp2Stream, failure: MeshFailure, 
   stream.respond(headers, { endStream: true });
 }
 
+/**
+ * Ends a stream the mesh gives up on (a deadline, a deny): answered with the
+ * failure when nothing was answered yet, then reset so the caller stops
+ * sending (RFC 9113 8.1); mid-answer, a gRPC call still ends with its status
+ * (DEADLINE_EXCEEDED, PERMISSION_DENIED…) in the trailers, anything else is
+ * cancelled.
+ */
+export function endStream(stream: ServerHttp2Stream, failure: MeshFailure, grpc: boolean): void {
+  if (stream.closed || stream.destroyed) return;
+  if (!stream.headersSent) {
+    respondFailure(stream, failure, grpc);
+    stream.close(constants.NGHTTP2_NO_ERROR);
+    return;
+  }
+  (stream as Counted)[FAILURE] = failure;
+  if (grpc && endRelayWith(stream, { 'grpc-status': GRPC_STATUS[failure.cause] ?? '14', 'grpc-message': encodeURIComponent(`meshctl: ${failure.cause}`), [HEADER]: headerValue(failure) })) return;
+  stream.close(constants.NGHTTP2_CANCEL);
+}
+
 /** The DATA bytes a stream's relay carried: the request's body in, the answer's out. */
 export interface StreamBytes {
   request: number;
@@ -84,14 +104,24 @@ export interface StreamBytes {
 
 const BYTES = Symbol('meshctl.streamBytes');
 const END_EARLY = Symbol('meshctl.endEarly');
-type Counted = ServerHttp2Stream & { [BYTES]?: StreamBytes; [END_EARLY]?: (trailers: OutgoingHttpHeaders) => void };
+const FAILURE = Symbol('meshctl.meshFailure');
+type Counted = ServerHttp2Stream & { [BYTES]?: StreamBytes; [END_EARLY]?: (trailers: OutgoingHttpHeaders) => void; [FAILURE]?: MeshFailure };
+
+/**
+ * The failure this proxy answered the stream with, if it did: the record's. A
+ * mesh error relayed from the other proxy is that proxy's to report, and is
+ * never set here (it only passes through as a header).
+ */
+export function meshFailureOf(stream: ServerHttp2Stream): MeshFailure | undefined {
+  return (stream as Counted)[FAILURE];
+}
 
 /**
  * Ends an answer being relayed with these trailers instead of the app's, and
  * cancels the app's stream: gRPC's way to fail a call mid-stream. False when
  * the stream has no answer under way that can still take trailers.
  */
-export function endRelayWith(stream: ServerHttp2Stream, trailers: OutgoingHttpHeaders): boolean {
+function endRelayWith(stream: ServerHttp2Stream, trailers: OutgoingHttpHeaders): boolean {
   const end = (stream as Counted)[END_EARLY];
   if (!end || stream.closed || stream.destroyed) return false;
   end(trailers);

@@ -7,10 +7,9 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Cluster } from '../cluster.ts';
 import { openHop } from '../http/hop-agent.ts';
 import type { LocalTarget } from '../http/inbound.ts';
-import { endRelayWith, openSession, relay, respondFailure, type SessionPool } from './relay.ts';
-import { HEADER, headerValue } from '../mesh-error.ts';
+import { endStream, openSession, relay, respondFailure, type SessionPool } from './relay.ts';
 import type { RouteEffects, RouteOutcome } from '../http/route.ts';
-import { constants, type OutgoingHttpHeaders } from 'node:http2';
+import type { OutgoingHttpHeaders } from 'node:http2';
 
 /**
  * One HTTP/2 (or gRPC) stream from a local app to a mesh service. `effects`:
@@ -77,34 +76,9 @@ export async function h2Outbound(service: string, cluster: Cluster | undefined, 
   }
 }
 
-/** The stream's whole time, from its start: past it the caller is answered (or, mid-answer, the stream reset) and the upstream stream cancelled. */
+/** The stream's whole time, from its start: past it the mesh ends the stream (relay.ts endStream) and the relay cancels upstream. */
 function streamDeadline(stream: ServerHttp2Stream, ms: number, failure: Parameters<typeof respondFailure>[1], grpc: boolean): NodeJS.Timeout {
-  return setTimeout(() => {
-    if (stream.closed || stream.destroyed) return;
-    if (!stream.headersSent) return endWith(stream, failure, grpc);
-    // Mid-answer: a gRPC call still ends with DEADLINE_EXCEEDED in its trailers; anything else is cancelled.
-    if (grpc && endRelayWith(stream, { 'grpc-status': '4', 'grpc-message': encodeURIComponent(`meshctl: ${failure.cause}`), [HEADER]: headerValue(failure) })) return;
-    stream.close(constants.NGHTTP2_CANCEL);
-  }, ms);
-}
-
-/**
- * A stream the mesh stops judging as allowed: answered with the denial when
- * nothing was answered yet (for gRPC, PERMISSION_DENIED), and closed either
- * way, so the caller stops sending and the relay cancels the app's stream.
- */
-export function denyStream(stream: ServerHttp2Stream, failure: Parameters<typeof respondFailure>[1], grpc: boolean): void {
-  if (stream.closed || stream.destroyed) return;
-  if (!stream.headersSent) return endWith(stream, failure, grpc);
-  // Mid-answer, a gRPC call still ends with its status (PERMISSION_DENIED) in the trailers; anything else is reset.
-  if (grpc && endRelayWith(stream, { 'grpc-status': '7', 'grpc-message': encodeURIComponent(`meshctl: ${failure.cause}`), [HEADER]: headerValue(failure) })) return;
-  stream.close(constants.NGHTTP2_CANCEL);
-}
-
-/** The mesh's answer, then a reset that tells the caller to stop sending (RFC 9113 8.1); the relay then cancels the app's stream. */
-function endWith(stream: ServerHttp2Stream, failure: Parameters<typeof respondFailure>[1], grpc: boolean): void {
-  respondFailure(stream, failure, grpc);
-  stream.close(constants.NGHTTP2_NO_ERROR);
+  return setTimeout(() => endStream(stream, failure, grpc), ms);
 }
 
 /** The forwarded headers after a route: its path (rewritten, with the query) and its header edits; names lowercase, as HTTP/2 wants. */
