@@ -94,7 +94,14 @@ export function openTerminal(options: TerminalOptions): Terminal {
       });
     },
     onResize(listener) {
-      screen.on('resize', listener);
+      // blessed's screen answers a resize by drawing every widget where it
+      // was, clipped to the new size, and only then tells the widgets: one
+      // frame of the old layout. Listening ahead of it (with the buffers
+      // sized anew) makes that frame the new layout.
+      screen.program.prependListener('resize', () => {
+        screen.alloc();
+        listener();
+      });
     },
     destroy: () => screen.destroy(),
   };
