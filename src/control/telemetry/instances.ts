@@ -1,32 +1,47 @@
 // MESHED/INSTANCES for `meshctl stat`: every catalog service with how many of
 // its instances are healthy (every check on it and on its node passing, as
 // /v1/health/service?passing counts them) out of how many are registered.
+//
+// Asked on every stats read (the dashboard polls each second), so it is one
+// pass over the checks and one over the services, whatever the catalog's size:
+// asking the catalog per service name was a pass over every service per name.
 
-import { checksOn, instancesInStore, listAllServices } from '../catalog/catalog.ts';
-import { allPassing, checksForInstance } from '../catalog/health.ts';
-import type { CheckRecord } from '../catalog/types.ts';
-import type { StoredEntry } from '../store/store.ts';
-import type { Store } from '../store/store.ts';
+import { getNode, listAllChecks, listAllServices, nodeOfServiceKey, type Reader } from '../catalog/catalog.ts';
 import { isMeshInternalService } from '../../config/agent-service.ts';
 
-export function instanceHealth(store: Store): Map<string, { healthy: number; total: number }> {
-  // The agents' own entry (meshctl-agent, their metrics) is no mesh service: it carries no traffic to show.
-  const names = new Set(listAllServices(store).map((s) => s.value.Service).filter((name) => !isMeshInternalService(name)));
-  const checksByNode = new Map<string, StoredEntry<CheckRecord>[]>();
-  const out = new Map<string, { healthy: number; total: number }>();
-  for (const name of names) {
-    let healthy = 0;
-    let total = 0;
-    for (const { node, service } of instancesInStore(store, name)) {
-      let nodeChecks = checksByNode.get(node.value.Node);
-      if (!nodeChecks) {
-        nodeChecks = checksOn(store, node.value.Node);
-        checksByNode.set(node.value.Node, nodeChecks);
-      }
-      total += 1;
-      if (allPassing(checksForInstance(nodeChecks.map((c) => c.value), service.value.ID))) healthy += 1;
-    }
-    out.set(name, { healthy, total });
+export interface InstanceCount {
+  healthy: number;
+  total: number;
+}
+
+/** only: count that one service and no other (a `?service=` read). */
+export function instanceHealth(store: Reader, only?: string): Map<string, InstanceCount> {
+  // An instance is unhealthy when a check on its node (ServiceID '') or on it is not passing.
+  const failingNodes = new Set<string>();
+  const failingInstances = new Set<string>();
+  for (const { value: check } of listAllChecks(store)) {
+    if (check.Status === 'passing') continue;
+    if (check.ServiceID === '') failingNodes.add(check.Node);
+    else failingInstances.add(instanceKey(check.Node, check.ServiceID));
+  }
+
+  const out = new Map<string, InstanceCount>();
+  const nodeExists = new Map<string, boolean>();
+  for (const { key, value: service } of listAllServices(store)) {
+    if (only !== undefined && service.Service !== only) continue;
+    // The agents' own entry (meshctl-agent, their metrics) is no mesh service: it carries no traffic to show.
+    if (isMeshInternalService(service.Service)) continue;
+    const node = nodeOfServiceKey(key);
+    let exists = nodeExists.get(node);
+    if (exists === undefined) nodeExists.set(node, (exists = getNode(store, node) !== undefined));
+    let count = out.get(service.Service);
+    if (!count) out.set(service.Service, (count = { healthy: 0, total: 0 }));
+    // A service left under a node that is gone is listed, as the catalog's service list does, with no instance.
+    if (!exists) continue;
+    count.total += 1;
+    if (!failingNodes.has(node) && !failingInstances.has(instanceKey(node, service.ID))) count.healthy += 1;
   }
   return out;
 }
+
+const instanceKey = (node: string, serviceId: string) => `${node}\u0000${serviceId}`;

@@ -49,7 +49,7 @@ export function addTelemetryRoutes(router: Router<Handler>, deps: ApiDeps, telem
     const window = ctx.query.get('window') ?? '1m';
     if (!(WINDOW_NAMES as string[]).includes(window)) throw badRequest(`Invalid window "${window}": use ${WINDOW_NAMES.join(', ')}`);
     if (service !== undefined) requireKnownService(deps.store, service);
-    return { json: telemetry.stats(window as WindowName, instanceHealth(deps.store), service) };
+    return { json: telemetry.stats(window as WindowName, instanceHealth(deps.store, service), service) };
   });
 
   router.add('GET', '/v1/mesh/stats/errors', (ctx) => {
