@@ -326,6 +326,10 @@ install_meshctl() {
   fi
   work=$(mktemp -d "${TMPDIR:-/tmp}/meshctl-install.XXXXXX")
   : >"$work/install.log"
+  # tsc (5.7 and later) and npm on Node.js 22 or later keep a compile cache in
+  # $TMPDIR/node-compile-cache; the build's goes where install.sh cleans up.
+  NODE_COMPILE_CACHE=$work/node-compile-cache
+  export NODE_COMPILE_CACHE
 
   install_iptables
   build_if_needed
