@@ -5,10 +5,10 @@
 
 import type { Command } from 'commander';
 import { runDashboard, DEFAULT_REFRESH_MS } from '../dashboard/dashboard.ts';
-import { WINDOWS, type StatsWindow } from '../dashboard/api.ts';
 import { parseGoDuration } from '../lib/duration.ts';
 import { MeshError } from '../lib/errors.ts';
 import { clientFor, withTarget, type TargetFlags } from './common.ts';
+import { WINDOW_CHOICES, windowFlag } from './window-flag.ts';
 
 /** Faster than this would only load the server; the stats windows are 10 s and up. */
 const MIN_REFRESH_MS = 200;
@@ -22,19 +22,13 @@ export function refreshFlag(text: string | undefined): number {
   return ms;
 }
 
-export function windowFlag(text: string | undefined): StatsWindow {
-  if (text === undefined) return '10s';
-  if (!(WINDOWS as readonly string[]).includes(text)) throw new MeshError('MESH_E_USAGE', `invalid --window ${JSON.stringify(text)}`, { hint: `give one of ${WINDOWS.join(', ')}` });
-  return text as StatsWindow;
-}
-
 export function addDashboardCommand(program: Command): void {
   withTarget(
     program
       .command('dashboard')
       .description('a live terminal view: services, their sparklines, routes and intentions, who calls whom, recent errors')
       .option('--refresh <duration>', 'how often to read the stats (default 1s)')
-      .option('--window <window>', `the stats window to start with: ${WINDOWS.join(', ')} (key w switches)`)
+      .option('--window <window>', `the stats window to start with: ${WINDOW_CHOICES} (key w switches)`)
       .addHelpText(
         'after',
         `\nA read-only token is enough (meshctl token create --policy read --description dashboard).
@@ -47,7 +41,8 @@ Examples:
       ),
   ).action(async (flags: TargetFlags & { refresh?: string; window?: string }) => {
     const refreshMs = refreshFlag(flags.refresh);
-    const window = windowFlag(flags.window);
+    // The dashboard starts on the shortest window: it is watched live.
+    const window = windowFlag(flags.window, '10s');
     if (!process.stdout.isTTY || !process.stdin.isTTY) {
       throw new MeshError('MESH_E_USAGE', 'meshctl dashboard needs a terminal: its input or output is not one', { hint: 'run it in an interactive terminal; over SSH, ssh -t HOST meshctl dashboard' });
     }

@@ -1,50 +1,15 @@
-// What the dashboard reads, and how: the telemetry read API (GET
-// /v1/mesh/stats, /v1/mesh/stats/errors; the contract is in issue 8) and the
-// mesh configuration that concerns a service (routes, intentions), through
-// the same ApiClient as the CLI. The dashboard reaches the rest of meshctl
-// only through these answers, so the types here are its reading of the
-// contract, not imports from the server.
+// What the dashboard reads, and how, besides the stats (GET /v1/mesh/stats,
+// read as `meshctl stat` reads it: src/lib/stats/): the newest errors (GET
+// /v1/mesh/stats/errors; the contract is in issue 8) and the mesh
+// configuration that concerns a service (routes, intentions), through the
+// same ApiClient as the CLI. The dashboard reaches the rest of meshctl only
+// through these answers, so the types here are its reading of the contract,
+// not imports from the server.
 
 import { ROUTER_KIND, type StoredRouter } from '../config/routes.ts';
 import type { HttpMatch } from '../config/intentions.ts';
 import { MeshError } from '../lib/errors.ts';
 import type { ApiClient } from '../cli/api-client.ts';
-
-export const WINDOWS = ['10s', '1m', '10m'] as const;
-export type StatsWindow = (typeof WINDOWS)[number];
-
-export interface Latency {
-  p50: number;
-  p95: number;
-  p99: number;
-}
-
-export interface ServiceStats {
-  service: string;
-  instances: { healthy: number; total: number };
-  requests: number;
-  rps: number;
-  successRate: number | null;
-  latencyMs: Latency | null;
-  tcp?: { open: number; opened: number; bytesIn: number; bytesOut: number };
-}
-
-export interface EdgeStats {
-  source: string;
-  destination: string;
-  requests: number;
-  rps: number;
-  successRate: number | null;
-  latencyMs: Latency | null;
-}
-
-export interface StatsAnswer {
-  window: string;
-  windowSeconds: number;
-  generatedAt: string;
-  services: ServiceStats[];
-  edges: EdgeStats[];
-}
 
 export interface MeshErrorRecord {
   time: string;
@@ -78,10 +43,6 @@ export interface IntentionRecord {
 export interface MeshConfig {
   routers: RouterEntry[];
   intentions: IntentionRecord[];
-}
-
-export async function fetchStats(client: ApiClient, window: StatsWindow): Promise<StatsAnswer> {
-  return (await client.request<StatsAnswer>('GET', `/v1/mesh/stats?window=${window}`)).body;
 }
 
 export async function fetchErrors(client: ApiClient, limit: number, service?: string): Promise<MeshErrorRecord[]> {

@@ -7,7 +7,9 @@
 
 import type { ApiClient } from '../cli/api-client.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
-import { fetchErrors, fetchMeshConfig, fetchStats, problemOf, type MeshConfig, type Problem, type StatsWindow } from './api.ts';
+import type { StatsWindow } from '../lib/stats/answer.ts';
+import { fetchStats } from '../lib/stats/client.ts';
+import { fetchErrors, fetchMeshConfig, problemOf, type MeshConfig, type Problem } from './api.ts';
 import { emptyHistory, withAnswer, withGap } from './history.ts';
 import { initialState, onKey, reconcileSelection } from './keys.ts';
 import { openTerminal } from './layout.ts';
@@ -17,7 +19,7 @@ import { layoutView, type Snapshot } from './view-model.ts';
 export interface DashboardOptions {
   client: ApiClient;
   refreshMs?: number;
-  window?: '10s' | '1m' | '10m';
+  window?: StatsWindow;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
   title?: string;
@@ -55,7 +57,7 @@ export function runDashboard(options: DashboardOptions): Promise<void> {
   const read = async () => {
     const window: StatsWindow = ui.window;
     const configDue = clock.now() - configReadAt >= CONFIG_EVERY_MS;
-    const [stats, errors, mesh] = await Promise.allSettled([fetchStats(client, window), fetchErrors(client, ERRORS_LIMIT, errorsScope()), configDue ? fetchMeshConfig(client) : Promise.resolve(config)]);
+    const [stats, errors, mesh] = await Promise.allSettled([fetchStats(client, { window }), fetchErrors(client, ERRORS_LIMIT, errorsScope()), configDue ? fetchMeshConfig(client) : Promise.resolve(config)]);
     if (done) return;
     let problem: Problem | undefined;
     if (mesh.status === 'fulfilled') {

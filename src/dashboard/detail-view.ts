@@ -5,8 +5,10 @@
 
 import { describeRoute, referencesOf } from '../config/routes.ts';
 import { describeHttpMatch } from '../config/intentions.ts';
-import type { IntentionRecord, MeshConfig, ServiceStats } from './api.ts';
-import { fit, formatMs, formatRps, formatSuccess, sparkline, truncate, type Line } from './format.ts';
+import type { ServiceRow } from '../lib/stats/answer.ts';
+import { formatMs, formatRps, formatSuccess } from '../lib/stats/format.ts';
+import type { IntentionRecord, MeshConfig } from './api.ts';
+import { fit, sparkline, truncate, type Line } from './format.ts';
 import type { Series } from './history.ts';
 
 const LABEL = 9;
@@ -44,7 +46,7 @@ function sparkRow(label: string, values: readonly (number | null)[], value: stri
 }
 
 export interface DetailInput {
-  stats: ServiceStats | undefined;
+  stats: ServiceRow | undefined;
   series: Series | undefined;
   config: MeshConfig | undefined;
   window: string;

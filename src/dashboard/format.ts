@@ -1,35 +1,9 @@
-// How the dashboard writes numbers and fits text into cells: pure, so the
-// 80-column rules are table-tested (test/unit/dashboard/format.test.ts).
-// Every figure has a bounded width, so a column never pushes the next one.
+// How the dashboard fits text into cells: pure, so the 80-column rules are
+// table-tested (test/unit/dashboard/format.test.ts). The stats' figures are
+// written by src/lib/stats/format.ts, as `meshctl stat` writes them, each
+// with a bounded width, so a column never pushes the next one.
 
 const SPARK = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'] as const;
-
-/** Requests per second in at most 6 characters: "0", "0.42", "12.3", "123", "1.2k", "12k". */
-export function formatRps(rps: number): string {
-  if (!Number.isFinite(rps) || rps <= 0) return '0';
-  if (rps < 10) return rps.toFixed(2);
-  if (rps < 100) return rps.toFixed(1);
-  if (rps < 1000) return String(Math.round(rps));
-  if (rps < 10_000) return `${(rps / 1000).toFixed(1)}k`;
-  if (rps < 1_000_000) return `${Math.round(rps / 1000)}k`;
-  return `${(rps / 1_000_000).toFixed(1)}M`;
-}
-
-/** A success rate: "-" without requests, else "99.5%"; 100% only when nothing failed (never rounded up to it). */
-export function formatSuccess(rate: number | null): string {
-  if (rate === null || !Number.isFinite(rate)) return '-';
-  if (rate >= 1) return '100%';
-  return `${(Math.floor(rate * 1000) / 10).toFixed(1)}%`;
-}
-
-/** A latency in at most 7 characters: "-", "0.42ms", "7.9ms", "120ms", "1.5s". */
-export function formatMs(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '-';
-  if (ms < 1) return `${ms.toFixed(2)}ms`;
-  if (ms < 100) return `${ms.toFixed(1)}ms`;
-  if (ms < 10_000) return `${Math.round(ms)}ms`;
-  return `${(ms / 1000).toFixed(1)}s`;
-}
 
 /** "05:30:01": the time of day, in UTC as the API gives it. */
 export function formatClock(ms: number): string {

@@ -2,7 +2,7 @@
 // service, kept client-side (the API answers one window at a time). Pure:
 // each refresh makes a new History from the old one and the answer.
 
-import type { StatsAnswer } from './api.ts';
+import type { StatsAnswer } from '../lib/stats/answer.ts';
 
 export interface Series {
   rps: (number | null)[];

@@ -2,7 +2,7 @@
 // forwards key names here and redraws, so the key map is table-tested and
 // the help text is written from the same table.
 
-import { WINDOWS, type StatsWindow } from './api.ts';
+import { STATS_WINDOW_NAMES, type StatsWindow } from '../lib/stats/answer.ts';
 
 export interface UiState {
   /** The selected service, by name, so the selection stays on it when rows come and go. */
@@ -68,7 +68,7 @@ export function onKey(state: UiState, key: string, services: readonly string[]):
     case 'j':
       return { state: move(state, services, 1), effect: 'none' };
     case 'w':
-      return { state: { ...state, window: WINDOWS[(WINDOWS.indexOf(state.window) + 1) % WINDOWS.length] as StatsWindow }, effect: 'refresh' };
+      return { state: { ...state, window: STATS_WINDOW_NAMES[(STATS_WINDOW_NAMES.indexOf(state.window) + 1) % STATS_WINDOW_NAMES.length]! }, effect: 'refresh' };
     case 't':
       return { state: { ...state, view: state.view === 'detail' ? 'topology' : 'detail' }, effect: 'none' };
     case 'e':

@@ -3,15 +3,16 @@
 // use while the service names keep room, so an 80-column terminal reads
 // "SERVICE HEALTHY RPS SUCCESS P50 P95 P99" and a narrow one drops to the four.
 
-import type { ServiceStats } from './api.ts';
-import { fit, formatMs, formatRps, formatSuccess, successTone, type Line, type Tone } from './format.ts';
+import type { ServiceRow } from '../lib/stats/answer.ts';
+import { formatCount, formatMs, formatRps, formatSuccess } from '../lib/stats/format.ts';
+import { fit, successTone, type Line, type Tone } from './format.ts';
 
 interface Column {
   title: string;
   width: number;
   /** 0: always shown; higher numbers are dropped first. */
   priority: number;
-  cell: (s: ServiceStats) => string;
+  cell: (s: ServiceRow) => string;
 }
 
 const COLUMNS: readonly Column[] = [
@@ -21,8 +22,8 @@ const COLUMNS: readonly Column[] = [
   { title: 'P50', width: 7, priority: 3, cell: (s) => formatMs(s.latencyMs?.p50) },
   { title: 'P95', width: 7, priority: 2, cell: (s) => formatMs(s.latencyMs?.p95) },
   { title: 'P99', width: 7, priority: 0, cell: (s) => formatMs(s.latencyMs?.p99) },
-  { title: 'TCP', width: 5, priority: 4, cell: (s) => String(s.tcp?.open ?? 0) },
-  { title: 'REQS', width: 8, priority: 5, cell: (s) => String(s.requests) },
+  { title: 'TCP', width: 5, priority: 4, cell: (s) => formatCount(s.tcp.open) },
+  { title: 'REQS', width: 8, priority: 5, cell: (s) => formatCount(s.requests) },
 ];
 
 const GAP = 2;
@@ -60,7 +61,7 @@ export function scrollStart(selectedIndex: number, count: number, capacity: numb
   return Math.min(count - capacity, Math.max(0, selectedIndex - capacity + 1));
 }
 
-function rowTone(s: ServiceStats): Tone {
+function rowTone(s: ServiceRow): Tone {
   if (s.instances.total > 0 && s.instances.healthy === 0) return 'bad';
   const success = successTone(s.successRate);
   if (success === 'bad') return 'bad';
@@ -73,7 +74,7 @@ function rowTone(s: ServiceStats): Tone {
  * `services` is undefined until the stats have been read once: the table then claims nothing (a dash),
  * and the status line says why (connecting, or the read's problem and its fix).
  */
-export function tableLines(services: readonly ServiceStats[] | undefined, selected: string | undefined, width: number, height: number): Line[] {
+export function tableLines(services: readonly ServiceRow[] | undefined, selected: string | undefined, width: number, height: number): Line[] {
   const layout = tableLayout(width, (services ?? []).map((s) => s.service));
   const more = (lines: Line[]) => lines.map((l) => ({ ...l, text: fit(l.text, width) }));
   const header: Line = { text: row(layout, 'SERVICE', layout.columns.map((c) => c.title), ''), heading: true };

@@ -2,9 +2,11 @@
 // the lines of every pane, for a given geometry. Pure: the layout draws what
 // this returns and nothing else, so golden tests see what the terminal shows.
 
-import type { EdgeStats, MeshConfig, MeshErrorRecord, Problem, StatsAnswer } from './api.ts';
+import type { EdgeRow, StatsAnswer } from '../lib/stats/answer.ts';
+import { formatMs, formatRps, formatSuccess } from '../lib/stats/format.ts';
+import type { MeshConfig, MeshErrorRecord, Problem } from './api.ts';
 import { detailLines } from './detail-view.ts';
-import { fit, formatClock, formatMs, formatRps, formatSuccess, successTone, truncate, wrap, type Line } from './format.ts';
+import { fit, formatClock, successTone, truncate, wrap, type Line } from './format.ts';
 import { computeGeometry, type Geometry } from './geometry.ts';
 import type { History } from './history.ts';
 import { BINDINGS, type UiState } from './keys.ts';
@@ -42,12 +44,12 @@ function limit(lines: Line[], height: number): Line[] {
 }
 
 /** Who calls whom: every edge, the selected service's first, then by RPS. */
-export function edgeLines(edges: readonly EdgeStats[], selected: string | undefined, width: number, height: number): Line[] {
+export function edgeLines(edges: readonly EdgeRow[], selected: string | undefined, width: number, height: number): Line[] {
   const title: Line = { text: 'topology: who calls whom (t: back to the detail pane)', heading: true };
   if (edges.length === 0) return pad([title, { text: 'no calls in this window', tone: 'idle' }], width);
   const figures = 8 + 2 + 7 + 2 + 7;
   const nameWidth = Math.max(10, width - figures - 4);
-  const involves = (e: EdgeStats) => e.source === selected || e.destination === selected;
+  const involves = (e: EdgeRow) => e.source === selected || e.destination === selected;
   const sorted = [...edges].sort((a, b) => Number(involves(b)) - Number(involves(a)) || b.rps - a.rps || a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination));
   const head: Line = { text: `  ${fit('SOURCE → DESTINATION', nameWidth)}  ${fit('RPS', 8, 'right')}  ${fit('SUCCESS', 7, 'right')}  ${fit('P99', 7, 'right')}`, heading: true };
   const rows = sorted.map((e): Line => ({

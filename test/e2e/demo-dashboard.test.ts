@@ -36,7 +36,7 @@ interface Row {
   p99: string;
 }
 
-/** The services table's rows: `> api  2/2  18.1  99.4%  3.0ms  7.1ms  11.9ms …`. */
+/** The services table's rows: `> api  2/2  18.1  99.40%  3.0ms  7.1ms  11.9ms …`. */
 function rows(screen: string): Map<string, Row> {
   const found = new Map<string, Row>();
   for (const line of screen.split('\n')) {
@@ -79,7 +79,7 @@ test('meshctl demo opens the dashboard on live traffic, read with the read-only 
   for (const service of ['frontend', 'api', 'db']) {
     const row = table.get(service)!;
     t.diagnostic(`${service}: ${row.healthy} healthy, ${row.rps} rps, ${row.success} ok, p99 ${row.p99}`);
-    assert.match(row.success, /^\d+(\.\d)?%$/, `${service}'s success rate is shown`);
+    assert.match(row.success, /^\d+\.\d\d%$/, `${service}'s success rate is shown`);
     assert.ok(Number(row.success.replace('%', '')) >= 90, `${service}: db fails 2% of queries, nothing else fails: ${row.success}`);
     assert.match(row.p99, /^\d+(\.\d+)?ms$/);
   }
@@ -98,7 +98,7 @@ test('meshctl demo opens the dashboard on live traffic, read with the read-only 
   for (const service of ['frontend', 'api', 'db']) {
     const line = lines.filter((l) => new RegExp(`^[> ] ${service}\\s`).test(l));
     assert.equal(line.length, 1, `${service} on one line of its own`);
-    assert.match(line[0]!, /\s\d+\/\d+\s+\d+(\.\d+)?\s+\d+(\.\d)?%\s+\S+ms\s+\S+ms\s+\S+ms\s*$/, `${service}'s figures are whole and readable at 80 columns: ${line[0]}`);
+    assert.match(line[0]!, /\s\d+\/\d+\s+\d+(\.\d+)?\s+\d+\.\d\d%\s+\S+ms\s+\S+ms\s+\S+ms\s*$/, `${service}'s figures are whole and readable at 80 columns: ${line[0]}`);
   }
   assert.match(lines[0] ?? '', /meshctl demo · window 10s/);
 

@@ -155,7 +155,7 @@ test('meshctl stat shows the rate sent and exactly the success rate the caller g
   // The 10-minute window holds the same requests; the table and the edges say the same in text.
   assert.equal((await stat('10m')).edges.find((e) => e.source === 'caller')?.requests, sent);
   const edges = await meshctl(h1, ['stat', '--edges', '--window', '10m'], readToken);
-  assert.match(edges, new RegExp(`caller → api\\s+\\d+\\.\\drps\\s+${((ok / sent) * 100).toFixed(2).replace('.', '\\.')}%`));
+  assert.match(edges, new RegExp(`caller → api\\s+\\d+(\\.\\d+)?rps\\s+${((ok / sent) * 100).toFixed(2).replace('.', '\\.')}%`));
   const table = await meshctl(h1, ['stat', 'api', '--window', '10m'], readToken);
   assert.match(table, /^api\s+1\/1\s+\d+\.\d\d%/m);
 });

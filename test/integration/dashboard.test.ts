@@ -98,8 +98,8 @@ describe('meshctl dashboard in a terminal', () => {
       return screen.includes('inventory-reconciliation-worker-east') && screen.includes('1234') && screen.includes('allow frontend → api') && screen.includes('no_healthy_endpoints') && screen;
     }, 20_000, 'the dashboard to show the services, the intentions and the errors');
     const row = (screen: string, name: string) => screen.split('\n').filter((l) => new RegExp(`^>? *${name} `).test(l));
-    assert.match(row(wide, 'api')[0] ?? '', /api\s+2\/2\s+20\.0\s+99\.0%\s+1\.2ms\s+3\.4ms\s+7\.9ms/);
-    assert.match(row(wide, 'frontend')[0] ?? '', /frontend\s+1\/2\s+3\.50\s+90\.0%/);
+    assert.match(row(wide, 'api')[0] ?? '', /api\s+2\/2\s+20\.0\s+99\.00%\s+1\.2ms\s+3\.4ms\s+7\.9ms/);
+    assert.match(row(wide, 'frontend')[0] ?? '', /frontend\s+1\/2\s+3\.50\s+90\.00%/);
     assert.match(wide, /redirect 301 \/new/, 'the route of api');
     assert.match(wide, /deny \* → api/, 'the wildcard intention');
 
@@ -116,9 +116,9 @@ describe('meshctl dashboard in a terminal', () => {
     assert.ok(lines.every((l) => [...l].length <= 80), 'no line is wider than the terminal');
     assert.equal(lines.filter((l) => /^\s*SERVICE\s+HEALTHY/.test(l)).length, 1, 'one header row');
     // Each service on one line of its own, with its RPS, success and p99 figures readable.
-    assert.match(row(small, 'api')[0] ?? '', /^> api\s+2\/2\s+20\.0\s+99\.0%\s+1\.2ms\s+3\.4ms\s+7\.9ms\s*$/);
-    assert.match(row(small, 'frontend')[0] ?? '', /^\s+frontend\s+1\/2\s+3\.50\s+90\.0%\s+2\.0ms\s+8\.0ms\s+41\.5ms\s*$/);
-    assert.match(row(small, 'inventory-reconciliatio…')[0] ?? '', /inventory-reconciliatio…\s+3\/3\s+1\.2k\s+100%\s+0\.40ms\s+0\.90ms\s+120ms\s*$/);
+    assert.match(row(small, 'api')[0] ?? '', /^> api\s+2\/2\s+20\.0\s+99\.00%\s+1\.2ms\s+3\.4ms\s+7\.9ms\s*$/);
+    assert.match(row(small, 'frontend')[0] ?? '', /^\s+frontend\s+1\/2\s+3\.50\s+90\.00%\s+2\.0ms\s+8\.0ms\s+41\.5ms\s*$/);
+    assert.match(row(small, 'inventory-reconciliatio…')[0] ?? '', /inventory-reconciliatio…\s+3\/3\s+1\.2k\s+99\.99%\s+0\.40ms\s+0\.90ms\s+120ms\s*$/);
     assert.match(row(small, 'idle')[0] ?? '', /idle\s+0\/1\s+0\s+-\s+-\s+-\s+-\s*$/);
     assert.match(lines[0] ?? '', /meshctl dashboard · window 10s/);
     assert.ok(lines.some((l) => /^api · 2\/2 healthy · 20\.0 rps/.test(l)), 'the detail pane of the selected service');
@@ -133,8 +133,8 @@ describe('meshctl dashboard in a terminal', () => {
       const screen = capture('main');
       return screen.includes('topology: who calls whom') && screen;
     }, 5000, 'the topology view');
-    assert.match(topology, /frontend → api\s+20\.0\s+99\.0%\s+9\.0ms/);
-    assert.match(topology, /\(outside the mesh\) → frontend\s+3\.50\s+90\.0%/);
+    assert.match(topology, /frontend → api\s+20\.0\s+99\.00%\s+9\.0ms/);
+    assert.match(topology, /\(outside the mesh\) → frontend\s+3\.50\s+90\.00%/);
 
     tmux('send-keys', '-t', 'main', '?');
     await waitFor(() => capture('main').includes('select the service below'), 5000, 'the help overlay');

@@ -8,55 +8,16 @@
 // - An edge is what a caller's outbound proxy saw, the mesh's own answers
 //   (503 no_healthy_endpoints...) included. source '' = outside the mesh.
 // - rps = requests / the seconds the window covers.
+// The answer's shape and the windows are the contract shared with the
+// readers (src/lib/stats/answer.ts).
 
 import { LatencyHistogram } from '../../lib/latency-histogram.ts';
 import { seriesKey } from '../../config/telemetry-report.ts';
 import type { MergedSeries, WindowRead } from './window.ts';
-
-export const WINDOWS = Object.freeze({ '10s': 10, '1m': 60, '10m': 600 } as const);
-export type WindowName = keyof typeof WINDOWS;
-export const WINDOW_NAMES = Object.keys(WINDOWS) as WindowName[];
-
-export type Percentiles = { p50: number; p95: number; p99: number } | null;
-
-export interface ServiceRow {
-  service: string;
-  instances: { healthy: number; total: number };
-  requests: number;
-  rps: number;
-  successRate: number | null;
-  latencyMs: Percentiles;
-  tcp: { open: number; opened: number; closed: number; bytesIn: number; bytesOut: number };
-}
-
-export interface EdgeRow {
-  source: string;
-  destination: string;
-  requests: number;
-  rps: number;
-  successRate: number | null;
-  latencyMs: Percentiles;
-  tcp: { open: number; opened: number };
-}
-
-export interface StatsAnswer {
-  window: WindowName;
-  windowSeconds: number;
-  /** Additive: less than windowSeconds while the server has been up for less; rps divides by it. */
-  coveredSeconds: number;
-  generatedAt: string;
-  services: ServiceRow[];
-  edges: EdgeRow[];
-  /** Additive: requests not counted because the series table was full. */
-  droppedRequests: number;
-  /** Additive: series and open-connection gauges refused because the reporting node does not host their side (node-scope.ts). */
-  refusedSeries: number;
-  /** Additive: error entries refused by the same rule. */
-  refusedErrors: number;
-}
+import { STATS_WINDOWS, type EdgeRow, type ServiceRow, type StatsAnswer, type StatsWindow } from '../../lib/stats/answer.ts';
 
 export interface StatsInput {
-  window: WindowName;
+  window: StatsWindow;
   read: WindowRead;
   /** Open TCP connections per series key. */
   open: ReadonlyMap<string, number>;
@@ -115,7 +76,7 @@ export function buildStats(input: StatsInput): StatsAnswer {
   edges.sort((a, b) => a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination));
   return {
     window: input.window,
-    windowSeconds: WINDOWS[input.window],
+    windowSeconds: STATS_WINDOWS[input.window],
     coveredSeconds: Math.round(seconds * 1000) / 1000,
     generatedAt: new Date(input.nowMs).toISOString(),
     services,

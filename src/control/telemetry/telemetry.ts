@@ -10,7 +10,8 @@ import { ErrorRing, type StoredError } from './errors.ts';
 import { OpenGauges } from './gauges.ts';
 import { scopeReport, seenByNode, type Refused } from './node-scope.ts';
 import { RefusalLog } from './refusal-log.ts';
-import { buildStats, type StatsAnswer, type WindowName, WINDOWS } from './stats.ts';
+import { STATS_WINDOWS, type StatsAnswer, type StatsWindow } from '../../lib/stats/answer.ts';
+import { buildStats } from './stats.ts';
 import { TelemetryWindow } from './window.ts';
 
 export class TelemetryState {
@@ -39,9 +40,9 @@ export class TelemetryState {
     return refused;
   }
 
-  stats(window: WindowName, instances: ReadonlyMap<string, { healthy: number; total: number }>, service?: string): StatsAnswer {
+  stats(window: StatsWindow, instances: ReadonlyMap<string, { healthy: number; total: number }>, service?: string): StatsAnswer {
     const now = this.clock.now();
-    return buildStats({ window, read: this.window.read(WINDOWS[window], now), open: this.gauges.sum(now, seriesKey), instances, nowMs: now, ...(service ? { service } : {}) });
+    return buildStats({ window, read: this.window.read(STATS_WINDOWS[window], now), open: this.gauges.sum(now, seriesKey), instances, nowMs: now, ...(service ? { service } : {}) });
   }
 
   errors(options: { service?: string; limit: number }): StoredError[] {

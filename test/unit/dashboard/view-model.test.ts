@@ -38,13 +38,13 @@ test('the whole screen at 80x24 (golden)', () => {
   assert.deepEqual(screen, [
     'meshctl dashboard · window 10s · refresh 1s · 4 services',
     '  SERVICE                   HEALTHY      RPS  SUCCESS      P50      P95      P99',
-    '> api                           2/2     20.0    99.0%    1.2ms    3.4ms    7.9ms',
-    '  frontend                      1/2     3.50    90.0%    2.0ms    8.0ms   41.5ms',
-    '  inventory-reconciliatio…      3/3     1.2k     100%   0.40ms   0.90ms    120ms',
+    '> api                           2/2     20.0   99.00%    1.2ms    3.4ms    7.9ms',
+    '  frontend                      1/2     3.50   90.00%    2.0ms    8.0ms   41.5ms',
+    '  inventory-reconciliatio…      3/3     1.2k   99.99%   0.40ms   0.90ms    120ms',
     '  idle                          0/1        0        -        -        -        -',
-    'api · 2/2 healthy · 20.0 rps · 99.0% ok · p99 7.9ms (10s)',
+    'api · 2/2 healthy · 20.0 rps · 99.00% ok · p99 7.9ms (10s)',
     'RPS                                                              ▇▇▇██    20.0/s',
-    'SUCCESS                                                          █████     99.0%',
+    'SUCCESS                                                          █████    99.00%',
     'P99                                                              █████     7.9ms',
     'routes:',
     '  canary: header x-canary=1 → api:v2',
@@ -67,9 +67,9 @@ test('the table keeps SERVICE, RPS, SUCCESS and P99 readable when narrow', () =>
   const lines = tableLines(STATS.services, 'frontend', 40, 10).map((l) => l.text);
   assert.deepEqual(lines, [
     '  SERVICE          RPS  SUCCESS      P99',
-    '  api             20.0    99.0%    7.9ms',
-    '> frontend        3.50    90.0%   41.5ms',
-    '  inventory-…     1.2k     100%    120ms',
+    '  api             20.0   99.00%    7.9ms',
+    '> frontend        3.50   90.00%   41.5ms',
+    '  inventory-…     1.2k   99.99%    120ms',
     '  idle               0        -        -',
   ]);
   for (const width of [30, 50, 80, 120, 200]) assert.ok(tableLines(STATS.services, 'api', width, 10).every((l) => [...l.text].length === width), `every line exactly ${width}`);
@@ -94,8 +94,8 @@ test('the topology view lists every edge, the selected service\'s first', () => 
   assert.deepEqual(screen.slice(6, 10), [
     'topology: who calls whom (t: back to the detail pane)',
     '  SOURCE → DESTINATION                                     RPS  SUCCESS      P99',
-    '> frontend → api                                          20.0    99.0%    9.0ms',
-    '> (outside the mesh) → frontend                           3.50    90.0%        -',
+    '> frontend → api                                          20.0   99.00%    9.0ms',
+    '> (outside the mesh) → frontend                           3.50   90.00%        -',
   ]);
   assert.equal(screen[17], 'none recorded');
 });

@@ -12,7 +12,7 @@ import { badRequest } from '../../../lib/errors.ts';
 import { describeZodIssues } from '../../../config/describe.ts';
 import { telemetryReportSchema } from '../../../config/telemetry-report.ts';
 import { instanceHealth } from '../../telemetry/instances.ts';
-import { WINDOW_NAMES, type WindowName } from '../../telemetry/stats.ts';
+import { DEFAULT_STATS_WINDOW, isStatsWindow, STATS_WINDOW_NAMES } from '../../../lib/stats/answer.ts';
 import { servicesOfNode } from '../../telemetry/node-scope.ts';
 import type { TelemetryState } from '../../telemetry/telemetry.ts';
 import { MAX_ERRORS } from '../../telemetry/errors.ts';
@@ -46,10 +46,10 @@ export function addTelemetryRoutes(router: Router<Handler>, deps: ApiDeps, telem
   router.add('GET', '/v1/mesh/stats', (ctx) => {
     const service = ctx.query.get('service') || undefined;
     ctx.require({ resource: 'service', access: 'read', name: service ?? '' });
-    const window = ctx.query.get('window') ?? '1m';
-    if (!(WINDOW_NAMES as string[]).includes(window)) throw badRequest(`Invalid window "${window}": use ${WINDOW_NAMES.join(', ')}`);
+    const window = ctx.query.get('window') ?? DEFAULT_STATS_WINDOW;
+    if (!isStatsWindow(window)) throw badRequest(`Invalid window "${window}": use ${STATS_WINDOW_NAMES.join(', ')}`);
     if (service !== undefined) requireKnownService(deps.store, service);
-    return { json: telemetry.stats(window as WindowName, instanceHealth(deps.store, service), service) };
+    return { json: telemetry.stats(window, instanceHealth(deps.store, service), service) };
   });
 
   router.add('GET', '/v1/mesh/stats/errors', (ctx) => {
