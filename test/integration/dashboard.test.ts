@@ -3,12 +3,12 @@
 // server` with a read-only token, and the test reads the screen with
 // capture-pane, polling until what it expects is drawn.
 //
-// STAND-IN: GET /v1/mesh/stats and /v1/mesh/stats/errors are not on this
-// branch's server yet (issue 8, another helper). Until they land, a small
-// HTTP server here speaks that contract (notes/stats-api.md) for those two
-// paths, refusing any token but the read-only one as the server would, and
-// forwards every other request (routes, intentions) to the real server. At
-// merge, point the dashboard at the real server and feed it real traffic.
+// The figures come from a stand-in for GET /v1/mesh/stats and
+// /v1/mesh/stats/errors (fixed answers, so the screen can be checked to the
+// character, edge cases such as 99.996% among them), which refuses any token
+// but the read-only one as the server does, and forwards every other request
+// (routes, intentions) to the real server. The server's own answer from real
+// traffic is on screen in test/e2e/demo-dashboard.test.ts.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
