@@ -36,6 +36,9 @@ const hostPortField = (rules: HostPortRules) =>
     if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `"${text}" is not HOST:PORT: ${parsed.reason}` });
   });
 
+/** A port in a config file: 1..65535, or from 0 where 0 means "any free port". */
+export const portField = (min: 0 | 1 = 1) => z.number().int().min(min).max(65535);
+
 const ipField = () => z.string().refine((text) => isIP(text) !== 0, { error: (issue) => `${JSON.stringify(issue.input)} is not an IP address` });
 
 const checkSchema = z.discriminatedUnion('kind', [
@@ -47,7 +50,7 @@ const checkSchema = z.discriminatedUnion('kind', [
 const serviceSchema = z.strictObject({
   id: z.string().min(1),
   name: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
+  port: portField(),
   address: z.string(),
   tags: z.array(z.string()),
   meta: z.record(z.string(), z.string()),
@@ -68,14 +71,14 @@ export const agentConfigSchema = z.strictObject({
   services: z.array(serviceSchema),
   /** join --identity: the service the host's calls go out as, unless an upstream says as=. */
   identity: z.string().min(1).optional(),
-  upstreams: z.array(z.strictObject({ name: z.string().min(1), localPort: z.number().int().min(1).max(65535), as: z.string().min(1).optional() })),
+  upstreams: z.array(z.strictObject({ name: z.string().min(1), localPort: portField(), as: z.string().min(1).optional() })),
   configDir: z.string().min(1),
   dataDir: z.string().min(1),
   adminAddr: hostPortField(LISTEN_ADDR),
   /** The proxy's inbound listener, which other hosts' proxies connect to. */
   inboundAddr: hostPortField(LISTEN_ADDR),
   /** join --metrics-port: Prometheus metrics on 127.0.0.1 and advertiseAddr (0: any free port; absent: 15090, configs written before it). */
-  metricsPort: z.number().int().min(0).max(65535).optional(),
+  metricsPort: portField(0).optional(),
   heartbeatIntervalMs: z.number().int().min(100),
   syncIntervalMs: z.number().int().min(100),
   /**
@@ -98,11 +101,11 @@ export const agentConfigSchema = z.strictObject({
       proxyUser: z.string().min(1),
       proxyUid: z.number().int().min(1),
       proxyGid: z.number().int().min(1),
-      outboundPort: z.number().int().min(1).max(65535),
-      dnsPort: z.number().int().min(1).max(65535),
+      outboundPort: portField(),
+      dnsPort: portField(),
       redirectDns: z.boolean(),
-      excludeInboundPorts: z.array(z.number().int().min(1).max(65535)),
-      excludeOutboundPorts: z.array(z.number().int().min(1).max(65535)),
+      excludeInboundPorts: z.array(portField()),
+      excludeOutboundPorts: z.array(portField()),
       excludeOutboundCidrs: z.array(z.string().min(1)),
       /** The server's address when join was given a host name (resolved then), for its exclusion from redirection. */
       serverAddress: ipField().optional(),
