@@ -3,12 +3,12 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentStateDir, type AgentConfig } from './config/agent-config.ts';
+import { agentStateDir, listenAddrOf, type AgentConfig } from './config/agent-config.ts';
 
 export const adminAddrPath = (dataDir: string): string => join(agentStateDir(dataDir), 'admin.addr');
 
 export function resolveAdminAddr(config: Pick<AgentConfig, 'adminAddr' | 'dataDir'>): string {
-  if (!config.adminAddr.endsWith(':0')) return config.adminAddr;
+  if (listenAddrOf(config.adminAddr).port !== 0) return config.adminAddr;
   try {
     return readFileSync(adminAddrPath(config.dataDir), 'utf8').trim();
   } catch {

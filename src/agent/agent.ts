@@ -9,7 +9,8 @@ import { systemClock, type Clock } from '../lib/clock.ts';
 import { MeshError } from '../lib/errors.ts';
 import { createAdminServer } from './admin-api.ts';
 import { CheckRunner, type Probe } from './checks.ts';
-import { writeFileAtomic, type AgentConfig } from './config/agent-config.ts';
+import { listenAddrOf, writeFileAtomic, type AgentConfig } from './config/agent-config.ts';
+import { joinHostPort } from '../lib/net/host-port.ts';
 import { adminAddrPath } from './admin-addr.ts';
 import { callerOf, describeCheck } from './config/service-spec.ts';
 import { checkIdOf } from './registration.ts';
@@ -109,10 +110,10 @@ export class Agent {
     const saved = loadSnapshot(this.config.dataDir);
     this.snapshotSource = saved ? 'disk' : 'none';
     if (saved) this.log(`loaded the last snapshot from disk (saved ${saved.savedAt}, config version ${saved.configIndex})`);
-    const [inboundHost, inboundPort] = splitAddr(this.config.inboundAddr);
+    const inbound = listenAddrOf(this.config.inboundAddr);
     this.proxy = new Proxy({
-      inboundHost,
-      inboundPort,
+      inboundHost: inbound.host,
+      inboundPort: inbound.port,
       ...(this.config.transparent ? { outboundPort: this.config.transparent.outboundPort } : {}),
       clock,
       random: systemRandom,
@@ -256,7 +257,7 @@ export class Agent {
     if (this.config.transparent) await enterTransparentMode(this.config, this.log);
     // After the drop, so the files are the proxy user's; before the proxy carries its first request.
     this.accessLog = await attachAccessLog(this.config, this.proxy.telemetry, this.log);
-    const [host, port] = splitAddr(this.config.adminAddr);
+    const { host, port } = listenAddrOf(this.config.adminAddr);
     this.admin = createAdminServer({
       status: () => this.statusReport(),
       configDump: () => ({ config: { ...this.config, token: '<redacted>' }, snapshot: this.watcher.snapshot }),
@@ -272,7 +273,7 @@ export class Agent {
     });
     // With port 0 the kernel picks one; status and join find it in the data dir.
     const bound = admin.address() as { address: string; port: number };
-    writeFileAtomic(adminAddrPath(this.config.dataDir), `${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}\n`, 0o600);
+    writeFileAtomic(adminAddrPath(this.config.dataDir), `${joinHostPort(bound.address, bound.port)}\n`, 0o600);
     await this.proxy.start().catch((error: NodeJS.ErrnoException) => {
       throw new MeshError('MESH_E_USAGE', `the proxy cannot listen on ${this.config.inboundAddr}: ${error.code ?? error.message}`, { hint: 'another agent may use it: join with --inbound-addr HOST:PORT' });
     });
@@ -384,9 +385,4 @@ export class Agent {
       tap: this.tap.status(),
     };
   }
-}
-
-function splitAddr(addr: string): [string, number] {
-  const cut = addr.lastIndexOf(':');
-  return [addr.slice(0, cut).replace(/^\[|\]$/g, ''), Number(addr.slice(cut + 1))];
 }

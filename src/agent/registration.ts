@@ -3,7 +3,7 @@
 
 import { formatGoDuration } from '../lib/duration.ts';
 import type { HealthStatus } from '../lib/probes.ts';
-import type { AgentConfig } from './config/agent-config.ts';
+import { listenAddrOf, type AgentConfig } from './config/agent-config.ts';
 import type { CheckSpec, ServiceSpec } from './config/service-spec.ts';
 import type { CatalogNodeService } from './server-client.ts';
 import { AGENT_SERVICE, AGENT_SERVICE_TAGS, MESH_INTERNAL_META } from '../config/agent-service.ts';
@@ -66,7 +66,7 @@ export function agentServiceSpec(config: Pick<AgentConfig, 'advertiseAddr'>, met
  * `own` are the agent's own entries (agentServiceSpec), registered beside the host's services.
  */
 export function registrations(config: AgentConfig, checks: ReadonlyMap<string, CheckState>, version: string, own: readonly ServiceSpec[] = []) {
-  const inboundPort = config.inboundAddr.slice(config.inboundAddr.lastIndexOf(':') + 1);
+  const inboundPort = String(listenAddrOf(config.inboundAddr).port);
   const node = { Node: config.nodeName, Address: config.advertiseAddr, NodeMeta: { [AGENT_META_KEY]: version, [INBOUND_PORT_META]: inboundPort } };
   const services = [...config.services, ...own];
   if (services.length === 0) return [node];

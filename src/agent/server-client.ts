@@ -6,6 +6,7 @@
 
 import Consul from 'consul';
 import { MeshError } from '../lib/errors.ts';
+import { unbracket } from '../lib/net/host-port.ts';
 import { ServerAgent, type ServerTlsSource } from './server-agent.ts';
 import type { TapBatch, TapSession, TapSessionsBody } from '../config/tap.ts';
 import type { TelemetryReport } from '../config/telemetry-report.ts';
@@ -48,7 +49,7 @@ export class ServerClient {
     const url = new URL(serverUrl);
     const secure = url.protocol === 'https:';
     this.consul = new Consul({
-      host: url.hostname.replace(/^\[|\]$/g, ''),
+      host: unbracket(url.hostname),
       port: Number(url.port || (secure ? 443 : 80)),
       secure,
       ...(secure && tls ? { agent: new ServerAgent(tls) } : {}),

@@ -18,7 +18,8 @@ import { applyRules, type ApplyResult } from '../iptables/apply.ts';
 import { resolveTransparentConfig, type TransparentConfig } from '../iptables/config.ts';
 import { originalDstAvailable } from '../iptables/original-dst.ts';
 import { MeshError } from '../lib/errors.ts';
-import { agentStateDir, type AgentConfig } from './config/agent-config.ts';
+import { agentStateDir, listenAddrOf, type AgentConfig } from './config/agent-config.ts';
+import { unbracket } from '../lib/net/host-port.ts';
 import { makeDirs } from '../lib/make-dirs.ts';
 
 /** The rules this host's config calls for: its services' ports are the meshed inbound ports. */
@@ -28,7 +29,7 @@ export function transparentRulesOf(config: AgentConfig): TransparentConfig | und
   return resolveTransparentConfig({
     proxyUid: t.proxyUid,
     outboundPort: t.outboundPort,
-    inboundPort: Number(config.inboundAddr.slice(config.inboundAddr.lastIndexOf(':') + 1)),
+    inboundPort: listenAddrOf(config.inboundAddr).port,
     dnsPort: t.dnsPort,
     ...(config.metricsPort ? { metricsPort: config.metricsPort } : {}),
     redirectDns: t.redirectDns,
@@ -44,7 +45,7 @@ export function transparentRulesOf(config: AgentConfig): TransparentConfig | und
 
 function serverDestination(server: string, resolved: string | undefined): Array<{ address: string; port: number }> {
   const url = new URL(server);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = unbracket(url.hostname);
   const address = isIP(host) ? host : resolved;
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   return address ? [{ address, port }] : [];

@@ -3,7 +3,7 @@
 // real HTTP, iptables and port probes into the checks (src/cli/check/*).
 
 import type { Command } from 'commander';
-import { DEFAULT_ADMIN_ADDR, DEFAULT_CONFIG_DIR, DEFAULT_DNS_PORT, DEFAULT_INBOUND_PORT, DEFAULT_OUTBOUND_PORT, readAgentConfigFile, type AgentConfig } from '../agent/config/agent-config.ts';
+import { DEFAULT_ADMIN_ADDR, DEFAULT_CONFIG_DIR, DEFAULT_DNS_PORT, DEFAULT_INBOUND_PORT, DEFAULT_OUTBOUND_PORT, listenAddrOf, readAgentConfigFile, type AgentConfig } from '../agent/config/agent-config.ts';
 import { resolveAdminAddr } from '../agent/admin-addr.ts';
 import { DEFAULT_METRICS_PORT } from '../config/agent-service.ts';
 import { showRules } from '../iptables/apply.ts';
@@ -18,7 +18,7 @@ import { runAgentChecks } from './check/agent.ts';
 import { checksOk, formatReport, reportJson } from './check/format.ts';
 import { checkIptables, evaluateNodeVersion } from './check/host.ts';
 import { makeHttpGet } from './check/http.ts';
-import { evaluatePorts, probePort, splitHostPort, type PortWanted } from './check/ports.ts';
+import { evaluatePorts, probePort, type PortWanted } from './check/ports.ts';
 import { failed, named, warned, type CheckResult } from './check/result.ts';
 import { runServerChecks } from './check/server.ts';
 
@@ -125,8 +125,9 @@ function portsWanted(flags: CheckFlags, given: PortFlags, config: AgentConfig | 
   const transparent = config ? config.transparent !== undefined : Boolean(flags.transparent);
   const outbound = config?.transparent?.outboundPort ?? given.outbound;
   const dns = config?.transparent?.dnsPort ?? given.dns;
-  const admin = config ? splitHostPort(config.adminAddr) : given.admin;
-  const inbound = config ? splitHostPort(config.inboundAddr) : given.inbound;
+  // agent.json's addresses passed its schema, which checks them as join checks its flags.
+  const admin = config ? listenAddrOf(config.adminAddr) : given.admin;
+  const inbound = config ? listenAddrOf(config.inboundAddr) : given.inbound;
   // A config written before --metrics-port existed means the default.
   const metrics = config ? (config.metricsPort ?? DEFAULT_METRICS_PORT) : given.metrics;
   const wanted: PortWanted[] = [

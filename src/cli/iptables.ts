@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { MeshError } from '../lib/errors.ts';
+import { NO_PORT, splitHostPort } from '../lib/net/host-port.ts';
 import { DEFAULT_PROXY_USER, type TransparentConfig } from '../iptables/config.ts';
 import { buildRefuseIpv6, buildRules, resolveTransparentConfig } from '../iptables/rules.ts';
 import { applyRules, detectBackend, removeRules, showRules } from '../iptables/apply.ts';
@@ -113,11 +114,13 @@ function configFrom(flags: RuleFlags, proxyUid: number | string): TransparentCon
   });
 }
 
-/** ADDR:PORT or [ADDR]:PORT; the address and port are checked with the rest of the config. */
+/** ADDR:PORT or [ADDR]:PORT, split only: the address and port are checked with the rest of the config (iptables/config.ts). */
 function parseDestination(text: string): { address: string; port: string } {
-  const match = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:]+):(\d+)$/.exec(text);
-  if (!match) throw new MeshError('MESH_E_USAGE', `--exclude-outbound-destination "${text}" is not ADDR:PORT`, { hint: 'give 10.0.0.1:8501, or [fd00::1]:8501 for IPv6' });
-  return { address: match[1] as string, port: match[2] as string };
+  const split = splitHostPort(text);
+  if (!split.ok || split.value.port === undefined) {
+    throw new MeshError('MESH_E_USAGE', `--exclude-outbound-destination "${text}" is not ADDR:PORT: ${split.ok ? NO_PORT : split.reason}`, { hint: 'give 10.0.0.1:8501, or [fd00::1]:8501 for IPv6' });
+  }
+  return { address: split.value.host, port: split.value.port };
 }
 
 /** plan changes nothing, so it looks the user up but never creates it. */

@@ -5,16 +5,21 @@
 
 import { isIP } from 'node:net';
 import { MeshError } from '../lib/errors.ts';
+import { parseHostPort, type HostPort } from '../lib/net/host-port.ts';
+import { LISTEN_ADDR } from '../agent/config/agent-config.ts';
 
-/** HOST:PORT the agent listens on: an IP (IPv6 in brackets) or localhost, and a port 0..65535 (0 picks a free one). */
-export function listenAddrFlag(text: string, flag: string, example: string): string {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
-  const host = match?.[1] ?? match?.[2] ?? '';
-  const bracketed = match?.[1] !== undefined;
-  const hostOk = bracketed ? isIP(host) === 6 : host === 'localhost' || isIP(host) === 4;
-  if (!match || !hostOk || Number(match[3]) > 65535) {
-    throw new MeshError('MESH_E_USAGE', `${flag} "${text}" is not HOST:PORT`, { hint: `give an IP address and a port 0..65535, e.g. ${flag} ${example} (IPv6 in brackets: [::1]:PORT)` });
+/** HOST:PORT the agent listens on (LISTEN_ADDR: an IP, IPv6 in brackets, or localhost; 0 picks a free port), split. */
+export function parseListenAddrFlag(text: string, flag: string, example: string): HostPort {
+  const parsed = parseHostPort(text, LISTEN_ADDR);
+  if (!parsed.ok) {
+    throw new MeshError('MESH_E_USAGE', `${flag} "${text}" is not HOST:PORT: ${parsed.reason}`, { hint: `give an IP address and a port 0..65535, e.g. ${flag} ${example} (IPv6 in brackets: [::1]:PORT)` });
   }
+  return parsed.value;
+}
+
+/** The same check, for join, which writes the text as given into agent.json. */
+export function listenAddrFlag(text: string, flag: string, example: string): string {
+  parseListenAddrFlag(text, flag, example);
   return text;
 }
 

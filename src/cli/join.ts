@@ -37,6 +37,7 @@ import { agentFailure, lastLines, logSize, readLogSince, type AgentFailure } fro
 import { execaRunner, installUnit, isSystemdPid1, removeUnit, renderUnit, unitNameFor } from '../agent/supervisor/systemd.ts';
 import { parseGoDuration } from '../lib/duration.ts';
 import { EXIT_USAGE, MeshError } from '../lib/errors.ts';
+import { unbracket } from '../lib/net/host-port.ts';
 import { VERSION } from '../control/server.ts';
 import { ApiClient } from './api-client.ts';
 import { removeRules, showRules } from '../iptables/apply.ts';
@@ -183,7 +184,7 @@ function joinUrl(server: string): string {
 
 /** A server on this host: an IP in 127.0.0.0/8, ::1, or the name localhost (never a name that merely starts with 127.). */
 function isLoopbackUrl(url: string): boolean {
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const host = unbracket(new URL(url).hostname);
   if (host === 'localhost' || host === '::1') return true;
   return isIP(host) === 4 && host.startsWith('127.');
 }
@@ -296,7 +297,7 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
     throw new MeshError('MESH_E_USAGE', `this host joined with ${previous.supervision} supervision; join again with the same kind`, { hint: `pass --supervisor ${previous.supervision}, or run meshctl leave first` });
   }
   // A server named by host name is resolved now: the rule that lets its API port go direct needs an address.
-  const serverHost = new URL(draft.server).hostname.replace(/^\[|\]$/g, '');
+  const serverHost = unbracket(new URL(draft.server).hostname);
   const serverAddress = flags.transparent && !isIP(serverHost) ? (await lookup(serverHost)).address : undefined;
   const proxyUser = flags.transparent ? await ensureProxyUser(flags.proxyUser) : undefined;
   const built = proxyUser ? buildConfig(server, flags, token, advertiseAddr, tls, proxyUser) : draft;
@@ -473,7 +474,7 @@ function isEmptyTree(dir: string): boolean {
 /** The local address the kernel would use to reach the server: what other hosts can reach too. */
 function routeAddressTo(server: string): Promise<string> {
   const url = new URL(server);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = unbracket(url.hostname);
   return new Promise((resolveAddr) => {
     const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     socket.on('error', () => {

@@ -9,6 +9,7 @@ import type { AddressInfo, Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { systemClock, systemRandom, type Clock, type Random, type TimerHandle } from '../lib/clock.ts';
 import { MeshError } from '../lib/errors.ts';
+import { joinHostPort, parseHostPort, type HostPort } from '../lib/net/host-port.ts';
 import { TokenRegistry } from './acl/tokens.ts';
 import { getCheck, upsertCheck, upsertNode } from './catalog/catalog.ts';
 import { HealthMonitor } from './catalog/monitor.ts';
@@ -89,7 +90,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
   const log = options.log ?? (() => {});
-  const { host, port } = splitHostPort(options.httpAddr);
+  // Both addresses before anything is made: a bad --https-addr must not leave a data dir and a CA behind.
+  const httpAt = serverAddrOption(options.httpAddr, '--http-addr');
+  const httpsAt = options.httpsAddr ? serverAddrOption(options.httpsAddr, '--https-addr') : undefined;
+  const { host, port } = httpAt;
 
   let storePath = ':memory:';
   if (!options.dev) {
@@ -147,7 +151,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     nodeName: options.nodeName,
     nodeId,
     get advertise() {
-      return `${advertiseHost}:${(http?.address() as AddressInfo | null)?.port ?? port}`;
+      return joinHostPort(advertiseHost, (http?.address() as AddressInfo | null)?.port ?? port);
     },
     version: VERSION,
   };
@@ -204,8 +208,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   monitor.start();
   let httpsAddress = '';
   try {
-    await listenOn(server, options.httpAddr, '--http-addr');
-    if (https) httpsAddress = await listenOn(https, options.httpsAddr, '--https-addr');
+    await listenOn(server, options.httpAddr, httpAt, '--http-addr');
+    if (https && httpsAt) httpsAddress = await listenOn(https, options.httpsAddr, httpsAt, '--https-addr');
   } catch (error) {
     monitor.stop();
     renewal?.cancel();
@@ -214,7 +218,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw error;
   }
   const bound = server.address() as AddressInfo;
-  const address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  const address = joinHostPort(bound.address, bound.port);
 
   return {
     address,
@@ -247,8 +251,7 @@ const SERVER_CERT_TTL_MS = 30 * 86_400_000;
 const SERVER_CERT_RENEW_MS = 7 * 86_400_000;
 
 /** Listens on host:port; resolves the bound address, or a usage error naming the flag. */
-function listenOn(server: NetServer, addr: string, flag: string): Promise<string> {
-  const { host, port } = splitHostPort(addr);
+function listenOn(server: NetServer, addr: string, { host, port }: HostPort, flag: string): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(
@@ -260,7 +263,7 @@ function listenOn(server: NetServer, addr: string, flag: string): Promise<string
     });
     server.listen(port, host, () => {
       const bound = server.address() as AddressInfo;
-      resolve(`${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`);
+      resolve(joinHostPort(bound.address, bound.port));
     });
   });
 }
@@ -301,11 +304,9 @@ async function registerSelf(store: Store, options: ServerOptions, nodeId: string
   });
 }
 
-export function splitHostPort(addr: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) {
-    throw new MeshError('MESH_E_USAGE', `invalid address "${addr}"`, { hint: 'give host:port, for example 127.0.0.1:8500' });
-  }
-  return { host: match[1] ?? match[2] ?? '127.0.0.1', port };
+/** --http-addr or --https-addr: a host name or IP (IPv6 in brackets) and a port, 0 for any free one (tests). */
+function serverAddrOption(addr: string, flag: string): HostPort {
+  const parsed = parseHostPort(addr, { hosts: 'name', minPort: 0 });
+  if (!parsed.ok) throw new MeshError('MESH_E_USAGE', `${flag} "${addr}" is not HOST:PORT: ${parsed.reason}`, { hint: `give host:port, for example ${flag} 127.0.0.1:${flag === '--https-addr' ? 8501 : 8500}` });
+  return parsed.value;
 }

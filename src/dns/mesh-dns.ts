@@ -12,6 +12,7 @@ import dnsPacket from 'dns-packet';
 import type { Packet } from 'dns-packet';
 import type { Clock, Random } from '../lib/clock.ts';
 import { MeshError } from '../lib/errors.ts';
+import { joinHostPort } from '../lib/net/host-port.ts';
 import { decide, responseTo, RCODE_SERVFAIL, type MeshRecords } from './mesh-zone.ts';
 import { forward } from './forwarder.ts';
 import { serveTcpConnection } from './tcp-connection.ts';
@@ -134,7 +135,7 @@ export class MeshDns {
       } catch (error) {
         await Promise.all(bound.map((l) => closeListener(l)));
         if (port !== 0 || attempt === 5 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
-          throw new MeshError('MESH_E_INTERNAL', `mesh DNS cannot listen on ${formatHostPort(failedHost, chosen)}: ${(error as Error).message}`, { cause: error });
+          throw new MeshError('MESH_E_INTERNAL', `mesh DNS cannot listen on ${joinHostPort(failedHost, chosen)}: ${(error as Error).message}`, { cause: error });
         }
       }
     }
@@ -149,7 +150,7 @@ export class MeshDns {
   private async listen(host: string, port: number): Promise<Listener> {
     const udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     udp.on('message', (message, rinfo) => this.onUdp(udp, message, rinfo));
-    udp.on('error', (error) => this.options.log(`dns: udp ${formatHostPort(host, port)}: ${error.message}`));
+    udp.on('error', (error) => this.options.log(`dns: udp ${joinHostPort(host, port)}: ${error.message}`));
     const tcp = createServer({ noDelay: true }, (socket) => this.onTcp(socket));
     try {
       udp.bind(port, host);
@@ -238,10 +239,6 @@ export class MeshDns {
       return undefined;
     }
   }
-}
-
-function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 async function closeListener({ udp, tcp }: Listener): Promise<void> {

@@ -4,6 +4,7 @@
 
 import { isIP } from 'node:net';
 import { MeshError } from '../lib/errors.ts';
+import { joinHostPort, parseHostPort } from '../lib/net/host-port.ts';
 
 export interface Upstream {
   readonly host: string;
@@ -14,29 +15,14 @@ export interface Upstream {
 export const DNS_PORT = 53;
 
 export function parseUpstream(text: string): Upstream {
-  const bad = (why: string) => new MeshError('MESH_E_BAD_REQUEST', `upstream resolver "${text}": ${why}`);
-  let host = text.trim();
-  let port = DNS_PORT;
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(host);
-  if (bracketed) {
-    host = bracketed[1]!;
-    if (bracketed[2] !== undefined) port = Number(bracketed[2]);
-  } else if (isIP(host) !== 6) {
-    const colon = host.lastIndexOf(':');
-    if (colon !== -1) {
-      if (!/^\d+$/.test(host.slice(colon + 1))) throw bad('the port is not a number');
-      port = Number(host.slice(colon + 1));
-      host = host.slice(0, colon);
-    }
-  }
-  const family = isIP(host);
-  if (family !== 4 && family !== 6) throw bad('not an IP address (give the resolver as an IP, optionally with :port)');
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad('the port is outside 1..65535');
-  return { host, port, family };
+  const parsed = parseHostPort(text.trim(), { hosts: 'ip', minPort: 1, defaultPort: DNS_PORT });
+  if (!parsed.ok) throw new MeshError('MESH_E_BAD_REQUEST', `upstream resolver "${text}": ${parsed.reason} (give the resolver as an IP, optionally with :port)`);
+  const { host, port } = parsed.value;
+  return { host, port, family: isIP(host) === 6 ? 6 : 4 };
 }
 
 export function formatUpstream(upstream: { host: string; port: number }): string {
-  return isIP(upstream.host) === 6 ? `[${upstream.host}]:${upstream.port}` : `${upstream.host}:${upstream.port}`;
+  return joinHostPort(upstream.host, upstream.port);
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::']);

@@ -5,6 +5,7 @@
 
 import { isIP } from 'node:net';
 import { MeshError } from '../lib/errors.ts';
+import { parsePort as portOf } from '../lib/net/host-port.ts';
 import { normaliseCidr } from './cidr.ts';
 
 export const DEFAULT_PROXY_USER = 'meshctl-proxy';
@@ -155,8 +156,9 @@ export function resolveTransparentConfig(input: TransparentInput): TransparentCo
 }
 
 function parsePort(value: number | string): number | undefined {
-  const n = typeof value === 'number' ? value : /^\d{1,5}$/.test(value.trim()) ? Number(value.trim()) : NaN;
-  return Number.isInteger(n) && n >= 1 && n <= 65535 ? n : undefined;
+  // A number from the agent's config or a flag's text: either way as its digits ("80.5" and "-1" are no ports).
+  const port = portOf(String(value).trim(), 1);
+  return port.ok ? port.value : undefined;
 }
 
 function parseUid(value: number | string): number | undefined {

@@ -6,6 +6,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { parseHostPort, type HostPortRules } from './net/host-port.ts';
 
 /** The same three states as a Consul check. */
 export type HealthStatus = 'passing' | 'warning' | 'critical';
@@ -62,15 +63,17 @@ export function probeHttp(probe: HttpProbe): Promise<ProbeResult> {
   });
 }
 
+/** A TCP check's target: a host name (looked up at each probe) or an IP, IPv6 in brackets, and a port. */
+export const TCP_CHECK_ADDR: HostPortRules = { hosts: 'name', minPort: 1 };
+
 export function probeTcp(address: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
-    const cut = address.lastIndexOf(':');
-    const host = address.slice(0, cut).replace(/^\[|\]$/g, '');
-    const port = Number(address.slice(cut + 1));
-    if (cut <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
-      resolve({ status: 'critical', output: `TCP connect ${address}: not a host:port address` });
+    const parsed = parseHostPort(address, TCP_CHECK_ADDR);
+    if (!parsed.ok) {
+      resolve({ status: 'critical', output: `TCP connect ${address}: not a host:port address (${parsed.reason})` });
       return;
     }
+    const { host, port } = parsed.value;
     const socket = connect({ host, port });
     const done = (result: ProbeResult) => {
       socket.destroy();

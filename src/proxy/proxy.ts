@@ -41,6 +41,7 @@ import { refuseHostless, refuseHostlessUpgrade, refuseMalformed } from './http/s
 import { prepend } from './h2/prepend.ts';
 import { Telemetry, type HttpRecord } from './telemetry/records.ts';
 import { beginHop, type HopContext, type HopTracer } from './telemetry/hop-context.ts';
+import { joinHostPort } from '../lib/net/host-port.ts';
 
 export interface ProxyUpstream {
   service: string;
@@ -468,7 +469,7 @@ export class Proxy {
       return;
     }
     const table = this.table;
-    const service = table.destinations.get(destination.address) ?? table.destinations.get(hostPort(destination.address, destination.port));
+    const service = table.destinations.get(destination.address) ?? table.destinations.get(joinHostPort(destination.address, destination.port));
     if (service) {
       this.stats.redirectedToMesh++;
       this.acceptUpstream(socket, service);
@@ -476,7 +477,7 @@ export class Proxy {
     }
     if (!table.passthrough) {
       this.stats.redirectRefused++;
-      this.options.log(`outbound: ${hostPort(destination.address, destination.port)} is no mesh service and the outbound policy is registry_only; closing`);
+      this.options.log(`outbound: ${joinHostPort(destination.address, destination.port)} is no mesh service and the outbound policy is registry_only; closing`);
       socket.destroy();
       return;
     }
@@ -778,14 +779,13 @@ function routedKeys(config: ProxyConfig): Set<string> {
   return keys;
 }
 
-const hostPort = (address: string, port: number): string => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 
 /** Transparent mode's routing keys: each VIP, and each instance's address:port, to its service. */
 function transparentDestinations(config: ProxyConfig): Map<string, string> {
   const destinations = new Map<string, string>();
   if (!config.transparent) return destinations;
   for (const [service, instances] of config.instances) {
-    for (const instance of instances) destinations.set(hostPort(instance.address, instance.port), service);
+    for (const instance of instances) destinations.set(joinHostPort(instance.address, instance.port), service);
   }
   for (const [vip, service] of config.transparent.vips) destinations.set(vip, service);
   return destinations;

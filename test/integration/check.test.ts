@@ -115,7 +115,7 @@ test('a port flag that is not a port: exit 2 naming the flag and the value, and 
   const cases: Array<[string, string, RegExp]> = [
     ['--metrics-port', 'abc', /^error: --metrics-port "abc" is not a port \(give --metrics-port 0\.\.65535 \(0 picks a free port\)\)\n$/],
     ['--metrics-port', '70000', /^error: --metrics-port "70000" is not a port \(give --metrics-port 0\.\.65535/],
-    ['--admin-addr', 'nonsense', /^error: --admin-addr "nonsense" is not HOST:PORT \(give an IP address and a port 0\.\.65535, e\.g\. --admin-addr 127\.0\.0\.1:15000/],
+    ['--admin-addr', 'nonsense', /^error: --admin-addr "nonsense" is not HOST:PORT: there is no port \(give an IP address and a port 0\.\.65535, e\.g\. --admin-addr 127\.0\.0\.1:15000/],
     ['--dns-port', '0', /^error: --dns-port "0" is not a port \(give --dns-port 1\.\.65535\)\n$/],
   ];
   for (const [flag, value, stderr] of cases) {

@@ -85,8 +85,8 @@ test('join --foreground with an access log it cannot create is refused before an
 
 test('address flags the agent could not use are usage errors before anything starts', async () => {
   const cases: Array<[string, Record<string, string>, string[], RegExp]> = [
-    ['--admin-addr with no port', { '--admin-addr': 'nonsense' }, [], /--admin-addr "nonsense" is not HOST:PORT \(give an IP address and a port 0\.\.65535, e\.g\. --admin-addr 127\.0\.0\.1:15000/],
-    ['--inbound-addr past the last port', { '--inbound-addr': '127.0.0.1:70000' }, [], /--inbound-addr "127\.0\.0\.1:70000" is not HOST:PORT/],
+    ['--admin-addr with no port', { '--admin-addr': 'nonsense' }, [], /--admin-addr "nonsense" is not HOST:PORT: there is no port \(give an IP address and a port 0\.\.65535, e\.g\. --admin-addr 127\.0\.0\.1:15000/],
+    ['--inbound-addr past the last port', { '--inbound-addr': '127.0.0.1:70000' }, [], /--inbound-addr "127\.0\.0\.1:70000" is not HOST:PORT: the port 70000 is outside 0\.\.65535 \(/],
     ['--advertise-addr that is not an IP', {}, ['--advertise-addr', 'not-an-ip'], /--advertise-addr "not-an-ip" is not an IP address/],
     ['--metrics-port that is not a port', { '--metrics-port': '15090x' }, [], /--metrics-port "15090x" is not a port/],
   ];

@@ -11,12 +11,28 @@ for (const addr of ['127.0.0.1:15000', '0.0.0.0:15006', '127.0.0.1:0', 'localhos
   test(`listen address ${addr} is accepted as given`, () => assert.equal(listenAddrFlag(addr, '--admin-addr', '127.0.0.1:15000'), addr));
 }
 
-for (const addr of ['nonsense', '127.0.0.1', ':15000', '127.0.0.1:', '127.0.0.1:65536', '127.0.0.1:http', 'example.com:15000', '::1:15000', '[127.0.0.1]:15000', '[::1]', '999.1.1.1:80', '127.0.0.1:15000 ']) {
-  test(`listen address ${JSON.stringify(addr)} is a usage error naming the flag, the value and an example`, () => {
+// The reason after "is not HOST:PORT:" comes from the one parser (src/lib/net/host-port.ts, its own golden table).
+const refused: Array<[string, string]> = [
+  ['nonsense', 'there is no port'],
+  ['127.0.0.1', 'there is no port'],
+  [':15000', 'the host is empty'],
+  ['127.0.0.1:', 'the port "" is not a number'],
+  ['127.0.0.1:65536', 'the port 65536 is outside 0..65535'],
+  ['127.0.0.1:http', 'the port "http" is not a number'],
+  ['example.com:15000', 'the host "example.com" is not an IP address or localhost'],
+  ['::1:15000', 'an IPv6 address goes in brackets, as [::1]:PORT'],
+  ['[127.0.0.1]:15000', '"127.0.0.1" in brackets is not an IPv6 address (only IPv6 goes in brackets)'],
+  ['[::1]', 'there is no port'],
+  ['[::1', 'the "[" has no closing "]"'],
+  ['999.1.1.1:80', 'the host "999.1.1.1" is not an IP address or localhost'],
+  ['127.0.0.1:15000 ', 'it contains a space'],
+];
+for (const [addr, reason] of refused) {
+  test(`listen address ${JSON.stringify(addr)} is a usage error naming the flag, the value, the reason and an example`, () => {
     assert.throws(() => listenAddrFlag(addr, '--inbound-addr', '0.0.0.0:15006'), (error: unknown) => {
       assert.ok(error instanceof MeshError);
       assert.equal(error.code, 'MESH_E_USAGE');
-      assert.equal(error.message, `--inbound-addr ${JSON.stringify(addr)} is not HOST:PORT`);
+      assert.equal(error.message, `--inbound-addr ${JSON.stringify(addr)} is not HOST:PORT: ${reason}`);
       assert.match(error.hint ?? '', /--inbound-addr 0\.0\.0\.0:15006/);
       return true;
     });

@@ -38,7 +38,15 @@ test("an address flag takes HOST:PORT and [v6]:PORT as join does (join-addr-flag
   assert.deepEqual(parseHostPortFlag('[::1]:0', '--admin-addr', '127.0.0.1:15000'), { host: '::1', port: 0 });
   assert.deepEqual(parseHostPortFlag('localhost:15006', '--inbound-addr', '0.0.0.0:15006'), { host: 'localhost', port: 15006 });
   const hint = 'give an IP address and a port 0..65535, e.g. --admin-addr 127.0.0.1:15000 (IPv6 in brackets: [::1]:PORT)';
-  for (const text of ['nonsense', ':15000', '127.0.0.1:', '127.0.0.1:99999', '127.0.0.1:x', 'example.com:15000']) {
-    assert.deepEqual(refusal(() => parseHostPortFlag(text, '--admin-addr', '127.0.0.1:15000')), { message: `--admin-addr "${text}" is not HOST:PORT`, hint, code: 'MESH_E_USAGE' }, text);
+  const cases: Array<[string, string]> = [
+    ['nonsense', 'there is no port'],
+    [':15000', 'the host is empty'],
+    ['127.0.0.1:', 'the port "" is not a number'],
+    ['127.0.0.1:99999', 'the port 99999 is outside 0..65535'],
+    ['127.0.0.1:x', 'the port "x" is not a number'],
+    ['example.com:15000', 'the host "example.com" is not an IP address or localhost'],
+  ];
+  for (const [text, reason] of cases) {
+    assert.deepEqual(refusal(() => parseHostPortFlag(text, '--admin-addr', '127.0.0.1:15000')), { message: `--admin-addr "${text}" is not HOST:PORT: ${reason}`, hint, code: 'MESH_E_USAGE' }, text);
   }
 });

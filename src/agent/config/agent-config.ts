@@ -5,9 +5,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MeshError } from '../../lib/errors.ts';
 import { makeDirs } from '../../lib/make-dirs.ts';
+import { hostPortOf, parseHostPort, type HostPort, type HostPortRules } from '../../lib/net/host-port.ts';
+import { TCP_CHECK_ADDR } from '../../lib/probes.ts';
 
 /** MESHCTL_CONFIG_DIR moves the default, for hosts (and tests) with several agents. */
 export const DEFAULT_CONFIG_DIR = process.env.MESHCTL_CONFIG_DIR || '/etc/meshctl';
@@ -16,16 +19,38 @@ export const DEFAULT_ADMIN_ADDR = '127.0.0.1:15000';
 export const DEFAULT_INBOUND_PORT = 15006;
 export const CONFIG_FILE = 'agent.json';
 
+/** The agent's listeners (admin API, proxy inbound): an IP (IPv6 in brackets) or localhost, and a port, 0 for any free one. */
+export const LISTEN_ADDR: HostPortRules = { hosts: 'listen', minPort: 0 };
+
+/** adminAddr or inboundAddr of a config that passed the schema, split for listen(). */
+export const listenAddrOf = (text: string): HostPort => hostPortOf(text, LISTEN_ADDR);
+
+/**
+ * An address field checked as join checks its flag, so a hand-edited
+ * agent.json is refused at start with the field's path and the reason,
+ * not met later as a listener that fails or a probe that never connects.
+ */
+const hostPortField = (rules: HostPortRules) =>
+  z.string().superRefine((text, ctx) => {
+    const parsed = parseHostPort(text, rules);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `"${text}" is not HOST:PORT: ${parsed.reason}` });
+  });
+
+/** A port in a config file: 1..65535, or from 0 where 0 means "any free port". */
+export const portField = (min: 0 | 1 = 1) => z.number().int().min(min).max(65535);
+
+const ipField = () => z.string().refine((text) => isIP(text) !== 0, { error: (issue) => `${JSON.stringify(issue.input)} is not an IP address` });
+
 const checkSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('http'), url: z.string().url(), intervalMs: z.number().int().positive(), timeoutMs: z.number().int().positive() }),
-  z.strictObject({ kind: z.literal('tcp'), address: z.string().min(3), intervalMs: z.number().int().positive(), timeoutMs: z.number().int().positive() }),
+  z.strictObject({ kind: z.literal('tcp'), address: hostPortField(TCP_CHECK_ADDR), intervalMs: z.number().int().positive(), timeoutMs: z.number().int().positive() }),
   z.strictObject({ kind: z.literal('ttl'), ttlMs: z.number().int().positive() }),
 ]);
 
 const serviceSchema = z.strictObject({
   id: z.string().min(1),
   name: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
+  port: portField(),
   address: z.string(),
   tags: z.array(z.string()),
   meta: z.record(z.string(), z.string()),
@@ -42,18 +67,18 @@ export const agentConfigSchema = z.strictObject({
   insecureSkipVerify: z.boolean().optional(),
   token: z.string(),
   nodeName: z.string().min(1),
-  advertiseAddr: z.string().min(1),
+  advertiseAddr: ipField(),
   services: z.array(serviceSchema),
   /** join --identity: the service the host's calls go out as, unless an upstream says as=. */
   identity: z.string().min(1).optional(),
-  upstreams: z.array(z.strictObject({ name: z.string().min(1), localPort: z.number().int().min(1).max(65535), as: z.string().min(1).optional() })),
+  upstreams: z.array(z.strictObject({ name: z.string().min(1), localPort: portField(), as: z.string().min(1).optional() })),
   configDir: z.string().min(1),
   dataDir: z.string().min(1),
-  adminAddr: z.string().min(3),
+  adminAddr: hostPortField(LISTEN_ADDR),
   /** The proxy's inbound listener, which other hosts' proxies connect to. */
-  inboundAddr: z.string().min(3),
+  inboundAddr: hostPortField(LISTEN_ADDR),
   /** join --metrics-port: Prometheus metrics on 127.0.0.1 and advertiseAddr (0: any free port; absent: 15090, configs written before it). */
-  metricsPort: z.number().int().min(0).max(65535).optional(),
+  metricsPort: portField(0).optional(),
   heartbeatIntervalMs: z.number().int().min(100),
   syncIntervalMs: z.number().int().min(100),
   /**
@@ -76,14 +101,14 @@ export const agentConfigSchema = z.strictObject({
       proxyUser: z.string().min(1),
       proxyUid: z.number().int().min(1),
       proxyGid: z.number().int().min(1),
-      outboundPort: z.number().int().min(1).max(65535),
-      dnsPort: z.number().int().min(1).max(65535),
+      outboundPort: portField(),
+      dnsPort: portField(),
       redirectDns: z.boolean(),
-      excludeInboundPorts: z.array(z.number().int().min(1).max(65535)),
-      excludeOutboundPorts: z.array(z.number().int().min(1).max(65535)),
+      excludeInboundPorts: z.array(portField()),
+      excludeOutboundPorts: z.array(portField()),
       excludeOutboundCidrs: z.array(z.string().min(1)),
       /** The server's address when join was given a host name (resolved then), for its exclusion from redirection. */
-      serverAddress: z.string().min(1).optional(),
+      serverAddress: ipField().optional(),
     })
     .optional(),
 });

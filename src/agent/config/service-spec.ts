@@ -8,6 +8,8 @@
 
 import { formatGoDuration, parseGoDuration } from '../../lib/duration.ts';
 import { MeshError } from '../../lib/errors.ts';
+import { parseHostPort, parsePort as portOf } from '../../lib/net/host-port.ts';
+import { TCP_CHECK_ADDR } from '../../lib/probes.ts';
 
 export type CheckSpec =
   | { kind: 'http'; url: string; intervalMs: number; timeoutMs: number }
@@ -46,8 +48,9 @@ function usage(message: string, hint: string): MeshError {
 }
 
 export function parsePort(text: string, what: string, hint: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) throw usage(`${what}: "${text}" is not a port (1-65535)`, hint);
-  return Number(text);
+  const port = portOf(text, 1);
+  if (!port.ok) throw usage(`${what}: "${text}" is not a port (1-65535)`, hint);
+  return port.value;
 }
 
 function parseDuration(text: string, what: string): number {
@@ -77,9 +80,9 @@ export function parseCheckSpec(spec: string, intervalMs = DEFAULT_CHECK_INTERVAL
   }
   if (spec.startsWith('tcp:')) {
     const address = spec.slice(4);
-    const cut = address.lastIndexOf(':');
-    if (cut <= 0) throw usage(`check "${spec}" has no host:port`, hint);
-    parsePort(address.slice(cut + 1), `check "${spec}"`, hint);
+    // As the probe and agent.json's schema read it: a check join accepts is one the agent can run.
+    const parsed = parseHostPort(address, TCP_CHECK_ADDR);
+    if (!parsed.ok) throw usage(`check "${spec}" has no host:port: ${parsed.reason}`, hint);
     return { kind: 'tcp', address, intervalMs, timeoutMs: timeout };
   }
   if (spec.startsWith('ttl:')) return { kind: 'ttl', ttlMs: parseDuration(spec.slice(4), `check "${spec}"`) };

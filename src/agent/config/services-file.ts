@@ -19,7 +19,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseGoDuration } from '../../lib/duration.ts';
 import { MeshError } from '../../lib/errors.ts';
-import { describeIssues } from './agent-config.ts';
+import { describeIssues, portField } from './agent-config.ts';
 import { parseCheckSpec, validateName, type ServiceSpec, type UpstreamSpec } from './service-spec.ts';
 
 const duration = z.string().refine((s) => (parseGoDuration(s) ?? 0) > 0, 'must be a duration such as 10s');
@@ -30,7 +30,7 @@ const fileSchema = z.strictObject({
       z.strictObject({
         id: z.string().optional(),
         name: z.string(),
-        port: z.number().int().min(1).max(65535),
+        port: portField(),
         address: z.string().optional(),
         check: z.string().optional(),
         interval: duration.optional(),
@@ -41,7 +41,7 @@ const fileSchema = z.strictObject({
       }),
     )
     .default([]),
-  upstreams: z.array(z.strictObject({ name: z.string(), local_port: z.number().int().min(1).max(65535), as: z.string().optional() })).default([]),
+  upstreams: z.array(z.strictObject({ name: z.string(), local_port: portField(), as: z.string().optional() })).default([]),
 });
 
 export function readServicesFile(path: string): { services: ServiceSpec[]; upstreams: UpstreamSpec[] } {

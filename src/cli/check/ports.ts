@@ -53,8 +53,3 @@ export function evaluatePorts(ports: readonly PortState[]): Verdict {
   return passed(ports.map((p) => `${p.port}/${p.proto}`).join(', '));
 }
 
-/** Splits HOST:PORT (IPv6 as [addr]:port). */
-export function splitHostPort(addr: string): { host: string; port: number } {
-  const cut = addr.lastIndexOf(':');
-  return { host: addr.slice(0, cut).replace(/^\[|\]$/g, ''), port: Number(addr.slice(cut + 1)) };
-}

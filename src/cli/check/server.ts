@@ -7,6 +7,7 @@ import { SOURCE_TEXT, trustWayOut, type Target } from '../target.ts';
 import { jsonOf, type HttpGet } from './http.ts';
 import { failed, named, passed, warned, type CheckResult, type Verdict } from './result.ts';
 import { evaluateSkew } from './skew.ts';
+import { unbracket } from '../../lib/net/host-port.ts';
 
 export interface ServerCheckDeps {
   readonly get: HttpGet;
@@ -75,6 +76,6 @@ async function checkToken(target: Target, deps: ServerCheckDeps): Promise<Verdic
 }
 
 function isLoopback(url: string): boolean {
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const host = unbracket(new URL(url).hostname);
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -5,7 +5,7 @@
 // http_sd_configs against /v1/mesh/prometheus/targets and sees the same
 // __meta_consul_* labels as an upstream build's consul_sd_configs.
 
-import { isIPv6 } from 'node:net';
+import { joinHostPort } from '../../lib/net/host-port.ts';
 import { aggregateStatus, checksForInstance } from './health.ts';
 import type { CheckRecord, NodeRecord, ServiceRecord } from './types.ts';
 
@@ -25,7 +25,6 @@ export interface SdInstance {
 export const sanitizeLabelName = (name: string): string => name.replace(/[^a-zA-Z0-9_]/g, '_');
 
 /** host:port, with an IPv6 host in brackets (Go's net.JoinHostPort). */
-const joinHostPort = (host: string, port: number): string => (isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`);
 
 /** One group per instance: its address (the service's, else the node's) and Consul SD's labels. */
 export function targetGroups(instances: readonly SdInstance[], datacenter: string): TargetGroup[] {
