@@ -148,8 +148,10 @@ test("mirroring delivers to the mirror without changing the caller's responses o
   assert.deepEqual(mirrored.counts, { v1: 200 }, 'the callers got the v1 answers, never the mirror\'s');
   // Counted by path: copies of the warm-up requests still arriving cannot be mistaken for these.
   await waitFor(async () => (await shadowHits('/mirrored/measured')) === 200, 10_000, 'the mirror to get every copy');
-  // The mirror takes 300 ms per request; a caller that waited for it would show that.
-  assert.ok(mirrored.p50 < plain.p50 + 50, `p50 ${mirrored.p50.toFixed(1)} ms mirrored vs ${plain.p50.toFixed(1)} ms plain`);
+  // The mirror takes 300 ms per request; a caller that waited for it would show that. The copies are
+  // work of their own for the proxies, which on a loaded 2-core machine put 37 ms on the p50 (57.2 vs
+  // 20.2 ms): half the mirror's 300 ms tells waiting from that.
+  assert.ok(mirrored.p50 < plain.p50 + 150, `p50 ${mirrored.p50.toFixed(1)} ms mirrored vs ${plain.p50.toFixed(1)} ms plain`);
 });
 
 // ±8 points on 500 calls is 4.5 binomial standard deviations (sqrt(500 × 0.2 × 0.8) = 8.9 calls), as
