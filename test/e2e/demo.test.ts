@@ -13,6 +13,7 @@
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { test } from 'node:test';
 import { cliFor } from '../helpers/cli.ts';
 import { MESHCTL, waitFor } from '../helpers/server.ts';
@@ -198,13 +199,16 @@ test('without root the default is loopback addresses, and it runs and cleans up 
 });
 
 test('--hosts-mode netns without root: exit 1 naming the problem and the fix, nothing left behind', async () => {
-  const before = readdirSync('/tmp').filter((e) => e.startsWith('meshctl-demo-')).sort();
   const demo = startDemo(['--hosts-mode', 'netns'], true);
   let out = '';
   demo.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   demo.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => demo.once('exit', resolve));
+  // 'close', not 'exit': the output is all read only once the pipes have closed.
+  const code = await new Promise<number | null>((resolve) => demo.once('close', resolve));
   assert.equal(code, 1, out);
   assert.match(out, /error: cannot make namespace hosts: network namespaces need root \(this runs as uid 65534\) \(run meshctl demo as root, or pass --hosts-mode loopback\)/);
-  assert.deepEqual(readdirSync('/tmp').filter((e) => e.startsWith('meshctl-demo-')).sort(), before);
+  // Only this run's temp dirs (meshctl-demo-md<its pid in base 36><2 chars>-): another file's demo
+  // (demo-dashboard, run alongside this one) makes and removes its own in /tmp at any moment.
+  const mine = new RegExp(`^meshctl-demo-md${demo.pid!.toString(36)}[0-9a-z]{2}-`);
+  assert.deepEqual(readdirSync(tmpdir()).filter((e) => mine.test(e)), []);
 });

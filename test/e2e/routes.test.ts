@@ -148,16 +148,20 @@ test("mirroring delivers to the mirror without changing the caller's responses o
   assert.deepEqual(mirrored.counts, { v1: 200 }, 'the callers got the v1 answers, never the mirror\'s');
   // Counted by path: copies of the warm-up requests still arriving cannot be mistaken for these.
   await waitFor(async () => (await shadowHits('/mirrored/measured')) === 200, 10_000, 'the mirror to get every copy');
-  // The mirror takes 300 ms per request; a caller that waited for it would show that.
-  assert.ok(mirrored.p50 < plain.p50 + 50, `p50 ${mirrored.p50.toFixed(1)} ms mirrored vs ${plain.p50.toFixed(1)} ms plain`);
+  // The mirror takes 300 ms per request; a caller that waited for it would show that. The copies are
+  // work of their own for the proxies, which on a loaded 2-core machine put 37 ms on the p50 (57.2 vs
+  // 20.2 ms): half the mirror's 300 ms tells waiting from that.
+  assert.ok(mirrored.p50 < plain.p50 + 150, `p50 ${mirrored.p50.toFixed(1)} ms mirrored vs ${plain.p50.toFixed(1)} ms plain`);
 });
 
-test('a gRPC service splits too: 80/20 over 500 calls within ±5%, and its stream still flows', async () => {
+// ±8 points on 500 calls is 4.5 binomial standard deviations (sqrt(500 × 0.2 × 0.8) = 8.9 calls), as
+// the HTTP splits above: P(fail) = 7.7e-6. The ±5 points it had was 2.8 sd: it failed one run in 230.
+test('a gRPC service splits too: 80/20 over 500 calls within ±8%, and its stream still flows', async () => {
   await waitFor(async () => (await echoCalls(10)).calls === 10, 30_000, 'client to reach echo');
   await change(['split', 'echo', 'v1=80', 'v2=20']);
   const { servedBy, calls, echoed, inOrder } = await echoCalls(500);
   assert.equal(calls, 500, JSON.stringify(servedBy));
-  assert.ok(Math.abs((servedBy['echo-v2'] ?? 0) - 100) <= 25, `v2 served ${servedBy['echo-v2']} of 500 (20% ± 5% is 75..125): ${JSON.stringify(servedBy)}`);
+  assert.ok(Math.abs((servedBy['echo-v2'] ?? 0) - 100) <= 40, `v2 served ${servedBy['echo-v2']} of 500 (20% ± 8% is 60..140): ${JSON.stringify(servedBy)}`);
   assert.deepEqual([echoed, inOrder], [100, true], 'the bidirectional stream through the split route');
 });
 
