@@ -128,7 +128,7 @@ async function runDemo(mode: 'netns' | 'loopback' | 'auto', signals: NodeJS.Sign
   let out = '';
   demo.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   demo.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => demo.once('close', (code) => resolve(code)));
   let prefix = '';
   let tmpDir = '';
   try {

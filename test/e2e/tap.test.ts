@@ -70,7 +70,7 @@ function spawnTap(args: string[]): { proc: ChildProcess; out: () => string; err:
   let err = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
   return { proc, out: () => out, err: () => err, exited };
 }
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -33,7 +33,7 @@ export function cliFor(server: () => Pick<ServerProcess, 'address' | 'token'>): 
         let [stdout, stderr] = ['', ''];
         child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
         child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        child.on('exit', (code) => resolve({ code, stdout, stderr }));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
       }),
     ok(args) {
       const r = run(args);

@@ -12,6 +12,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -55,7 +56,7 @@ function statsStandIn(upstream: () => ServerProcess, readToken: string): Server 
   });
 }
 
-const listen = (server: Server, port = 0) => new Promise<number>((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+const listen = (server: Server, port = 0, host = '127.0.0.1') => new Promise<number>((resolve) => server.listen(port, host, () => resolve((server.address() as AddressInfo).port)));
 const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
 
 /** Starts the real CLI in a new tmux session; the pane prints EXIT=<status> when it ends and stays open. */
@@ -167,11 +168,13 @@ describe('meshctl dashboard in a terminal', () => {
   });
 
   test('an unreachable server and a refused token show the problem and the fix, and it keeps retrying', async () => {
-    // A port nothing listens on (yet): taken and released.
+    // A port nothing listens on (yet): taken and released, on a loopback address of this test's own
+    // (all of 127/8 is local), so that no other test's listen(0) on 127.0.0.1 can take it meanwhile.
+    const host = `127.${100 + randomInt(100)}.${randomInt(256)}.${1 + randomInt(254)}`;
     const probe = createServer();
-    const port = await listen(probe);
+    const port = await listen(probe, 0, host);
     await close(probe);
-    startDashboard('down', 80, 24, ['--server', `127.0.0.1:${port}`, '--token', readToken, '--refresh', '300ms']);
+    startDashboard('down', 80, 24, ['--server', `${host}:${port}`, '--token', readToken, '--refresh', '300ms']);
     const down = await waitFor(() => {
       const screen = capture('down');
       return /cannot reach the meshctl server/.test(screen) && screen;
@@ -179,7 +182,7 @@ describe('meshctl dashboard in a terminal', () => {
     assert.match(down.replace(/\s+/g, ' '), /fix: check that `meshctl server` runs there, or pass --server ADDR/);
     // The server comes up at that address: the dashboard picks it up by itself.
     const late = statsStandIn(() => server, readToken);
-    await listen(late, port);
+    await listen(late, port, host);
     try {
       await waitFor(() => /^> api\s+2\/2\s+20\.0/m.test(capture('down')), 15_000, 'the data once the server is up');
       tmux('send-keys', '-t', 'down', 'q');
