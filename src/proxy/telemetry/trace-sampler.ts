@@ -14,7 +14,7 @@
 //   make every hop of every request record a span (Envoy honours
 //   x-envoy-force-trace only from internal callers for the same reason).
 // - Every recorded span takes one from the agent's span budget
-//   (span-budget.ts). A hop over budget whose caller's flag was honoured is
+//   (lib/per-second.ts). A hop over budget whose caller's flag was honoured is
 //   left out of the trace: it records nothing and forwards the context it
 //   received, flag `01` and the caller's span id, unchanged. The later hops,
 //   each on its own agent's budget, still record, and their spans hang from
