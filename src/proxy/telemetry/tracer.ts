@@ -33,7 +33,7 @@ import type { HttpRecord } from './records.ts';
 import { kindOf, localService, spanName, spanShape } from './span-attributes.ts';
 import { incomingTrace, traceHeaders } from './trace-formats.ts';
 import { PerSecondBudget } from '../../lib/per-second.ts';
-import { decide, DECISION, MeshSampler } from './trace-sampler.ts';
+import { decide, DECISION, DecidedSampler } from './trace-sampler.ts';
 
 export interface OtlpTracerOptions {
   /** The collector's OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces. */
@@ -74,7 +74,7 @@ export class OtlpHopTracer implements HopTracer {
   private readonly options: OtlpTracerOptions;
   private readonly tracers = new Map<string, Tracer>();
   private readonly processor: SpanProcessor;
-  private readonly sampler: MeshSampler;
+  private readonly sampler = new DecidedSampler();
   private readonly counts: Omit<TracerStats, 'overBudget'> = { exported: 0, failed: 0, dropped: 0 };
   private readonly budget: PerSecondBudget;
   /** Spans handed to the batch processor and not yet exported or failed. */
@@ -86,7 +86,6 @@ export class OtlpHopTracer implements HopTracer {
   constructor(options: OtlpTracerOptions) {
     this.options = options;
     this.maxQueue = options.maxQueue ?? 2048;
-    this.sampler = new MeshSampler(options.sampling, options.random);
     this.budget = new PerSecondBudget(options.maxSpansPerSecond, { now: options.now });
     this.take = () => this.budget.take();
     const exporter = options.exporter ?? new OTLPTraceExporter({ url: options.endpoint, timeoutMillis: EXPORT_TIMEOUT_MS });
