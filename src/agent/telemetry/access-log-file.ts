@@ -18,13 +18,11 @@ import pino from 'pino';
 import pinoRoll from 'pino-roll';
 import { MeshError } from '../../lib/errors.ts';
 import { makeDirs, proveWritable, removeMadeDirs } from '../../lib/make-dirs.ts';
-import { agentStateDir, type AgentConfig } from '../config/agent-config.ts';
+import { ACCESS_LOG_DEFAULTS, agentStateDir, type AgentConfig } from '../config/agent-config.ts';
 import type { Telemetry } from '../../proxy/telemetry/records.ts';
 import { accessLogSink } from './access-log.ts';
 
 export const ACCESS_LOG_FILE = 'access.log';
-export const DEFAULT_ACCESS_LOG_MAX_BYTES = 100 * 1024 * 1024;
-export const DEFAULT_ACCESS_LOG_KEEP = 5;
 /** Lines buffered while the disk falls behind; past this, lines are dropped (and counted) rather than memory grown. */
 const MAX_BUFFER_BYTES = 16 * 1024 * 1024;
 const BATCH_BYTES = 12 * 1024;
@@ -45,8 +43,8 @@ export function accessLogSettings(config: Pick<AgentConfig, 'dataDir' | 'accessL
   if (a === 'off') return undefined;
   return {
     path: a?.path ?? join(agentStateDir(config.dataDir), ACCESS_LOG_FILE),
-    maxBytes: a?.maxBytes ?? DEFAULT_ACCESS_LOG_MAX_BYTES,
-    keep: a?.keep ?? DEFAULT_ACCESS_LOG_KEEP,
+    maxBytes: a?.maxBytes ?? ACCESS_LOG_DEFAULTS.maxBytes,
+    keep: a?.keep ?? ACCESS_LOG_DEFAULTS.keep,
   };
 }
 
