@@ -1,4 +1,4 @@
-// Where the access log's lines go: pino over a pino-roll stream (sonic-boom),
+// Where the access log's lines go: a pino-roll stream (sonic-boom),
 // in this thread. A line costs the request one JSON serialization and an
 // append to an in-memory buffer; sonic-boom writes the buffer with async
 // fs.write once it holds 12 KB (sonic-boom writes at most 16 KB at once; a
@@ -14,7 +14,6 @@
 
 import { renameSync, symlinkSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import pino from 'pino';
 import pinoRoll from 'pino-roll';
 import { MeshError } from '../../lib/errors.ts';
 import { makeDirs, proveWritable, removeMadeDirs } from '../../lib/make-dirs.ts';
@@ -139,14 +138,13 @@ export async function openAccessLog(settings: AccessLogSettings, log: (line: str
   link();
   // After each roll sonic-boom reopens on the new file and says it is ready.
   stream.on('ready', link);
-  // The line is exactly what accessLogLine made: no level, pid or hostname, and pino's
-  // time slot (first, right after the brace) carries the line's own time.
-  let time = '';
-  const logger = pino({ base: null, timestamp: () => time, formatters: { level: () => ({}) } }, stream);
+  // The line is exactly what accessLogLine made, time first. Written straight to pino-roll's
+  // sonic-boom stream (buffered, asynchronous, dropping past its bound): a pino logger in front
+  // added nothing we keep (level, pid, hostname, its clock) and its serializer cost 2-3x
+  // JSON.stringify for the same bytes (measured in the commit that made this change).
   return {
-    write: ({ time: at, ...fields }) => {
-      time = `"time":${JSON.stringify(at)}`;
-      logger.info(fields);
+    write: (line) => {
+      stream.write(`${JSON.stringify(line)}\n`);
     },
     get current() {
       return stream.file ?? '';
