@@ -78,8 +78,9 @@ export class ApiClient {
     const hint = typeof hintHeader === 'string' && hintHeader !== '' ? decodeHint(hintHeader) : undefined;
     const code = status === 404 ? 'MESH_E_NOT_FOUND' : status === 400 ? 'MESH_E_BAD_REQUEST' : status === 409 ? 'MESH_E_CONFLICT' : status === 429 ? 'MESH_E_TOO_MANY' : 'MESH_E_INTERNAL';
     if (status === 403) {
+      // The server's hint names the permission and the token that has it; a server that gives none gets the general one.
       return new MeshError(reason === 'ACL not found' ? 'MESH_E_ACL_NOT_FOUND' : 'MESH_E_PERMISSION_DENIED', `the server refused the token: ${reason}`, {
-        hint: this.target.token ? 'pass a token with the needed policy (--token or MESHCTL_TOKEN)' : 'pass a token with --token or MESHCTL_TOKEN',
+        hint: hint ?? (this.target.token ? 'pass a token with the needed policy (--token or MESHCTL_TOKEN)' : 'pass a token with --token or MESHCTL_TOKEN'),
       });
     }
     // A meshctl server stamps every answer with X-Consul-Default-ACL-Policy and every error with

@@ -52,7 +52,7 @@ import { discoverPinnedRoots, verifiedRoots, type ServerTls } from '../lib/tls/s
 import { colour } from './output.ts';
 import { fetchAdmin } from './admin-client.ts';
 import { resolveAdminAddr } from '../agent/admin-addr.ts';
-import { accessLogConfig } from './access-log-flags.ts';
+import { ACCESS_LOG_FLAG_DEFAULTS, accessLogConfig } from './access-log-flags.ts';
 import { startOrExit } from './agent-process.ts';
 import { advertiseAddrFlag, listenAddrFlag } from './join-addr-flags.ts';
 import { checkAccessLogPath } from '../agent/telemetry/access-log-file.ts';
@@ -122,8 +122,8 @@ export function addJoinCommands(program: Command): void {
     .option('--inbound-addr <host:port>', "the proxy's inbound listener, which other hosts' proxies connect to", `0.0.0.0:${DEFAULT_INBOUND_PORT}`)
     .option('--metrics-port <port>', "the agent's Prometheus metrics (GET /metrics) on 127.0.0.1 and the advertise address; 0 picks a free one", String(DEFAULT_METRICS_PORT))
     .option('--access-log <path|off>', 'where the JSON access log goes (default DATA_DIR/agent/access.log), or off')
-    .option('--access-log-max-size <size>', 'start a new access log file past this size (e.g. 100MB, 512KB)', '100MB')
-    .option('--access-log-keep <n>', 'older access log files kept besides the current one', '5')
+    .option('--access-log-max-size <size>', 'start a new access log file past this size (e.g. 100MB, 512KB)', ACCESS_LOG_FLAG_DEFAULTS.maxSize)
+    .option('--access-log-keep <n>', 'older access log files kept besides the current one', ACCESS_LOG_FLAG_DEFAULTS.keep)
     .option('--foreground', 'run the agent in this terminal instead of installing supervision')
     .option('--supervisor <kind>', 'auto (systemd where it is PID 1, else built-in), systemd or builtin', 'auto')
     .option('--heartbeat-interval <duration>', 'how often the agent tells the server it is alive', '10s')

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { describeMatch, describeTarget, ROUTER_KIND, type StoredRoute, type StoredRouter } from '../config/routes.ts';
 import { withoutRoute, withRoute } from '../config/route-edit.ts';
 import { MeshError } from '../lib/errors.ts';
+import { parseCount } from '../lib/count.ts';
 import { clientFor, withTarget, type TargetFlags } from './common.ts';
 import { printJson, printTable } from './output.ts';
 import { addRouteApplyCommand } from './route-apply.ts';
@@ -105,10 +106,11 @@ Examples:
   meshctl route add api --name shadow --mirror api-next@10% --to v1 --position 1`,
   ).action(async (dest: string, flags: TargetFlags & RouteFlags & { position?: string }) => {
     checkDestination(dest);
-    if (flags.position !== undefined && !/^[1-9]\d*$/.test(flags.position)) throw new MeshError('MESH_E_USAGE', `invalid --position ${JSON.stringify(flags.position)}: expected a place from 1`, { hint: 'give --position 1 to put the route first; nothing was stored' });
+    const asked = flags.position === undefined ? undefined : parseCount(flags.position, { min: 1 });
+    if (flags.position !== undefined && asked === undefined) throw new MeshError('MESH_E_USAGE', `invalid --position ${JSON.stringify(flags.position)}: expected a place from 1`, { hint: 'give --position 1 to put the route first; nothing was stored' });
     const client = clientFor(flags);
     const routeSpec = routeFromFlags(flags, await subsetsOf(client, dest));
-    const position = flags.position === undefined ? undefined : Number(flags.position) - 1;
+    const position = asked === undefined ? undefined : asked - 1;
     let replaced = false;
     await editRouter(client, dest, (current) => {
       replaced = current?.Routes.some((r) => r.Name === routeSpec.Name) ?? false;

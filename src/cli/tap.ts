@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { parseTapFilter, TAP_MAX_LIMIT, type TapEvent } from '../config/tap.ts';
 import { MeshError, isMeshError } from '../lib/errors.ts';
+import { parseCount } from '../lib/count.ts';
 import { clientFor, withTarget, type TargetFlags } from './common.ts';
 import { formatDroppedLine, formatTapLine } from './tap-line.ts';
 
@@ -82,8 +83,8 @@ async function tap(client: ReturnType<typeof clientFor>, path: string, service: 
 
 function parseMax(text: string | undefined): number {
   if (text === undefined) return 0;
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > TAP_MAX_LIMIT) throw new MeshError('MESH_E_USAGE', `--max ${text} is not a count from 1 to ${TAP_MAX_LIMIT}`, { hint: 'e.g. --max 20, or leave it out to tap until Ctrl-C' });
+  const n = parseCount(text, { min: 1, max: TAP_MAX_LIMIT });
+  if (n === undefined) throw new MeshError('MESH_E_USAGE', `--max ${text} is not a count from 1 to ${TAP_MAX_LIMIT}`, { hint: 'e.g. --max 20, or leave it out to tap until Ctrl-C' });
   return n;
 }
 

@@ -1,30 +1,45 @@
-// A budget of `limit` per wall-clock second (a fixed one-second window): the
-// cheapest bound there is, one comparison and one increment per take. Tap
-// samples with it; a burst at a window's edge may pass up to 2×limit over any
-// sliding second, which is fine for a bound on sampling.
+// A budget of `perSecond` takes a second: a token bucket that holds one
+// second's worth (the burst) and refills continuously. The span budget
+// (tracing.max_spans_per_second) and tap's per-session and per-node sampling
+// share it. A fixed one-second window would be a comparison cheaper, but lets
+// up to twice the limit through across a window's edge; the bucket holds the
+// bound over any second, at the cost of one multiply per take.
+// The clock is injected so the bucket is tested without waiting.
 
 import type { Clock } from './clock.ts';
 
 export class PerSecondBudget {
-  private readonly limit: number;
-  private readonly clock: Clock;
-  private window = -1;
-  private used = 0;
+  private readonly perSecond: number;
+  private readonly clock: Pick<Clock, 'now'>;
+  private tokens: number;
+  private last: number;
+  private refusedCount = 0;
 
-  constructor(limit: number, clock: Clock) {
-    this.limit = limit;
+  constructor(perSecond: number, clock: Pick<Clock, 'now'>) {
+    this.perSecond = perSecond;
     this.clock = clock;
+    this.tokens = perSecond;
+    this.last = clock.now();
   }
 
-  /** True when one more fits in the current second (and counts it). */
+  /** One take's worth, if there is one left; false (and counted) when the budget is spent. */
   take(): boolean {
-    const window = Math.floor(this.clock.now() / 1000);
-    if (window !== this.window) {
-      this.window = window;
-      this.used = 0;
+    const now = this.clock.now();
+    // A clock that steps back adds nothing.
+    if (now > this.last) {
+      this.tokens = Math.min(this.perSecond, this.tokens + ((now - this.last) * this.perSecond) / 1000);
+      this.last = now;
     }
-    if (this.used >= this.limit) return false;
-    this.used++;
-    return true;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.refusedCount++;
+    return false;
+  }
+
+  /** Takes the budget refused since it was made. */
+  get refused(): number {
+    return this.refusedCount;
   }
 }

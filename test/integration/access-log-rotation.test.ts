@@ -1,7 +1,8 @@
-// The access log's files, with real pino and pino-roll on a temp dir and a
+// The access log's files, with real pino-roll on a temp dir and a
 // tiny size limit: lines written over many turns of the event loop (as
 // requests end) spread over several files, none lost or written twice; only
-// the newest `keep` older files survive; the link follows the current file.
+// the newest `keep` older files survive; the link follows the current file;
+// a line on disk is the line as made, byte for byte.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { openAccessLog } from '../../src/agent/telemetry/access-log-file.ts';
+import { accessLogLine } from '../../src/agent/telemetry/access-log.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -50,6 +52,21 @@ test('only the newest `keep` older files are kept, and what they hold is the lat
   const last = ids.at(-1) ?? -1;
   assert.equal(last, 1999, 'the newest line is there');
   assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => last - ids.length + 1 + i), 'a run of the newest lines, none missing or repeated');
+});
+
+test('a line on disk is the line accessLogLine made, as JSON, time first, nothing added', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshctl-alog-bytes-'));
+  dirs.push(dir);
+  const log = await openAccessLog({ path: join(dir, 'access.log'), maxBytes: 1024 * 1024, keep: 1 }, () => {});
+  const line = accessLogLine({
+    direction: 'inbound', protocol: 'http', source: 'web', destination: 'api', method: 'GET', path: '/caf\u00e9?q="x"\\', status: 200, mtls: true,
+    startedAt: Date.parse('2026-11-27T05:30:00.125Z'), durationMs: 1.5, requestBytes: 0, responseBytes: 12, requestId: 'r-1',
+  });
+  log.write(line);
+  await log.close();
+  const files = readdirSync(dir).filter((f) => f !== 'access.log');
+  assert.equal(readFileSync(join(dir, files[0]!), 'utf8'), `${JSON.stringify(line)}\n`);
+  assert.match(readFileSync(join(dir, files[0]!), 'utf8'), /^\{"time":"2026-11-27T05:30:00.125Z","requestId":"r-1",/);
 });
 
 test('a directory the agent cannot make fails with the path and the fix', async () => {

@@ -3,8 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { accessLogConfig, type AccessLogFlags } from '../../src/cli/access-log-flags.ts';
-import { agentConfigSchema } from '../../src/agent/config/agent-config.ts';
+import { Command } from 'commander';
+import { ACCESS_LOG_FLAG_DEFAULTS, accessLogConfig, sizeText, type AccessLogFlags } from '../../src/cli/access-log-flags.ts';
+import { addJoinCommands } from '../../src/cli/join.ts';
+import { accessLogSettings } from '../../src/agent/telemetry/access-log-file.ts';
+import { ACCESS_LOG_DEFAULTS, agentConfigSchema } from '../../src/agent/config/agent-config.ts';
 import { MeshError } from '../../src/lib/errors.ts';
 
 const accepted: Array<[string, AccessLogFlags, unknown]> = [
@@ -39,4 +42,22 @@ test('the agent config accepts off or a block, and refuses a relative path and u
   assert.equal(accessLog.safeParse({ path: 'access.log' }).success, false);
   assert.equal(accessLog.safeParse({ size: 10 }).success, false);
   assert.equal(accessLog.safeParse('on').success, false);
+});
+
+test("join's flag defaults are the agent config's: what join shows as the default is what the agent does without the flags", () => {
+  const join = new Command().exitOverride();
+  addJoinCommands(join);
+  const options = join.commands.find((c) => c.name() === 'join')?.options ?? [];
+  const defaultOf = (flag: string) => options.find((o) => o.long === flag)?.defaultValue;
+  assert.deepEqual([defaultOf('--access-log-max-size'), defaultOf('--access-log-keep')], [ACCESS_LOG_FLAG_DEFAULTS.maxSize, ACCESS_LOG_FLAG_DEFAULTS.keep]);
+  assert.deepEqual(accessLogConfig({ accessLogMaxSize: ACCESS_LOG_FLAG_DEFAULTS.maxSize, accessLogKeep: ACCESS_LOG_FLAG_DEFAULTS.keep }), {}, 'the defaults spelled out write nothing');
+  const applied = accessLogSettings({ dataDir: '/var/lib/meshctl' });
+  assert.deepEqual([applied?.maxBytes, applied?.keep], [ACCESS_LOG_DEFAULTS.maxBytes, ACCESS_LOG_DEFAULTS.keep]);
+});
+
+test('sizes print in the largest unit that divides them, and read back as the same bytes', () => {
+  for (const [bytes, text] of [[100 * 1024 * 1024, '100MB'], [1024, '1KB'], [1536, '1536B'], [3 * 1024 ** 3, '3GB'], [512 * 1024, '512KB']] as const) {
+    assert.equal(sizeText(bytes), text);
+    assert.deepEqual(accessLogConfig({ accessLogMaxSize: text, accessLogKeep: '2' }), { accessLog: { maxBytes: bytes, keep: 2 } });
+  }
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { authorize, type Permission, type TokenIdentity } from '../../src/control/acl/policy.ts';
+import { authorize, denyHint, type Permission, type TokenIdentity } from '../../src/control/acl/policy.ts';
 
 const management: TokenIdentity = { accessorId: 'm', policy: 'management' };
 const reader: TokenIdentity = { accessorId: 'r', policy: 'read' };
@@ -38,3 +38,18 @@ for (const [name, identity, permission, allowed] of cases) {
     if (!decision.allowed) assert.match(decision.reason, /^Permission denied: .* lacks permission '/);
   });
 }
+
+test('a refusal comes with a hint: the token the caller has, and the one the permission needs', () => {
+  const rows: Array<[TokenIdentity | undefined, Permission, string]> = [
+    [undefined, { resource: 'service', access: 'read', name: 'web' }, `pass a token with --token or MESHCTL_TOKEN (X-Consul-Token over HTTP); 'service:read' on "web" needs a read-only or management token (meshctl token create --policy read, on the server)`],
+    [undefined, { resource: 'acl', access: 'read' }, `pass a token with --token or MESHCTL_TOKEN (X-Consul-Token over HTTP); 'acl:read' needs a management token (meshctl token create --policy management, on the server)`],
+    [reader, { resource: 'operator', access: 'write' }, `the token is read-only; 'operator:write' needs a management token (meshctl token create --policy management, on the server)`],
+    [agent, { resource: 'service', access: 'write', name: 'db' }, `the token is an agent token, which writes only its own node "host-1", service "web", service "api"; 'service:write' on "db" needs a management token (meshctl token create --policy management, on the server)`],
+    [agent, { resource: 'key', access: 'read', name: 'x' }, `the token is an agent token, which writes only its own node "host-1", service "web", service "api"; 'key:read' on "x" needs a read-only or management token (meshctl token create --policy read, on the server)`],
+  ];
+  for (const [identity, permission, hint] of rows) {
+    assert.equal(denyHint(identity, permission), hint);
+    const decision = authorize(identity, permission);
+    assert.equal(decision.allowed ? undefined : decision.hint, hint, 'authorize refuses with the same hint');
+  }
+});

@@ -58,6 +58,14 @@ const serviceSchema = z.strictObject({
   check: checkSchema.optional(),
 });
 
+/**
+ * The access log's rotation when the config leaves it out: the one place these
+ * numbers are written (the agent applies them, join's flags default to them).
+ */
+export const ACCESS_LOG_DEFAULTS = Object.freeze({ maxBytes: 100 * 1024 * 1024, keep: 5 });
+/** What the schema accepts, and join's flags with it. */
+export const ACCESS_LOG_LIMITS = Object.freeze({ minBytes: 1024, maxKeep: 1000 });
+
 export const agentConfigSchema = z.strictObject({
   version: z.literal(1),
   server: z.string().url(),
@@ -83,15 +91,15 @@ export const agentConfigSchema = z.strictObject({
   syncIntervalMs: z.number().int().min(100),
   /**
    * join --access-log: 'off', or where the JSON access log goes and how it is rotated
-   * (absent: DATA_DIR/agent/access.log, 100 MB per file, 5 older files kept).
+   * (absent: DATA_DIR/agent/access.log and ACCESS_LOG_DEFAULTS).
    */
   accessLog: z
     .union([
       z.literal('off'),
       z.strictObject({
         path: z.string().startsWith('/', 'must be an absolute path').optional(),
-        maxBytes: z.number().int().min(1024).optional(),
-        keep: z.number().int().min(1).max(1000).optional(),
+        maxBytes: z.number().int().min(ACCESS_LOG_LIMITS.minBytes).optional(),
+        keep: z.number().int().min(1).max(ACCESS_LOG_LIMITS.maxKeep).optional(),
       }),
     ])
     .optional(),

@@ -1,4 +1,4 @@
-// Where the access log's lines go: pino over a pino-roll stream (sonic-boom),
+// Where the access log's lines go: a pino-roll stream (sonic-boom),
 // in this thread. A line costs the request one JSON serialization and an
 // append to an in-memory buffer; sonic-boom writes the buffer with async
 // fs.write once it holds 12 KB (sonic-boom writes at most 16 KB at once; a
@@ -14,17 +14,14 @@
 
 import { renameSync, symlinkSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import pino from 'pino';
 import pinoRoll from 'pino-roll';
 import { MeshError } from '../../lib/errors.ts';
 import { makeDirs, proveWritable, removeMadeDirs } from '../../lib/make-dirs.ts';
-import { agentStateDir, type AgentConfig } from '../config/agent-config.ts';
+import { ACCESS_LOG_DEFAULTS, agentStateDir, type AgentConfig } from '../config/agent-config.ts';
 import type { Telemetry } from '../../proxy/telemetry/records.ts';
 import { accessLogSink } from './access-log.ts';
 
 export const ACCESS_LOG_FILE = 'access.log';
-export const DEFAULT_ACCESS_LOG_MAX_BYTES = 100 * 1024 * 1024;
-export const DEFAULT_ACCESS_LOG_KEEP = 5;
 /** Lines buffered while the disk falls behind; past this, lines are dropped (and counted) rather than memory grown. */
 const MAX_BUFFER_BYTES = 16 * 1024 * 1024;
 const BATCH_BYTES = 12 * 1024;
@@ -45,8 +42,8 @@ export function accessLogSettings(config: Pick<AgentConfig, 'dataDir' | 'accessL
   if (a === 'off') return undefined;
   return {
     path: a?.path ?? join(agentStateDir(config.dataDir), ACCESS_LOG_FILE),
-    maxBytes: a?.maxBytes ?? DEFAULT_ACCESS_LOG_MAX_BYTES,
-    keep: a?.keep ?? DEFAULT_ACCESS_LOG_KEEP,
+    maxBytes: a?.maxBytes ?? ACCESS_LOG_DEFAULTS.maxBytes,
+    keep: a?.keep ?? ACCESS_LOG_DEFAULTS.keep,
   };
 }
 
@@ -141,14 +138,13 @@ export async function openAccessLog(settings: AccessLogSettings, log: (line: str
   link();
   // After each roll sonic-boom reopens on the new file and says it is ready.
   stream.on('ready', link);
-  // The line is exactly what accessLogLine made: no level, pid or hostname, and pino's
-  // time slot (first, right after the brace) carries the line's own time.
-  let time = '';
-  const logger = pino({ base: null, timestamp: () => time, formatters: { level: () => ({}) } }, stream);
+  // The line is exactly what accessLogLine made, time first. Written straight to pino-roll's
+  // sonic-boom stream (buffered, asynchronous, dropping past its bound): a pino logger in front
+  // added nothing we keep (level, pid, hostname, its clock) and its serializer cost 2-3x
+  // JSON.stringify for the same bytes (measured in the commit that made this change).
   return {
-    write: ({ time: at, ...fields }) => {
-      time = `"time":${JSON.stringify(at)}`;
-      logger.info(fields);
+    write: (line) => {
+      stream.write(`${JSON.stringify(line)}\n`);
     },
     get current() {
       return stream.file ?? '';

@@ -1,6 +1,6 @@
 // The access log's lines: one JSON object per HTTP request (or HTTP/2
 // stream) and per TCP connection, from the record the proxy hands over. Pure:
-// what a line says is decided here and golden-tested; where lines go (pino,
+// what a line says is decided here and golden-tested; where lines go (pino-roll,
 // the rotated files) is access-log-file.ts.
 
 import type { HttpRecord, TcpRecord, TelemetrySink } from '../../proxy/telemetry/records.ts';

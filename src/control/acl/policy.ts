@@ -28,7 +28,8 @@ export type Permission =
   | { resource: 'acl'; access: 'read' | 'write' }
   | { resource: 'operator'; access: 'read' | 'write' };
 
-export type Decision = { allowed: true } | { allowed: false; reason: string };
+/** A refusal says why (the body, Consul's words) and what to do (the hint header, which meshctl prints). */
+export type Decision = { allowed: true } | { allowed: false; reason: string; hint: string };
 
 const ALLOW: Decision = { allowed: true };
 
@@ -37,10 +38,21 @@ export function describePermission(p: Permission): string {
   return `'${p.resource}:${p.access}'${name}`;
 }
 
+/** What a refused caller can do: the way to a token that holds the permission, from the one it has. */
+export function denyHint(identity: TokenIdentity | undefined, permission: Permission): string {
+  const reads = permission.access === 'read' && permission.resource !== 'acl';
+  const needs = `${describePermission(permission)} needs ${reads ? 'a read-only or management token' : 'a management token'} (meshctl token create --policy ${reads ? 'read' : 'management'}, on the server)`;
+  if (!identity) return `pass a token with --token or MESHCTL_TOKEN (X-Consul-Token over HTTP); ${needs}`;
+  if (identity.policy === 'read') return `the token is read-only; ${needs}`;
+  const own = [identity.node ? `node "${identity.node}"` : '', ...(identity.services ?? []).map((s) => `service "${s}"`)].filter(Boolean).join(', ');
+  return `the token is an agent token, which writes only its own ${own || 'registrations'}; ${needs}`;
+}
+
 export function authorize(identity: TokenIdentity | undefined, permission: Permission): Decision {
   const deny = (who: string): Decision => ({
     allowed: false,
     reason: `Permission denied: ${who} lacks permission ${describePermission(permission)}`,
+    hint: denyHint(identity, permission),
   });
   if (!identity) return deny('anonymous token');
   const who = `token with AccessorID '${identity.accessorId}'`;

@@ -106,7 +106,7 @@ async function handle(options: HttpApiOptions, req: IncomingMessage, res: Server
       require(permission) {
         if (!options.aclsEnabled) return;
         const decision = authorize(identity, permission);
-        if (!decision.allowed) throw new MeshError('MESH_E_PERMISSION_DENIED', decision.reason);
+        if (!decision.allowed) throw new MeshError('MESH_E_PERMISSION_DENIED', decision.reason, { hint: decision.hint });
       },
     };
     const reply = await match.handler(ctx);

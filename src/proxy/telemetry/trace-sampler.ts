@@ -14,7 +14,7 @@
 //   make every hop of every request record a span (Envoy honours
 //   x-envoy-force-trace only from internal callers for the same reason).
 // - Every recorded span takes one from the agent's span budget
-//   (span-budget.ts). A hop over budget whose caller's flag was honoured is
+//   (lib/per-second.ts). A hop over budget whose caller's flag was honoured is
 //   left out of the trace: it records nothing and forwards the context it
 //   received, flag `01` and the caller's span id, unchanged. The later hops,
 //   each on its own agent's budget, still record, and their spans hang from
@@ -24,7 +24,7 @@
 //   (or an unnamed caller's) over budget is simply not sampled (`00`): no
 //   span of it exists anywhere yet, so nothing is cut.
 
-import { createContextKey, isSpanContextValid, trace, TraceFlags, type Context } from '@opentelemetry/api';
+import { createContextKey, type Context } from '@opentelemetry/api';
 import { SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace';
 
 export interface ParentView {
@@ -56,8 +56,7 @@ export interface DecisionInput {
 
 export function decide({ parent, trusted, ratio, random, take }: DecisionInput): HopDecision {
   const followsParent = parent !== undefined && (trusted || !parent.sampled);
-  const want = followsParent ? parent.sampled : random() < ratio;
-  if (!want) return 'skip';
+  if (!sampled(followsParent ? parent : undefined, ratio, random)) return 'skip';
   if (take()) return 'record';
   return followsParent ? 'pass' : 'skip';
 }
@@ -65,25 +64,18 @@ export function decide({ parent, trusted, ratio, random, take }: DecisionInput):
 /** Where the tracer puts its decision for the SDK's sampler to read. */
 export const DECISION = createContextKey('meshctl hop sampled');
 
-/** The decision as the OpenTelemetry SDK asks for it: the tracer's when it made one, else parent-based with the ratio. */
-export class MeshSampler implements Sampler {
-  private readonly ratio: number;
-  private readonly random: () => number;
-
-  constructor(ratio: number, random: () => number) {
-    this.ratio = ratio;
-    this.random = random;
-  }
-
+/**
+ * The decision as the OpenTelemetry SDK asks for it: the one the tracer made
+ * (decide) and put in the context. The SDK wants a sampler; this one decides
+ * nothing itself, so a hop's sampling is rolled and budgeted once. A span
+ * started without a decision is not the tracer's and is not recorded.
+ */
+export class DecidedSampler implements Sampler {
   shouldSample(context: Context): SamplingResult {
-    const decided = context.getValue(DECISION);
-    if (typeof decided === 'boolean') return { decision: decided ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };
-    const parent = trace.getSpanContext(context);
-    const view = parent && isSpanContextValid(parent) ? { sampled: (parent.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED } : undefined;
-    return { decision: sampled(view, this.ratio, this.random) ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };
+    return { decision: context.getValue(DECISION) === true ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };
   }
 
   toString(): string {
-    return `MeshSampler{parent-based, ratio=${this.ratio}}`;
+    return 'DecidedSampler{the hop tracer decides}';
   }
 }

@@ -9,7 +9,7 @@
 //   context, so the hops after it make the same decision instead of each
 //   rolling the dice again and exporting fragments of traces. A caller with
 //   no certificate cannot force sampling, and recorded spans are capped per
-//   second (span-budget.ts); trace-sampler.ts says why and what an
+//   second (lib/per-second.ts); trace-sampler.ts says why and what an
 //   over-budget hop forwards.
 // - Resources: one per local service (service.name = the app the proxy acts
 //   for: the caller at the outbound stage, the callee at the inbound stage).
@@ -32,8 +32,8 @@ import type { HopSpan, HopStart, HopTracer } from './hop-context.ts';
 import type { HttpRecord } from './records.ts';
 import { kindOf, localService, spanName, spanShape } from './span-attributes.ts';
 import { incomingTrace, traceHeaders } from './trace-formats.ts';
-import { SpanBudget } from './span-budget.ts';
-import { decide, DECISION, MeshSampler } from './trace-sampler.ts';
+import { PerSecondBudget } from '../../lib/per-second.ts';
+import { decide, DECISION, DecidedSampler } from './trace-sampler.ts';
 
 export interface OtlpTracerOptions {
   /** The collector's OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces. */
@@ -74,9 +74,9 @@ export class OtlpHopTracer implements HopTracer {
   private readonly options: OtlpTracerOptions;
   private readonly tracers = new Map<string, Tracer>();
   private readonly processor: SpanProcessor;
-  private readonly sampler: MeshSampler;
+  private readonly sampler = new DecidedSampler();
   private readonly counts: Omit<TracerStats, 'overBudget'> = { exported: 0, failed: 0, dropped: 0 };
-  private readonly budget: SpanBudget;
+  private readonly budget: PerSecondBudget;
   /** Spans handed to the batch processor and not yet exported or failed. */
   private pending = 0;
   private readonly maxQueue: number;
@@ -86,8 +86,7 @@ export class OtlpHopTracer implements HopTracer {
   constructor(options: OtlpTracerOptions) {
     this.options = options;
     this.maxQueue = options.maxQueue ?? 2048;
-    this.sampler = new MeshSampler(options.sampling, options.random);
-    this.budget = new SpanBudget(options.maxSpansPerSecond, options.now);
+    this.budget = new PerSecondBudget(options.maxSpansPerSecond, { now: options.now });
     this.take = () => this.budget.take();
     const exporter = options.exporter ?? new OTLPTraceExporter({ url: options.endpoint, timeoutMillis: EXPORT_TIMEOUT_MS });
     const batch = new BatchSpanProcessor({

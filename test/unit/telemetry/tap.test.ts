@@ -82,6 +82,21 @@ test('the sink samples at most perSecond a second per session and says how many 
   assert.deepEqual(sink.counters, { sessions: 2, matched: 360, sent: 260, dropped: 100 });
 });
 
+test("the sink's budget holds over any second, not per calendar second: a burst across a second's edge gets no second helping", () => {
+  const clock = new FakeClock(1_700_000_000_500);
+  const sink = new TapSink({ clock, perSecond: 100 });
+  sink.setSessions([{ id: 's1', ...filter() }]);
+  clock.advance(499);
+  for (let i = 0; i < 100; i++) sink.http(record());
+  clock.advance(2);
+  for (let i = 0; i < 100; i++) sink.http(record());
+  const [s] = sink.drain('h')?.sessions ?? [];
+  assert.deepEqual([s?.events.length, s?.dropped], [100, 100], '2 ms refill 0.2 of an event at 100/s');
+  clock.advance(500);
+  for (let i = 0; i < 100; i++) sink.http(record());
+  assert.equal(sink.drain('h')?.sessions[0]?.events.length, 50, 'half a second buys half the budget');
+});
+
 test('an undrained queue is bounded: past it requests count as dropped', () => {
   const clock = new FakeClock();
   const sink = new TapSink({ clock, perSecond: 1_000_000 });

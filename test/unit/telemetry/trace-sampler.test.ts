@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import { SamplingDecision } from '@opentelemetry/sdk-trace';
-import { decide, DECISION, MeshSampler, sampled } from '../../../src/proxy/telemetry/trace-sampler.ts';
+import { decide, DECISION, DecidedSampler, sampled } from '../../../src/proxy/telemetry/trace-sampler.ts';
 
 test('sampled: the parent decides; without one, random() < ratio', () => {
   const cases: Array<[{ sampled: boolean } | undefined, number, number, boolean]> = [
@@ -18,17 +18,11 @@ test('sampled: the parent decides; without one, random() < ratio', () => {
   for (const [parent, ratio, roll, want] of cases) assert.equal(sampled(parent, ratio, () => roll), want, JSON.stringify({ parent, ratio, roll }));
 });
 
-test('MeshSampler asks the random source only for new traces', () => {
-  let rolls = 0;
-  const sampler = new MeshSampler(0.25, () => (rolls++, 0.2));
-  const parent = (flags: number) => trace.setSpanContext(ROOT_CONTEXT, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: flags, isRemote: true });
-  const ask = (context = ROOT_CONTEXT) => sampler.shouldSample(context).decision;
-  assert.equal(ask(parent(TraceFlags.SAMPLED)), SamplingDecision.RECORD_AND_SAMPLED);
-  assert.equal(ask(parent(TraceFlags.NONE)), SamplingDecision.NOT_RECORD);
-  assert.equal(rolls, 0);
-  assert.equal(ask(), SamplingDecision.RECORD_AND_SAMPLED);
-  assert.equal(rolls, 1);
-  assert.equal(new MeshSampler(0.1, () => 0.2).shouldSample(ROOT_CONTEXT).decision, SamplingDecision.NOT_RECORD);
+test("the SDK's sampler decides nothing itself: a span started without the tracer's decision is not recorded, whatever its parent says", () => {
+  const sampler = new DecidedSampler();
+  const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED, isRemote: true });
+  assert.equal(sampler.shouldSample(parent).decision, SamplingDecision.NOT_RECORD);
+  assert.equal(sampler.shouldSample(ROOT_CONTEXT).decision, SamplingDecision.NOT_RECORD);
 });
 
 test("decide: a named caller's flag is followed, an unnamed caller can only lower sampling, the budget caps what is recorded", () => {
@@ -54,8 +48,8 @@ test("decide: a named caller's flag is followed, an unnamed caller can only lowe
   }
 });
 
-test('MeshSampler follows the decision the tracer put in the context', () => {
-  const sampler = new MeshSampler(1, () => 0);
+test('the sampler follows the decision the tracer put in the context', () => {
+  const sampler = new DecidedSampler();
   const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED, isRemote: true });
   assert.equal(sampler.shouldSample(parent.setValue(DECISION, false)).decision, SamplingDecision.NOT_RECORD);
   assert.equal(sampler.shouldSample(ROOT_CONTEXT.setValue(DECISION, true)).decision, SamplingDecision.RECORD_AND_SAMPLED);

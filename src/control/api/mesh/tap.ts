@@ -16,6 +16,7 @@
 // tapped (service-defaults; tcp is the default).
 
 import { MeshError, badRequest } from '../../../lib/errors.ts';
+import { parseCount } from '../../../lib/count.ts';
 import { parseTapFilter, TAP_MAX_LIMIT, TAP_MAX_SESSIONS, type TapBatch } from '../../../config/tap.ts';
 import { isMeshInternalService } from '../../../config/agent-service.ts';
 import { withServiceDefaults, type StoredServiceDefaults } from '../../../config/service-defaults.ts';
@@ -142,7 +143,7 @@ const mesh = (services: ReadonlySet<string>): ReadonlySet<string> => new Set([..
 
 function parseLimit(text: string | null): number {
   if (text === null || text === '') return 0;
-  const limit = Number(text);
-  if (!/^\d+$/.test(text) || limit < 1 || limit > TAP_MAX_LIMIT) throw badRequest(`Invalid limit "${text}": give a whole number from 1 to ${TAP_MAX_LIMIT}, or none to stream until you stop`);
+  const limit = parseCount(text, { min: 1, max: TAP_MAX_LIMIT });
+  if (limit === undefined) throw badRequest(`Invalid limit "${text}": give a whole number from 1 to ${TAP_MAX_LIMIT}, or none to stream until you stop`);
   return limit;
 }

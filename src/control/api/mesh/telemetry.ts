@@ -9,6 +9,7 @@
 // The reads need a read permission: a global-read-only token is enough.
 
 import { badRequest } from '../../../lib/errors.ts';
+import { parseCount } from '../../../lib/count.ts';
 import { describeZodIssues } from '../../../config/describe.ts';
 import { telemetryReportSchema } from '../../../config/telemetry-report.ts';
 import { instanceHealth } from '../../telemetry/instances.ts';
@@ -56,8 +57,8 @@ export function addTelemetryRoutes(router: Router<Handler>, deps: ApiDeps, telem
     const service = ctx.query.get('service') || undefined;
     ctx.require({ resource: 'service', access: 'read', name: service ?? '' });
     const text = ctx.query.get('limit') ?? '50';
-    const limit = Number(text);
-    if (!/^\d+$/.test(text) || limit < 1 || limit > MAX_ERRORS) throw badRequest(`Invalid limit "${text}": give a whole number from 1 to ${MAX_ERRORS}`);
+    const limit = parseCount(text, { min: 1, max: MAX_ERRORS });
+    if (limit === undefined) throw badRequest(`Invalid limit "${text}": give a whole number from 1 to ${MAX_ERRORS}`);
     return { json: { errors: telemetry.errors({ limit, ...(service ? { service } : {}) }) } };
   });
 }
