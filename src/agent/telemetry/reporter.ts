@@ -25,6 +25,18 @@ export interface ReporterOptions {
   /** PUT /v1/mesh/telemetry; rejects when the server did not take the report. */
   send: (report: TelemetryReport) => Promise<void>;
   log?: (line: string) => void;
+  /** Where in each second of its clock this agent reports (default: from the node name). */
+  phaseMs?: number;
+}
+
+/**
+ * A node's place in the second, the same at every start: a fleet's reports
+ * spread over the second instead of all arriving at once.
+ */
+export function reportPhaseMs(node: string): number {
+  let hash = 2166136261;
+  for (let i = 0; i < node.length; i++) hash = Math.imul(hash ^ node.charCodeAt(i), 16777619);
+  return (hash >>> 0) % REPORT_INTERVAL_MS;
 }
 
 export class TelemetryReporter {
@@ -67,8 +79,16 @@ export class TelemetryReporter {
     timer?.cancel();
   }
 
+  /**
+   * The next tick at this agent's phase of the next second, not a second after
+   * the last report ended: the server counts a fresh report in the second it
+   * arrives in, so a period of a second plus the send would now and then put
+   * two reports in one second and none in the next (a 10 s window a tenth off).
+   */
   private schedule(): void {
-    this.timer = this.options.clock.after(REPORT_INTERVAL_MS, () => {
+    const phase = this.options.phaseMs ?? reportPhaseMs(this.options.node);
+    const intoSecond = (((this.options.clock.now() - phase) % REPORT_INTERVAL_MS) + REPORT_INTERVAL_MS) % REPORT_INTERVAL_MS;
+    this.timer = this.options.clock.after(REPORT_INTERVAL_MS - intoSecond, () => {
       void this.tick().finally(() => {
         if (this.timer) this.schedule();
       });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SummarySink } from '../../../src/agent/telemetry/summary.ts';
-import { TelemetryReporter } from '../../../src/agent/telemetry/reporter.ts';
+import { reportPhaseMs, TelemetryReporter } from '../../../src/agent/telemetry/reporter.ts';
 import { REPORT_LIMITS, type TelemetryReport } from '../../../src/config/telemetry-report.ts';
 import type { HttpRecord } from '../../../src/proxy/telemetry/records.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
@@ -188,4 +188,32 @@ test('flush never holds the stop longer than its timeout, whatever the server do
   clock.advance(1);
   await flushed;
   assert.equal(done, true);
+});
+
+test('reports go out at the agent’s phase of every second, however long each send takes: no drift', async () => {
+  const sentAt: number[] = [];
+  const clock = new FakeClock(1_700_000_000_000);
+  const summary = new SummarySink(clock);
+  // Each send takes 40 ms of the clock: with a period of a second after the send, the phase would slide 40 ms a report.
+  const reporter = new TelemetryReporter({ node: 'host-1', summary, clock, phaseMs: 250, send: (_r) => {
+    sentAt.push(clock.now());
+    return new Promise<void>((resolve) => clock.after(40, resolve));
+  } });
+  reporter.start();
+  for (let step = 0; step < 8 * 20; step++) {
+    summary.http(rec());
+    clock.advance(50);
+    await settle();
+  }
+  reporter.stop();
+  assert.equal(sentAt.length, 8, `one report a second: ${sentAt.map((t) => t % 10_000)}`);
+  assert.deepEqual(sentAt.map((t) => t % 1000), Array(8).fill(250));
+});
+
+test('a node’s phase is fixed by its name and spread over the second', () => {
+  assert.equal(reportPhaseMs('host-1'), reportPhaseMs('host-1'));
+  const phases = Array.from({ length: 200 }, (_, i) => reportPhaseMs(`node-${i}`));
+  assert.ok(phases.every((p) => Number.isInteger(p) && p >= 0 && p < 1000));
+  const quarters = [0, 1, 2, 3].map((q) => phases.filter((p) => Math.floor(p / 250) === q).length);
+  assert.ok(quarters.every((n) => n >= 30), `each quarter of the second gets some of 200 nodes: ${quarters}`);
 });
