@@ -8,7 +8,8 @@
 // Outbound connections present the calling service's leaf: the one local
 // service, or the one the upstream names (as=). Intentions are enforced here,
 // at the callee (src/proxy/authorize.ts): per connection for TCP, per request
-// or stream for HTTP, and a new deny closes the TCP connections it denies.
+// or stream for HTTP, and a new deny ends the TCP connections, HTTP/2 streams
+// and HTTP/1.1 requests in flight it denies.
 // The routing table (clusters, protocols, local instances) is replaced whole
 // by apply(): a connection or request reads it once, so it sees the old table
 // or the new one, never a mix. It runs inside the agent process: one process
@@ -29,7 +30,8 @@ import { headerValue, statusFor, type MeshFailure } from './mesh-error.ts';
 import { compileIntentions, type IntentionTable } from '../config/intention-table.ts';
 import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, headersOfH2, headersOfRaw } from './authorize.ts';
 import { connectLocal, relayUpgrade } from './http/upgrade.ts';
-import { closeLocalPools, handleInbound, type LocalTarget } from './http/inbound.ts';
+import { closeLocalPools, endInbound, handleInbound, type LocalTarget } from './http/inbound.ts';
+import { InFlightExchanges, type ExchangeGroup } from './http/in-flight.ts';
 import { handleOutbound, sendMeshError } from './http/outbound.ts';
 import { routeH2, routeHttp, type RouteOutcome } from './http/route.ts';
 import type { RouteTable } from '../config/route-table.ts';
@@ -101,7 +103,9 @@ const SERVICE_OF = Symbol('meshctl.service');
 const TARGET_OF = Symbol('meshctl.target');
 /** The caller of an inbound connection: the service in its certificate, or UNAUTHENTICATED for plaintext. */
 const SOURCE_OF = Symbol('meshctl.source');
-type Tagged = Socket & { [SERVICE_OF]?: string; [TARGET_OF]?: LocalTarget; [SOURCE_OF]?: string };
+/** Where an inbound HTTP/1.1 connection's exchanges in flight go: its caller's and service's group. */
+const EXCHANGES_OF = Symbol('meshctl.exchanges');
+type Tagged = Socket & { [SERVICE_OF]?: string; [TARGET_OF]?: LocalTarget; [SOURCE_OF]?: string; [EXCHANGES_OF]?: ExchangeGroup };
 
 export interface ProxyStats {
   /** Transparent mode: redirected connections routed through the mesh, passed through, and refused. */
@@ -137,6 +141,8 @@ export class Proxy {
    * config changes: a new deny, or a service turned strict, closes them.
    */
   private readonly judged = new Map<Socket | ServerHttp2Stream, { source: string; service: string; rejudge: (table: Table) => MeshFailure | undefined; end: (failure: MeshFailure) => void }>();
+  /** HTTP/1.1 exchanges in flight at the inbound stage, judged again like the above: an answer under way does not outlive its caller's access. */
+  private readonly exchanges = new InFlightExchanges();
   private readonly tls: MeshTls;
   readonly stats: ProxyStats = { redirectedToMesh: 0, passedThrough: 0, redirectRefused: 0, plaintextAccepted: 0, plaintextRefused: 0 };
   private readonly outbound: Server[] = [];
@@ -211,7 +217,8 @@ export class Proxy {
       const method = req.method ?? 'GET';
       const startedAt = Date.now();
       const t0 = performance.now();
-      const verdict = authorizeHttp(this.table.intentions, source, target.service, { url: req.url ?? '', method, headers: headersOfRaw(req.rawHeaders) });
+      const head = { url: req.url ?? '', method, headers: headersOfRaw(req.rawHeaders) };
+      const verdict = authorizeHttp(this.table.intentions, source, target.service, head);
       const base = { direction: 'inbound' as const, protocol: 'http' as const, source, destination: target.service, endpoint: target.instanceId, method, mtls: source !== UNAUTHENTICATED, startedAt };
       const hop = beginHop({ ...base, path: verdict.ok ? verdict.forwardPath : req.url ?? '', rawHeaders: req.rawHeaders }, this.tracer);
       if (!verdict.ok) {
@@ -222,8 +229,13 @@ export class Proxy {
         return;
       }
       const path = verdict.forwardPath;
+      const exchanges = (req.socket as Tagged)[EXCHANGES_OF];
+      exchanges?.set(res, head);
       handleInbound(req, res, target, path, hop.set, (end) => {
+        exchanges?.delete(res);
         this.record(hop, { ...base, path, status: end.status, durationMs: performance.now() - t0, requestBytes: end.requestBytes, responseBytes: end.responseBytes, ...(end.failure ? { failure: end.failure } : {}), ...(end.downstreamReset ? { downstreamReset: true } : {}) });
+        // A deny that came while the exchange was in flight is an answer of this stage's own, logged like the fresh ones above.
+        if (end.failure?.cause === 'intention_denied') this.options.onMeshError?.(JSON.stringify({ method, path, status: end.status, requestId: hop.requestId, ...end.failure }));
       });
     });
     this.outboundHttp.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -328,10 +340,15 @@ export class Proxy {
       local: config.local,
       defaults: defaultsOf,
     };
-    // A new deny applies to connections already open, not only to new ones.
+    // A new deny applies to connections, streams and exchanges already open, not only to new ones.
+    // Exchanges first: a plaintext connection closed below would record its exchange as the caller's hang-up, not as the deny.
+    this.exchanges.forEach((source, service, res, head) => {
+      const now = this.plaintextRefused(source, service) ?? authorizeHttp(this.table.intentions, source, service, head);
+      if (!now.ok) endInbound(res, now.failure);
+    });
     for (const { source, service, rejudge, end } of this.judged.values()) {
-      const strictNow = source === UNAUTHENTICATED && this.table.defaults(service).mtlsMode !== 'permissive';
-      const denied: MeshFailure | undefined = strictNow ? { cause: 'intention_denied', hop: 'inbound', service, policy: 'mtls_mode=strict', detail: 'plaintext is no longer accepted' } : rejudge(this.table);
+      const refused = this.plaintextRefused(source, service);
+      const denied: MeshFailure | undefined = refused ? refused.failure : rejudge(this.table);
       if (denied) {
         this.options.log(`inbound: closing ${source || 'plaintext'} → ${service}: now denied by ${denied.policy}`);
         end(denied);
@@ -422,6 +439,12 @@ export class Proxy {
     if (!subset) return all;
     const filter = routes?.subsetFilter(service, subset);
     return filter ? all.filter((i) => filter({ tags: i.tags ?? [], meta: i.meta ?? {} })) : [];
+  }
+
+  /** A plaintext caller of a service no longer permissive: refused, whatever the intentions say. */
+  private plaintextRefused(source: string, service: string): { ok: false; failure: MeshFailure } | undefined {
+    if (source !== UNAUTHENTICATED || this.table.defaults(service).mtlsMode === 'permissive') return undefined;
+    return { ok: false, failure: { cause: 'intention_denied', hop: 'inbound', service, policy: 'mtls_mode=strict', detail: 'plaintext is no longer accepted' } };
   }
 
   private judge(socket: Socket, source: string, service: string, rejudge: (table: Table) => MeshFailure | undefined): void {
@@ -736,6 +759,7 @@ export class Proxy {
     }
     (socket as Tagged)[SOURCE_OF] = source;
     (socket as Tagged)[TARGET_OF] = target;
+    (socket as Tagged)[EXCHANGES_OF] = this.exchanges.group(source, service);
     // HTTP is judged per request; a plaintext connection is judged again on the service's mode.
     if (source === UNAUTHENTICATED) this.judge(socket, source, service, () => undefined);
     this.inboundHttp.emit('connection', socket);

@@ -3,11 +3,11 @@
 // pool. The app being down is named as such, so the caller's proxy can tell
 // it from the network (and its outlier detection ejects this instance).
 
-import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { forwardableHeaders } from './headers.ts';
 import { CLIENT_CLOSED, sendMeshError } from './outbound.ts';
 import { withHeaders } from '../telemetry/hop-context.ts';
-import type { MeshFailure } from '../mesh-error.ts';
+import { statusFor, type MeshFailure } from '../mesh-error.ts';
 
 export interface LocalTarget {
   service: string;
@@ -40,6 +40,13 @@ export interface InboundEnd {
   downstreamReset?: boolean;
 }
 
+/** Ends the exchange's record, once: false when it had ended already. */
+type End = (event: Omit<InboundEnd, 'requestBytes' | 'responseBytes'>) => boolean;
+// Kept on the response Node already made, so that endInbound can cut an exchange from outside without a closure per request.
+const UPSTREAM = Symbol('meshctl.inboundUpstream');
+const END = Symbol('meshctl.inboundEnd');
+type Exchange = ServerResponse & { [UPSTREAM]?: ClientRequest; [END]?: End };
+
 /**
  * Forwards the request with `path` (the normalized one the intentions judged), never the raw target,
  * and `set` (request id, trace context) replacing those headers. `onEnd` is called exactly once:
@@ -49,10 +56,11 @@ export function handleInbound(req: IncomingMessage, res: ServerResponse, target:
   let requestBytes = 0;
   let responseBytes = 0;
   let ended = false;
-  const end = (event: Omit<InboundEnd, 'requestBytes' | 'responseBytes'>) => {
-    if (ended) return;
+  const end: End = (event) => {
+    if (ended) return false;
     ended = true;
     onEnd?.({ ...event, requestBytes, responseBytes });
+    return true;
   };
   if (onEnd) req.on('data', (chunk: Buffer) => (requestBytes += chunk.length));
   const upstream = request({
@@ -64,7 +72,11 @@ export function handleInbound(req: IncomingMessage, res: ServerResponse, target:
     headers: withHeaders(forwardableHeaders(req.rawHeaders), set),
     setHost: false,
   });
+  (res as Exchange)[UPSTREAM] = upstream;
+  (res as Exchange)[END] = end;
   upstream.on('response', (response) => {
+    // The mesh answered already (endInbound: a deny while the app was thinking): the app's answer has nowhere to go.
+    if (res.writableEnded || res.destroyed) return void response.resume();
     const status = response.statusCode ?? 502;
     res.writeHead(status, response.statusMessage, forwardableHeaders(response.rawHeaders));
     if (onEnd) response.on('data', (chunk: Buffer) => (responseBytes += chunk.length));
@@ -78,7 +90,7 @@ export function handleInbound(req: IncomingMessage, res: ServerResponse, target:
   upstream.on('error', (error: NodeJS.ErrnoException) => {
     if (ended) return;
     // The caller hung up first and that tore down this request: the app did nothing wrong.
-    if (req.socket.destroyed) return end({ status: res.headersSent ? res.statusCode : CLIENT_CLOSED, downstreamReset: true });
+    if (req.socket.destroyed) return void end({ status: res.headersSent ? res.statusCode : CLIENT_CLOSED, downstreamReset: true });
     const failure: MeshFailure = {
       cause: 'local_app_unreachable',
       hop: 'inbound',
@@ -95,4 +107,32 @@ export function handleInbound(req: IncomingMessage, res: ServerResponse, target:
     upstream.destroy();
   });
   req.pipe(upstream);
+}
+
+/**
+ * Ends an exchange the mesh no longer allows (a deny that came while it was
+ * in flight). Before the app's answer has started, the caller gets the mesh
+ * error, as a new request would; after, the caller's connection and the
+ * request to the app are both destroyed, since HTTP/1.1 cannot fail an answer
+ * mid-body: a chunked answer then lacks its last chunk, a sized one its
+ * remaining bytes, and either way the caller can tell it was cut. Recorded
+ * once, with the failure; an exchange that has ended already is left alone.
+ */
+export function endInbound(res: ServerResponse, failure: MeshFailure): void {
+  const exchange = res as Exchange;
+  const end = exchange[END];
+  const upstream = exchange[UPSTREAM];
+  if (!end || !upstream) return;
+  if (!res.headersSent) {
+    if (!end({ status: statusFor(failure.cause), failure })) return;
+    upstream.destroy();
+    // What the caller still sends is read and dropped, so the next request on its keep-alive connection is not held behind it.
+    res.req.unpipe(upstream);
+    res.req.resume();
+    sendMeshError(res, failure);
+    return;
+  }
+  if (!end({ status: res.statusCode, failure })) return;
+  upstream.destroy();
+  res.destroy();
 }
