@@ -59,3 +59,17 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Reques
     req.on('error', onError);
   });
 }
+
+/**
+ * An answer that ended before the caller finished its upload (an early 403 or
+ * 413, or the mesh's own error): the rest is not forwarded but read and
+ * dropped, so the next request on the caller's keep-alive connection is not
+ * stuck behind it. Node's server drains a body nobody read, but not one piped
+ * to a request that has ended or failed. `forwarding` is the request carrying
+ * the body on; it is destroyed, as nothing more will be sent on it.
+ */
+export function dropRestOfBody(body: Readable, forwarding: { destroy(): void } | undefined): void {
+  forwarding?.destroy();
+  body.unpipe();
+  body.resume();
+}

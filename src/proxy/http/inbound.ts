@@ -4,6 +4,7 @@
 // it from the network (and its outlier detection ejects this instance).
 
 import { Agent, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { dropRestOfBody } from './body.ts';
 import { forwardableHeaders } from './headers.ts';
 import { CLIENT_CLOSED, sendMeshError } from './outbound.ts';
 import { withHeaders } from '../telemetry/hop-context.ts';
@@ -81,7 +82,11 @@ export function handleInbound(req: IncomingMessage, res: ServerResponse, target:
     res.writeHead(status, response.statusMessage, forwardableHeaders(response.rawHeaders));
     if (onEnd) response.on('data', (chunk: Buffer) => (responseBytes += chunk.length));
     response.pipe(res);
-    response.once('end', () => end({ status }));
+    response.once('end', () => {
+      end({ status });
+      // The app answered before the caller finished its upload: the rest is dropped, not left to block the connection.
+      if (!req.complete && !req.destroyed) dropRestOfBody(req, upstream);
+    });
     response.once('error', (error: NodeJS.ErrnoException) => {
       if (!res.destroyed) end({ status, failure: { cause: 'upstream_reset', hop: 'inbound', service: target.service, endpoint: `127.0.0.1:${target.port}`, detail: `${target.instanceId}: the answer broke off after ${responseBytes} bytes: ${error.code ?? error.message}` } });
       res.destroy();
@@ -125,10 +130,8 @@ export function endInbound(res: ServerResponse, failure: MeshFailure): void {
   if (!end || !upstream) return;
   if (!res.headersSent) {
     if (!end({ status: statusFor(failure.cause), failure })) return;
-    upstream.destroy();
     // What the caller still sends is read and dropped, so the next request on its keep-alive connection is not held behind it.
-    res.req.unpipe(upstream);
-    res.req.resume();
+    dropRestOfBody(res.req, upstream);
     sendMeshError(res, failure);
     return;
   }

@@ -7,12 +7,13 @@
 // its cause (src/proxy/mesh-error.ts).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Random } from '../../lib/clock.ts';
 import type { Cluster, ClusterEndpoint } from '../cluster.ts';
 import { HEADER, bodyText, headerValue, statusFor, type MeshFailure } from '../mesh-error.ts';
 import { BUDGET_EXHAUSTED, backoffDelay, canReplay, decideRetry } from '../resilience/retry-policy.ts';
 import { attempt, type AttemptResult } from './attempt.ts';
-import { readBody } from './body.ts';
+import { dropRestOfBody, readBody } from './body.ts';
 import { forwardableHeaders, rawHeader } from './headers.ts';
 import { HopAgent } from './hop-agent.ts';
 import type { RouteEffects } from './route.ts';
@@ -82,8 +83,10 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
   cluster.budget.recordRequest();
   let requestTimer: NodeJS.Timeout | undefined;
   let current: AttemptResult | undefined;
+  let streamed: Readable | undefined;
   try {
     const body = await readBody(req, MAX_REPLAY_BYTES);
+    if (body.kind === 'stream') streamed = body.stream;
     const bodyBytes = body.kind === 'none' ? 0 : body.kind === 'buffered' ? body.data.length : undefined;
     const replayable = canReplay(req.method ?? 'GET', bodyBytes, MAX_REPLAY_BYTES);
     requestBytes = body.kind === 'stream' ? body.bytes : () => bodyBytes ?? 0;
@@ -170,6 +173,8 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
   } finally {
     if (requestTimer) clearTimeout(requestTimer);
     cluster.limits.release('request');
+    // Answered before the caller finished its upload: the rest is dropped, not left to block the connection.
+    if (streamed && !req.complete && !req.destroyed) dropRestOfBody(streamed, current && 'abort' in current ? { destroy: current.abort } : undefined);
   }
 }
 
