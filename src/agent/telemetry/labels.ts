@@ -13,10 +13,10 @@ export const OVERFLOW_LABELS = ['destination_service', 'limit'] as const;
 export type HttpLabels = Record<(typeof HTTP_LABELS)[number], string>;
 export type TcpLabels = Record<(typeof TCP_LABELS)[number], string>;
 
-/** A status outside 100..599 (a socket that died before any answer) is counted as "0", never as itself. */
-function codeOf(status: number): string {
-  return Number.isInteger(status) && status >= 100 && status <= 599 ? String(status) : '0';
-}
+/** A status outside 100..599 (a socket that died before any answer) is counted as 0, never as itself. */
+export const responseCodeOf = (status: number): number => (Number.isInteger(status) && status >= 100 && status <= 599 ? status : 0);
+
+const codeOf = (status: number): string => String(responseCodeOf(status));
 
 /** A caller outside the mesh (plaintext, no certificate) has source_service="" (no label, in Prometheus's terms). */
 export function httpLabels(record: HttpRecord): HttpLabels {

@@ -14,6 +14,8 @@ declare module 'pino-roll' {
     minLength?: number;
     maxLength?: number;
     periodicFlush?: number;
+    /** Passed on to sonic-boom: 'buffer' makes write() take Buffers. */
+    contentMode?: 'utf8' | 'buffer';
   }
   export default function pinoRoll(options: PinoRollOptions): Promise<SonicBoom>;
 }

@@ -30,6 +30,11 @@ export const isSuccess = (record: Pick<HttpRecord, 'status' | 'failure'>): boole
 
 export class SummarySink implements TelemetrySink {
   private series = new Map<string, Series>();
+  /**
+   * The same series by direction → source → destination, for the per-record lookup: strings the
+   * record already holds (their hashes cached) instead of a key string built and hashed per record.
+   */
+  private index = new Map<string, Map<string, Map<string, Series>>>();
   private errors: ReportedError[] = [];
   /** Open TCP connections per series: a gauge, never reset by take(). */
   private readonly open = new Map<string, ReportedOpen>();
@@ -94,6 +99,7 @@ export class SummarySink implements TelemetrySink {
   take(): SummaryDelta {
     const delta = { series: this.series, errors: this.errors };
     this.series = new Map();
+    this.index = new Map();
     this.errors = [];
     return delta;
   }
@@ -109,15 +115,24 @@ export class SummarySink implements TelemetrySink {
   }
 
   private seriesFor(direction: Direction, source: string, destination: string): Series | undefined {
-    const key = seriesKey({ direction, source, destination });
-    let series = this.series.get(key);
+    let bySource = this.index.get(direction);
+    if (!bySource) this.index.set(direction, (bySource = new Map()));
+    let byDestination = bySource.get(source);
+    if (!byDestination) bySource.set(source, (byDestination = new Map()));
+    let series = byDestination.get(destination);
     if (series) return series;
-    if (this.series.size >= REPORT_LIMITS.series) {
-      this.droppedRecords += 1;
-      return undefined;
+    // First record of the series in this delta (or one the table has no room for): the keyed table decides.
+    const key = seriesKey({ direction, source, destination });
+    series = this.series.get(key);
+    if (!series) {
+      if (this.series.size >= REPORT_LIMITS.series) {
+        this.droppedRecords += 1;
+        return undefined;
+      }
+      series = emptySeries(direction, source, destination);
+      this.series.set(key, series);
     }
-    series = emptySeries(direction, source, destination);
-    this.series.set(key, series);
+    byDestination.set(destination, series);
     return series;
   }
 
