@@ -31,7 +31,7 @@ import { compileIntentions, type IntentionTable } from '../config/intention-tabl
 import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, headersOfH2, headersOfRaw } from './authorize.ts';
 import { connectLocal, relayUpgrade } from './http/upgrade.ts';
 import { closeLocalPools, endInbound, handleInbound, type LocalTarget } from './http/inbound.ts';
-import { InFlightExchanges, type ExchangeGroup } from './http/in-flight.ts';
+import { beginExchange, endExchange, InFlightExchanges } from './http/in-flight.ts';
 import { handleOutbound, sendMeshError } from './http/outbound.ts';
 import { routeH2, routeHttp, type RouteOutcome } from './http/route.ts';
 import type { RouteTable } from '../config/route-table.ts';
@@ -103,9 +103,7 @@ const SERVICE_OF = Symbol('meshctl.service');
 const TARGET_OF = Symbol('meshctl.target');
 /** The caller of an inbound connection: the service in its certificate, or UNAUTHENTICATED for plaintext. */
 const SOURCE_OF = Symbol('meshctl.source');
-/** Where an inbound HTTP/1.1 connection's exchanges in flight go: its caller's and service's group. */
-const EXCHANGES_OF = Symbol('meshctl.exchanges');
-type Tagged = Socket & { [SERVICE_OF]?: string; [TARGET_OF]?: LocalTarget; [SOURCE_OF]?: string; [EXCHANGES_OF]?: ExchangeGroup };
+type Tagged = Socket & { [SERVICE_OF]?: string; [TARGET_OF]?: LocalTarget; [SOURCE_OF]?: string };
 
 export interface ProxyStats {
   /** Transparent mode: redirected connections routed through the mesh, passed through, and refused. */
@@ -229,10 +227,10 @@ export class Proxy {
         return;
       }
       const path = verdict.forwardPath;
-      const exchanges = (req.socket as Tagged)[EXCHANGES_OF];
-      exchanges?.set(res, head);
+      const socket = req.socket;
+      beginExchange(socket, res, head);
       handleInbound(req, res, target, path, hop.set, (end) => {
-        exchanges?.delete(res);
+        endExchange(socket, res);
         this.record(hop, { ...base, path, status: end.status, durationMs: performance.now() - t0, requestBytes: end.requestBytes, responseBytes: end.responseBytes, ...(end.failure ? { failure: end.failure } : {}), ...(end.downstreamReset ? { downstreamReset: true } : {}) });
         // A deny that came while the exchange was in flight is an answer of this stage's own, logged like the fresh ones above.
         if (end.failure?.cause === 'intention_denied') this.options.onMeshError?.(JSON.stringify({ method, path, status: end.status, requestId: hop.requestId, ...end.failure }));
@@ -759,7 +757,7 @@ export class Proxy {
     }
     (socket as Tagged)[SOURCE_OF] = source;
     (socket as Tagged)[TARGET_OF] = target;
-    (socket as Tagged)[EXCHANGES_OF] = this.exchanges.group(source, service);
+    this.exchanges.track(socket, source, service);
     // HTTP is judged per request; a plaintext connection is judged again on the service's mode.
     if (source === UNAUTHENTICATED) this.judge(socket, source, service, () => undefined);
     this.inboundHttp.emit('connection', socket);
