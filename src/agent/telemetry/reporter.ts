@@ -42,6 +42,8 @@ export function reportPhaseMs(node: string): number {
 export class TelemetryReporter {
   private readonly options: ReporterOptions;
   private timer: TimerHandle | undefined;
+  /** When the timer set last was due: the next one is a second on. */
+  private nextAt: number | undefined;
   private inFlight = false;
   /** The report in flight; never rejects (flush waits for it, then sends what came after). */
   private sending: Promise<void> = Promise.resolve();
@@ -65,6 +67,7 @@ export class TelemetryReporter {
   stop(): void {
     this.timer?.cancel();
     this.timer = undefined;
+    this.nextAt = undefined;
   }
 
   /**
@@ -84,15 +87,28 @@ export class TelemetryReporter {
    * the last report ended: the server counts a fresh report in the second it
    * arrives in, so a period of a second plus the send would now and then put
    * two reports in one second and none in the next (a 10 s window a tenth off).
+   * Counted on from the last tick's target, not from now: a timer that fires a
+   * little early (Node's can, by a millisecond) must not make a tick of its own.
    */
   private schedule(): void {
-    const phase = this.options.phaseMs ?? reportPhaseMs(this.options.node);
-    const intoSecond = (((this.options.clock.now() - phase) % REPORT_INTERVAL_MS) + REPORT_INTERVAL_MS) % REPORT_INTERVAL_MS;
-    this.timer = this.options.clock.after(REPORT_INTERVAL_MS - intoSecond, () => {
+    const { clock } = this.options;
+    const now = clock.now();
+    const following = this.nextAt === undefined ? undefined : this.nextAt + REPORT_INTERVAL_MS;
+    // A send that took longer than the second: the next phase from now.
+    const at = following !== undefined && following > now ? following : this.phaseAfter(now);
+    this.nextAt = at;
+    this.timer = clock.after(at - now, () => {
       void this.tick().finally(() => {
         if (this.timer) this.schedule();
       });
     });
+  }
+
+  /** The first moment after `now` at this agent's phase of a second. */
+  private phaseAfter(now: number): number {
+    const phase = this.options.phaseMs ?? reportPhaseMs(this.options.node);
+    const intoSecond = (((now - phase) % REPORT_INTERVAL_MS) + REPORT_INTERVAL_MS) % REPORT_INTERVAL_MS;
+    return now + REPORT_INTERVAL_MS - intoSecond;
   }
 
   /** One report, if there is something to say or a heartbeat is due. Exposed for tests. */

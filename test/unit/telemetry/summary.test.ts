@@ -217,3 +217,19 @@ test('a node’s phase is fixed by its name and spread over the second', () => {
   const quarters = [0, 1, 2, 3].map((q) => phases.filter((p) => Math.floor(p / 250) === q).length);
   assert.ok(quarters.every((n) => n >= 30), `each quarter of the second gets some of 200 nodes: ${quarters}`);
 });
+
+test('a timer that fires a millisecond early makes no extra wake-up: the next one is a second after the last was due', async () => {
+  const real = new FakeClock(1_700_000_000_000);
+  const firedAt: number[] = [];
+  // Every timer fires 1 ms before it is due, as Node's may by Date.now().
+  const early = { now: () => real.now(), after: (ms: number, fn: () => void) => real.after(Math.max(0, ms - 1), () => (firedAt.push(real.now() % 10_000), fn())) };
+  const reporter = new TelemetryReporter({ node: 'host-1', summary: new SummarySink(real), clock: early, phaseMs: 250, send: async () => {} });
+  reporter.start();
+  // A quiet agent: its ticks end at once, in the millisecond they fired in.
+  for (let ms = 0; ms < 3000; ms++) {
+    real.advance(1);
+    await settle();
+  }
+  reporter.stop();
+  assert.deepEqual(firedAt, [249, 1249, 2249], 'one wake-up a second, none a millisecond after each');
+});
