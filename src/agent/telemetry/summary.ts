@@ -115,16 +115,13 @@ export class SummarySink implements TelemetrySink {
   }
 
   private seriesFor(direction: Direction, source: string, destination: string): Series | undefined {
-    let bySource = this.index.get(direction);
-    if (!bySource) this.index.set(direction, (bySource = new Map()));
-    let byDestination = bySource.get(source);
-    if (!byDestination) bySource.set(source, (byDestination = new Map()));
-    let series = byDestination.get(destination);
-    if (series) return series;
+    const known = this.index.get(direction)?.get(source)?.get(destination);
+    if (known) return known;
     // First record of the series in this delta (or one the table has no room for): the keyed table decides.
     const key = seriesKey({ direction, source, destination });
-    series = this.series.get(key);
+    let series = this.series.get(key);
     if (!series) {
+      // Refused before anything is indexed: a full table grows no index either.
       if (this.series.size >= REPORT_LIMITS.series) {
         this.droppedRecords += 1;
         return undefined;
@@ -132,6 +129,10 @@ export class SummarySink implements TelemetrySink {
       series = emptySeries(direction, source, destination);
       this.series.set(key, series);
     }
+    let bySource = this.index.get(direction);
+    if (!bySource) this.index.set(direction, (bySource = new Map()));
+    let byDestination = bySource.get(source);
+    if (!byDestination) bySource.set(source, (byDestination = new Map()));
     byDestination.set(destination, series);
     return series;
   }
