@@ -1,9 +1,11 @@
 // A budget of `perSecond` takes a second: a token bucket that holds one
 // second's worth (the burst) and refills continuously. The span budget
 // (tracing.max_spans_per_second) and tap's per-session and per-node sampling
-// share it. A fixed one-second window would be a comparison cheaper, but lets
-// up to twice the limit through across a window's edge; the bucket holds the
-// bound over any second, at the cost of one multiply per take.
+// share it. Over any T seconds it lets through at most perSecond × (1 + T):
+// one burst, then the rate. A fixed one-second window (a comparison cheaper)
+// hands out a fresh second's worth at every edge, so bursts on both sides of
+// each edge pass twice the limit again and again; the bucket's second burst
+// needs a quiet second to refill. One multiply per take.
 // The clock is injected so the bucket is tested without waiting.
 
 import type { Clock } from './clock.ts';
