@@ -53,6 +53,12 @@ export function authorizeHttp(intentions: IntentionTable, source: string, servic
   return { ok: true, forwardPath: target.forward };
 }
 
+/** What an HTTP request meets under these intentions now, undefined when allowed: for judging open exchanges and streams again. */
+export function deniedNow(intentions: IntentionTable, source: string, service: string, request: HttpRequestHead): MeshFailure | undefined {
+  const verdict = authorizeHttp(intentions, source, service, request);
+  return verdict.ok ? undefined : verdict.failure;
+}
+
 function denial(service: string, source: string, decidedBy: string): MeshFailure {
   return { cause: 'intention_denied', hop: 'inbound', service, policy: decidedBy, detail: `${source || 'an unauthenticated (plaintext) caller'} may not call ${service}` };
 }

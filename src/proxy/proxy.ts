@@ -28,7 +28,7 @@ import type { TLSSocket } from 'node:tls';
 import type { ServiceIdentity } from '../lib/pki/spiffe.ts';
 import { headerValue, statusFor, type MeshFailure } from './mesh-error.ts';
 import { compileIntentions, type IntentionTable } from '../config/intention-table.ts';
-import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, headersOfH2, headersOfRaw } from './authorize.ts';
+import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, deniedNow, headersOfH2, headersOfRaw } from './authorize.ts';
 import { connectLocal, relayUpgrade } from './http/upgrade.ts';
 import { closeLocalPools, endInbound, handleInbound, type LocalTarget } from './http/inbound.ts';
 import { beginExchange, endExchange, InFlightExchanges } from './http/in-flight.ts';
@@ -265,10 +265,7 @@ export class Proxy {
       req.url = verdict.forwardPath;
       const source = (socket as Tagged)[SOURCE_OF] ?? UNAUTHENTICATED;
       const request = { url: verdict.forwardPath, method: req.method ?? 'GET', headers: headersOfRaw(req.rawHeaders) };
-      this.judge(socket, source, target.service, (table) => {
-        const again = authorizeHttp(table.intentions, source, target.service, request);
-        return again.ok ? undefined : again.failure;
-      });
+      this.judge(socket, source, target.service, (table) => deniedNow(table.intentions, source, target.service, request));
       relayUpgrade(req, socket, head, connectLocal(target.port), this.table.defaults(target.service).timeouts.idleMs);
     });
     for (const server of [this.outboundHttp, this.inboundHttp]) {
@@ -341,12 +338,11 @@ export class Proxy {
     // A new deny applies to connections, streams and exchanges already open, not only to new ones.
     // Exchanges first: a plaintext connection closed below would record its exchange as the caller's hang-up, not as the deny.
     this.exchanges.forEach((source, service, res, head) => {
-      const now = this.plaintextRefused(source, service) ?? authorizeHttp(this.table.intentions, source, service, head);
-      if (!now.ok) endInbound(res, now.failure);
+      const denied = this.refusedAsPlaintext(source, service) ?? deniedNow(this.table.intentions, source, service, head);
+      if (denied) endInbound(res, denied);
     });
     for (const { source, service, rejudge, end } of this.judged.values()) {
-      const refused = this.plaintextRefused(source, service);
-      const denied: MeshFailure | undefined = refused ? refused.failure : rejudge(this.table);
+      const denied = this.refusedAsPlaintext(source, service) ?? rejudge(this.table);
       if (denied) {
         this.options.log(`inbound: closing ${source || 'plaintext'} → ${service}: now denied by ${denied.policy}`);
         end(denied);
@@ -440,10 +436,11 @@ export class Proxy {
   }
 
   /** A plaintext caller of a service no longer permissive: refused, whatever the intentions say. */
-  private plaintextRefused(source: string, service: string): { ok: false; failure: MeshFailure } | undefined {
+  private refusedAsPlaintext(source: string, service: string): MeshFailure | undefined {
     if (source !== UNAUTHENTICATED || this.table.defaults(service).mtlsMode === 'permissive') return undefined;
-    return { ok: false, failure: { cause: 'intention_denied', hop: 'inbound', service, policy: 'mtls_mode=strict', detail: 'plaintext is no longer accepted' } };
+    return { cause: 'intention_denied', hop: 'inbound', service, policy: 'mtls_mode=strict', detail: 'plaintext is no longer accepted' };
   }
+
 
   private judge(socket: Socket, source: string, service: string, rejudge: (table: Table) => MeshFailure | undefined): void {
     if (!this.judged.has(socket)) socket.once('close', () => this.judged.delete(socket));
@@ -747,10 +744,7 @@ export class Proxy {
         const grpc = String(headers['content-type'] ?? '').startsWith('application/grpc');
         const traced = this.h2Hop({ direction: 'inbound', protocol, source, destination: service, endpoint: local.id, mtls: source !== UNAUTHENTICATED }, stream, { ...headers, ':path': verdict.ok ? verdict.forwardPath : headers[':path'] });
         if (!verdict.ok) return Promise.resolve(respondFailure(stream, verdict.failure, grpc));
-        this.judgeStream(stream, source, service, grpc, (table) => {
-          const now = authorizeHttp(table.intentions, source, service, head);
-          return now.ok ? undefined : now.failure;
-        });
+        this.judgeStream(stream, source, service, grpc, (table) => deniedNow(table.intentions, source, service, head));
         return h2Inbound(target, stream, traced, this.h2Sessions);
       }).emit('connection', prepend(socket, rest ?? Buffer.alloc(0)));
       return;

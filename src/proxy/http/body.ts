@@ -65,10 +65,13 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Reques
  * 413, or the mesh's own error): the rest is not forwarded but read and
  * dropped, so the next request on the caller's keep-alive connection is not
  * stuck behind it. Node's server drains a body nobody read, but not one piped
- * to a request that has ended or failed. `forwarding` is the request carrying
- * the body on; it is destroyed, as nothing more will be sent on it.
+ * to a request that has ended or failed. `body` is what reads `req` (req
+ * itself, or the stream the outbound stage made of it); `forwarding` is the
+ * request carrying the body on, destroyed, as nothing more will be sent on it.
  */
-export function dropRestOfBody(body: Readable, forwarding: { destroy(): void } | undefined): void {
+export function dropRestOfBody(req: IncomingMessage, body: Readable, forwarding: { destroy(): void } | undefined): void {
+  // All in, or the caller gone: nothing is left to drop.
+  if (req.complete || req.destroyed) return;
   forwarding?.destroy();
   body.unpipe();
   body.resume();

@@ -85,7 +85,7 @@ export function handleInbound(req: IncomingMessage, res: ServerResponse, target:
     response.once('end', () => {
       end({ status });
       // The app answered before the caller finished its upload: the rest is dropped, not left to block the connection.
-      if (!req.complete && !req.destroyed) dropRestOfBody(req, upstream);
+      dropRestOfBody(req, req, upstream);
     });
     response.once('error', (error: NodeJS.ErrnoException) => {
       if (!res.destroyed) end({ status, failure: { cause: 'upstream_reset', hop: 'inbound', service: target.service, endpoint: `127.0.0.1:${target.port}`, detail: `${target.instanceId}: the answer broke off after ${responseBytes} bytes: ${error.code ?? error.message}` } });
@@ -130,8 +130,9 @@ export function endInbound(res: ServerResponse, failure: MeshFailure): void {
   if (!end || !upstream) return;
   if (!res.headersSent) {
     if (!end({ status: statusFor(failure.cause), failure })) return;
+    upstream.destroy();
     // What the caller still sends is read and dropped, so the next request on its keep-alive connection is not held behind it.
-    dropRestOfBody(res.req, upstream);
+    dropRestOfBody(res.req, res.req, undefined);
     sendMeshError(res, failure);
     return;
   }

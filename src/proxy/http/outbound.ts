@@ -174,7 +174,7 @@ export async function handleOutbound(req: IncomingMessage, res: ServerResponse, 
     if (requestTimer) clearTimeout(requestTimer);
     cluster.limits.release('request');
     // Answered before the caller finished its upload: the rest is dropped, not left to block the connection.
-    if (streamed && !req.complete && !req.destroyed) dropRestOfBody(streamed, current && 'abort' in current ? { destroy: current.abort } : undefined);
+    if (streamed) dropRestOfBody(req, streamed, current && 'abort' in current ? { destroy: current.abort } : undefined);
   }
 }
 
