@@ -6,7 +6,7 @@
 
 import Consul from 'consul';
 import { MeshError } from '../lib/errors.ts';
-import { unbracket } from '../lib/net/host-port.ts';
+import { urlHostPort } from '../lib/net/host-port.ts';
 import { ServerAgent, type ServerTlsSource } from './server-agent.ts';
 import type { TapBatch, TapSession, TapSessionsBody } from '../config/tap.ts';
 import type { TelemetryReport } from '../config/telemetry-report.ts';
@@ -48,9 +48,10 @@ export class ServerClient {
   constructor(serverUrl: string, token: string, tls?: ServerTlsSource) {
     const url = new URL(serverUrl);
     const secure = url.protocol === 'https:';
+    const { host, port } = urlHostPort(url);
     this.consul = new Consul({
-      host: unbracket(url.hostname),
-      port: Number(url.port || (secure ? 443 : 80)),
+      host,
+      port,
       secure,
       ...(secure && tls ? { agent: new ServerAgent(tls) } : {}),
       defaults: token ? { token } : {},

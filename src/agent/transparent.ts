@@ -19,7 +19,7 @@ import { resolveTransparentConfig, type TransparentConfig } from '../iptables/co
 import { originalDstAvailable } from '../iptables/original-dst.ts';
 import { MeshError } from '../lib/errors.ts';
 import { agentStateDir, listenAddrOf, type AgentConfig } from './config/agent-config.ts';
-import { unbracket } from '../lib/net/host-port.ts';
+import { urlHostPort } from '../lib/net/host-port.ts';
 import { makeDirs } from '../lib/make-dirs.ts';
 
 /** The rules this host's config calls for: its services' ports are the meshed inbound ports. */
@@ -44,10 +44,8 @@ export function transparentRulesOf(config: AgentConfig): TransparentConfig | und
 }
 
 function serverDestination(server: string, resolved: string | undefined): Array<{ address: string; port: number }> {
-  const url = new URL(server);
-  const host = unbracket(url.hostname);
+  const { host, port } = urlHostPort(new URL(server));
   const address = isIP(host) ? host : resolved;
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   return address ? [{ address, port }] : [];
 }
 

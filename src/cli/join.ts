@@ -37,7 +37,7 @@ import { agentFailure, lastLines, logSize, readLogSince, type AgentFailure } fro
 import { execaRunner, installUnit, isSystemdPid1, removeUnit, renderUnit, unitNameFor } from '../agent/supervisor/systemd.ts';
 import { parseGoDuration } from '../lib/duration.ts';
 import { EXIT_USAGE, MeshError } from '../lib/errors.ts';
-import { unbracket } from '../lib/net/host-port.ts';
+import { isLoopbackUrl, unbracket } from '../lib/net/host-port.ts';
 import { VERSION } from '../control/server.ts';
 import { ApiClient } from './api-client.ts';
 import { removeRules, showRules } from '../iptables/apply.ts';
@@ -182,12 +182,6 @@ function joinUrl(server: string): string {
   return serverUrl(/^[a-z]+:\/\//i.test(server) ? server : `https://${server}`);
 }
 
-/** A server on this host: an IP in 127.0.0.0/8, ::1, or the name localhost (never a name that merely starts with 127.). */
-function isLoopbackUrl(url: string): boolean {
-  const host = unbracket(new URL(url).hostname);
-  if (host === 'localhost' || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
-}
 
 /**
  * How join trusts the server before it sends the token: the pinned CA's roots

@@ -307,6 +307,6 @@ async function registerSelf(store: Store, options: ServerOptions, nodeId: string
 /** --http-addr or --https-addr: a host name or IP (IPv6 in brackets) and a port, 0 for any free one (tests). */
 function serverAddrOption(addr: string, flag: string): HostPort {
   const parsed = parseHostPort(addr, { hosts: 'name', minPort: 0 });
-  if (!parsed.ok) throw new MeshError('MESH_E_USAGE', `${flag} "${addr}" is not HOST:PORT: ${parsed.reason}`, { hint: `give host:port, for example ${flag} 127.0.0.1:${flag === '--https-addr' ? 8501 : 8500}` });
+  if (!parsed.ok) throw new MeshError('MESH_E_USAGE', `${flag} "${addr}" is not HOST:PORT: ${parsed.reason}`, { hint: `give host:port, for example ${flag} 127.0.0.1:${flag === '--https-addr' ? 8501 : 8500}, or 0.0.0.0:${flag === '--https-addr' ? 8501 : 8500} for every interface` });
   return parsed.value;
 }

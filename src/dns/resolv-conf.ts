@@ -10,7 +10,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { parseHostPort } from '../lib/net/host-port.ts';
+import { isLoopbackIp, parseHostPort } from '../lib/net/host-port.ts';
 import { formatUpstream, DNS_PORT } from './upstream.ts';
 
 export interface ResolvConf {
@@ -77,7 +77,7 @@ export async function readResolvConf(path: string = RESOLV_CONF_PATH): Promise<R
 /** Whether a "host:port" nameserver is on this host's loopback (127.0.0.0/8 or ::1). */
 export function isLoopbackNameserver(nameserver: string): boolean {
   const parsed = parseHostPort(nameserver, { hosts: 'ip', minPort: 1, defaultPort: DNS_PORT });
-  return parsed.ok && (parsed.value.host.startsWith('127.') || parsed.value.host === '::1');
+  return parsed.ok && isLoopbackIp(parsed.value.host);
 }
 
 /**

@@ -4,7 +4,7 @@
 
 import { isIP } from 'node:net';
 import { MeshError } from '../lib/errors.ts';
-import { joinHostPort, parseHostPort } from '../lib/net/host-port.ts';
+import { isLoopbackIp, joinHostPort, parseHostPort } from '../lib/net/host-port.ts';
 
 export interface Upstream {
   readonly host: string;
@@ -36,5 +36,5 @@ export function isSelf(upstream: Upstream, listen: { host: string; port: number 
   if (upstream.port !== listen.port) return false;
   if (upstream.host === listen.host || WILDCARDS.has(upstream.host)) return true;
   if (!WILDCARDS.has(listen.host)) return false;
-  return upstream.host.startsWith('127.') || upstream.host === '::1';
+  return isLoopbackIp(upstream.host);
 }

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hostPortOf, joinHostPort, parseHostPort, parsePort, splitHostPort, unbracket, type HostPortRules } from '../../src/lib/net/host-port.ts';
+import { hostPortOf, isLoopbackIp, isLoopbackUrl, joinHostPort, parseHostPort, parsePort, splitHostPort, unbracket, urlHostPort, type HostPortRules } from '../../src/lib/net/host-port.ts';
 
 const LISTEN: HostPortRules = { hosts: 'listen', minPort: 0 };
 const CHECK: HostPortRules = { hosts: 'name', minPort: 1 };
@@ -101,4 +101,17 @@ test('joining brackets any host with a colon, and parsing it back gives the part
   assert.throws(() => hostPortOf('[::1', CHECK), { message: '"[::1" is not HOST:PORT: the "[" has no closing "]"' });
   assert.equal(unbracket('[::1]'), '::1');
   assert.equal(unbracket('example.com'), 'example.com');
+});
+
+test('loopback: 127.0.0.0/8 and ::1 as IPs, localhost as a URL name, never a name that starts with "127."', () => {
+  const ips: Array<[string, boolean]> = [['127.0.0.1', true], ['127.53.0.9', true], ['::1', true], ['10.0.0.1', false], ['::', false], ['127.example.com', false], ['localhost', false]];
+  for (const [host, want] of ips) assert.equal(isLoopbackIp(host), want, host);
+  const urls: Array<[string, boolean]> = [['https://127.0.0.1:8501', true], ['http://[::1]:8500', true], ['http://localhost:8500', true], ['https://127.example.com', false], ['https://10.0.0.1:8501', false]];
+  for (const [url, want] of urls) assert.equal(isLoopbackUrl(url), want, url);
+});
+
+test("a URL's host and port: unbracketed, the scheme's default port when it gives none", () => {
+  assert.deepEqual(urlHostPort(new URL('https://[fd00::1]:8501/x')), { host: 'fd00::1', port: 8501 });
+  assert.deepEqual(urlHostPort(new URL('https://server.local')), { host: 'server.local', port: 443 });
+  assert.deepEqual(urlHostPort(new URL('http://10.0.0.1')), { host: '10.0.0.1', port: 80 });
 });

@@ -7,7 +7,7 @@ import { SOURCE_TEXT, trustWayOut, type Target } from '../target.ts';
 import { jsonOf, type HttpGet } from './http.ts';
 import { failed, named, passed, warned, type CheckResult, type Verdict } from './result.ts';
 import { evaluateSkew } from './skew.ts';
-import { unbracket } from '../../lib/net/host-port.ts';
+import { isLoopbackUrl } from '../../lib/net/host-port.ts';
 
 export interface ServerCheckDeps {
   readonly get: HttpGet;
@@ -28,7 +28,7 @@ export async function runServerChecks(target: Target, deps: ServerCheckDeps): Pr
   if (secure) {
     results.push(result('server TLS verified', evaluateTls(target, leader.kind === 'error' ? leader.code : undefined)));
     if (leader.kind === 'error') return results;
-  } else if (!isLoopback(target.url)) {
+  } else if (!isLoopbackUrl(target.url)) {
     results.push(result('server TLS verified', warned(`${target.url} is plain HTTP off this host: the token crosses the network in clear`, `use the server's TLS API (https://HOST:8501) with MESHCTL_CA_FILE, ${trustWayOut(target)}`)));
   }
   if (leader.kind === 'error') return results;
@@ -75,7 +75,3 @@ async function checkToken(target: Target, deps: ServerCheckDeps): Promise<Verdic
   return passed(`accessor ${String(token.AccessorID ?? '').slice(0, 8)}…${policy ? `, policy ${policy}` : ''}`);
 }
 
-function isLoopback(url: string): boolean {
-  const host = unbracket(new URL(url).hostname);
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}

@@ -117,6 +117,22 @@ export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** An IP on this host's loopback: 127.0.0.0/8 or ::1 (never a name that merely starts with "127."). */
+export function isLoopbackIp(host: string): boolean {
+  return (isIP(host) === 4 && host.startsWith('127.')) || host === '::1';
+}
+
+/** A URL that points at this host: a loopback IP or the name localhost. */
+export function isLoopbackUrl(url: string): boolean {
+  const host = unbracket(new URL(url).hostname);
+  return host === 'localhost' || isLoopbackIp(host);
+}
+
+/** A URL's host (unbracketed) and port, its scheme's default port when it gives none. */
+export function urlHostPort(url: URL): HostPort {
+  return { host: unbracket(url.hostname), port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+}
+
 /** A URL's hostname as sockets and isIP take it: "[::1]" becomes "::1". */
 export function unbracket(hostname: string): string {
   return hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
