@@ -4,12 +4,12 @@
 // (upstream listener → balancer → hop → inbound listener → app), with no agent
 // and no server, so proxy behaviour is tested on its own.
 
-import { createServer as createNetServer } from 'node:net';
 import { systemClock, systemRandom } from '../../src/lib/clock.ts';
 import { Proxy } from '../../src/proxy/proxy.ts';
 import { makeTestCa, type TestCa } from './pki.ts';
 import { compileIntentions, type IntentionEntry } from '../../src/config/intention-table.ts';
 import type { RouteTable } from '../../src/config/route-table.ts';
+import { freePort } from './listen.ts';
 
 let bedCa: TestCa | undefined;
 /** One CA for every bed in a test process. */
@@ -18,13 +18,7 @@ export function bedCertificateAuthority(): TestCa {
   return bedCa;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort };
 
 export interface BedInstance {
   id: string;

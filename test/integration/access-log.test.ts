@@ -15,6 +15,7 @@ import { attachAccessLog, type AccessLogFile } from '../../src/agent/telemetry/a
 import { compileIntentions } from '../../src/config/intention-table.ts';
 import { startProxyBed, type ProxyBed } from '../helpers/proxy-bed.ts';
 import { waitFor } from '../helpers/server.ts';
+import { listenLoopback } from '../helpers/listen.ts';
 
 interface Answer { status: number; meshError: string; requestId: string }
 
@@ -50,8 +51,7 @@ describe('access log: HTTP through both stages', () => {
       res.setHeader('x-app-saw-request-id', String(req.headers['x-request-id'] ?? ''));
       res.end('ok');
     });
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    const port = (app.address() as { port: number }).port;
+    const port = await listenLoopback(app);
     bed = await startProxyBed('web', [{ id: 'web-1', port }], { protocol: 'http', retries: { num_retries: 0 } }, {
       defaultPolicy: 'deny',
       entries: [{ Name: 'web', Config: { Sources: [{ Name: 'web', Action: 'allow', Permissions: [{ Action: 'deny', HTTP: { PathPrefix: '/admin' } }] }] } }],

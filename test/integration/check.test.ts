@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { cliFor } from '../helpers/cli.ts';
 import { MESHCTL, api, removeDir, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
+import { freePort, listenLoopback } from '../helpers/listen.ts';
 
 let server: ServerProcess;
 let root: string;
@@ -22,8 +23,7 @@ before(async () => {
   server = await startServer();
   root = mkdtempSync(join(tmpdir(), 'meshctl-check-'));
   app = createServer((_, res) => res.end('ok'));
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  appPort = (app.address() as { port: number }).port;
+  appPort = await listenLoopback(app);
 });
 after(async () => {
   spawnSync(MESHCTL, ['leave', '--force', '--data-dir', join(root, 'data'), '--config-dir', join(root, 'conf')], { encoding: 'utf8', timeout: 30_000 });
@@ -33,14 +33,6 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** A port nothing listens on now (bound, then released). */
-async function freePort(): Promise<number> {
-  const probe = createTcpServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /** Before a join, the agent's ports as flags: free ones, since other tests on this machine may hold the defaults. */
 async function portFlags(): Promise<string[]> {
@@ -97,8 +89,7 @@ test('a server that is down: × server reachable, exit 1, and the host checks st
 
 test('a port the agent needs that something holds: × agent ports free naming it', async () => {
   const holder = createTcpServer();
-  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-  const held = (holder.address() as { port: number }).port;
+  const held = await listenLoopback(holder);
   try {
     const flags = await portFlags();
     flags[1] = `127.0.0.1:${held}`;

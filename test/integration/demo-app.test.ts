@@ -8,6 +8,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../helpers/server.ts';
+import { listenLoopback } from '../helpers/listen.ts';
 
 const APP = fileURLToPath(new URL('../../src/demo/app.ts', import.meta.url));
 const children: ChildProcess[] = [];
@@ -28,8 +29,7 @@ function listen(handler: (headers: IncomingHttpHeaders) => number): Promise<numb
 
 async function freePort(): Promise<number> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
+  const port = await listenLoopback(server);
   await new Promise((resolve) => server.close(resolve));
   return port;
 }

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { MESHCTL, api, removeDir, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
+import { listenLoopback } from '../helpers/listen.ts';
 
 let server: ServerProcess;
 let root: string;
@@ -25,8 +26,7 @@ before(async () => {
   root = mkdtempSync(join(tmpdir(), 'meshctl-join-fail-'));
   // A port something else already listens on, as another agent's metrics would.
   holder = createServer();
-  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
-  heldPort = (holder.address() as { port: number }).port;
+  heldPort = await listenLoopback(holder);
   const res = await api(server, 'PUT', '/v1/acl/token', { NodeIdentities: [{ NodeName: 'failing' }], ServiceIdentities: [{ ServiceName: 'web' }] });
   token = ((await res.json()) as { SecretID: string }).SecretID;
 });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { MESHCTL, api, removeDir, startServer, waitFor, type ServerProcess } from '../helpers/server.ts';
 import { makeTestCa } from '../helpers/pki.ts';
+import { listenLoopback } from '../helpers/listen.ts';
 
 let server: ServerProcess;
 let root: string;
@@ -21,8 +22,7 @@ before(async () => {
   server = await startServer();
   root = mkdtempSync(join(tmpdir(), 'meshctl-join-'));
   app = createServer((_, res) => res.end('ok'));
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  appPort = (app.address() as { port: number }).port;
+  appPort = await listenLoopback(app);
 });
 after(async () => {
   spawnSync(MESHCTL, ['leave', '--force', ...dirs('a')], { encoding: 'utf8' });

@@ -11,6 +11,7 @@ import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startProxyBed, type ProxyBed } from '../helpers/proxy-bed.ts';
 import { waitFor } from '../helpers/server.ts';
+import { listenLoopback } from '../helpers/listen.ts';
 
 let app: Server;
 let bed: ProxyBed;
@@ -25,8 +26,7 @@ before(async () => {
     req.resume();
     req.on('end', () => res.end(`ok ${req.url}`));
   });
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  appPort = (app.address() as { port: number }).port;
+  appPort = await listenLoopback(app);
   bed = await startProxyBed('web', [{ id: 'web', port: appPort }], DEFAULTS, {
     defaultPolicy: 'deny',
     entries: [{ Name: 'web', Config: { Sources: [{ Name: 'web', Action: 'allow', Permissions: [{ Action: 'deny', HTTP: { PathPrefix: '/admin' } }] }] } }],

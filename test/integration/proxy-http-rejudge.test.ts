@@ -13,6 +13,7 @@ import type { IntentionEntry } from '../../src/config/intention-table.ts';
 import type { HttpRecord } from '../../src/proxy/telemetry/records.ts';
 import { startProxyBed, type BedIntentions, type ProxyBed } from '../helpers/proxy-bed.ts';
 import { waitFor } from '../helpers/server.ts';
+import { listenLoopback } from '../helpers/listen.ts';
 
 const DEFAULTS = { protocol: 'http', retries: { num_retries: 0 } };
 type Permission = NonNullable<IntentionEntry['Config']['Sources'][number]['Permissions']>[number];
@@ -76,8 +77,7 @@ before(async () => {
     }
     res.end(`ok ${url}`);
   });
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  appPort = (app.address() as { port: number }).port;
+  appPort = await listenLoopback(app);
   bed = await startProxyBed('web', instances(), DEFAULTS, rules());
   bed.proxy.telemetry.add({ http: (r) => void records.push(r) });
 });

@@ -14,6 +14,7 @@ import { connect as connectTls } from 'node:tls';
 import { bedCertificateAuthority, startProxyBed, type BedIntentions, type ProxyBed } from '../helpers/proxy-bed.ts';
 import { waitFor } from '../helpers/server.ts';
 import { closeGrpcBed, echoClient, grpc, startEchoServer } from '../helpers/grpc-echo.ts';
+import { listenLoopback } from '../helpers/listen.ts';
 
 /** Sends raw request bytes to a port; resolves the status line's code, the x-mesh-error header and the body. */
 function raw(port: number, request: string): Promise<{ status: number; meshError: string; body: string }> {
@@ -44,8 +45,7 @@ describe('HTTP: L7 intentions on the normalized path', () => {
       seen.push(req.url ?? '');
       res.end(`app saw ${req.url}`);
     });
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    const port = (app.address() as { port: number }).port;
+    const port = await listenLoopback(app);
     bed = await startProxyBed('web', [{ id: 'web', port }], { protocol: 'http', retries: { num_retries: 0 } }, adminDenied());
   });
   after(async () => {
@@ -121,8 +121,7 @@ describe('TCP: judged at connect, and again when the intentions change', () => {
   const deny: BedIntentions = { defaultPolicy: 'deny', entries: [{ Name: 'db', Config: { Sources: [{ Name: '*', Action: 'allow' }, { Name: 'db', Action: 'deny' }] } }] };
   before(async () => {
     echo = createNetServer((s) => s.pipe(s));
-    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
-    port = (echo.address() as { port: number }).port;
+    port = await listenLoopback(echo);
     bed = await startProxyBed('db', [{ id: 'db', port }], { protocol: 'tcp' }, allow);
   });
   after(async () => {

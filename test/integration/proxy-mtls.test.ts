@@ -10,6 +10,7 @@ import { systemClock, systemRandom } from '../../src/lib/clock.ts';
 import { compileIntentions } from '../../src/config/intention-table.ts';
 import { Proxy } from '../../src/proxy/proxy.ts';
 import { bedCertificateAuthority, freePort } from '../helpers/proxy-bed.ts';
+import { listenLoopback } from '../helpers/listen.ts';
 
 let impostor: Server;
 let proxy: Proxy;
@@ -26,8 +27,7 @@ before(async () => {
       socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
     });
   });
-  await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
-  const impostorPort = (impostor.address() as { port: number }).port;
+  const impostorPort = await listenLoopback(impostor);
   proxy = new Proxy({ inboundHost: '127.0.0.1', inboundPort: 0, clock: systemClock, random: systemRandom, log: () => {} });
   await proxy.start();
   proxy.updateCertificates({ trustDomain: ca.trustDomain, rootsPem: [ca.certPem] }, new Map([['client', ca.leaf('client')]]));

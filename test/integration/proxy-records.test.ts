@@ -11,6 +11,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import type { HttpRecord } from '../../src/proxy/telemetry/records.ts';
 import { startProxyBed, type ProxyBed } from '../helpers/proxy-bed.ts';
 import { waitFor } from '../helpers/server.ts';
+import { listenLoopback } from '../helpers/listen.ts';
 
 let app: Server;
 let bed: ProxyBed;
@@ -40,8 +41,7 @@ before(async () => {
     req.on('data', (chunk: Buffer) => (n += chunk.length));
     req.on('end', () => res.end(`got ${n}`));
   });
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  const port = (app.address() as { port: number }).port;
+  const port = await listenLoopback(app);
   bed = await startProxyBed('web', [{ id: 'a', port }], { protocol: 'http', retries: { num_retries: 0 }, circuit_breaker: { max_requests: 2 } });
   bed.proxy.telemetry.add({ http: (r) => void records.push(r) });
   // A warm pool: a caller giving up within 150 ms must find its request already at the inbound stage, not still handshaking.

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { compileRoutes } from '../../src/config/route-table.ts';
 import { startProxyBed, type ProxyBed } from '../helpers/proxy-bed.ts';
+import { listenLoopback } from '../helpers/listen.ts';
 
 let app: Server;
 let bed: ProxyBed;
@@ -26,8 +27,7 @@ before(async () => {
     seen.push({ url: req.url ?? '', headers: req.headers });
     res.end('ok');
   });
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  port = (app.address() as { port: number }).port;
+  port = await listenLoopback(app);
   bed = await startProxyBed('web', [{ id: 'web', port }], { protocol: 'http' });
   await bed.set([{ id: 'web', port }], { protocol: 'http' }, undefined, compileRoutes([{ Name: 'web', Config: { Version: 1, Routes: ROUTES } }], []));
 });

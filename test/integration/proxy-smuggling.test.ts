@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { encodeHop } from '../../src/proxy/hop.ts';
 import { connect as connectTls } from 'node:tls';
 import { bedCertificateAuthority, startProxyBed, type ProxyBed } from '../helpers/proxy-bed.ts';
+import { listenLoopback } from '../helpers/listen.ts';
 
 // The app: a raw server that records every request head+body it receives, and
 // answers each with 200 (it parses just enough: Content-Length bodies only).
@@ -43,8 +44,7 @@ before(async () => {
     });
     socket.on('error', () => {});
   });
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  appPort = (app.address() as { port: number }).port;
+  appPort = await listenLoopback(app);
   bed = await startProxyBed('web', [{ id: 'web', port: appPort }], { protocol: 'http', retries: { num_retries: 0 } });
 });
 after(async () => {
