@@ -31,7 +31,7 @@ import { compileIntentions, type IntentionTable } from '../config/intention-tabl
 import { UNAUTHENTICATED, authorizeConnection, authorizeHttp, deniedNow, headersOfH2, headersOfRaw } from './authorize.ts';
 import { connectLocal, relayUpgrade } from './http/upgrade.ts';
 import { closeLocalPools, endInbound, handleInbound, type LocalTarget } from './http/inbound.ts';
-import { beginExchange, endExchange, InFlightExchanges } from './http/in-flight.ts';
+import { beginExchange, endExchange, exchangesOn } from './http/in-flight.ts';
 import { handleOutbound, sendMeshError } from './http/outbound.ts';
 import { routeH2, routeHttp, type RouteOutcome } from './http/route.ts';
 import type { RouteTable } from '../config/route-table.ts';
@@ -139,8 +139,6 @@ export class Proxy {
    * config changes: a new deny, or a service turned strict, closes them.
    */
   private readonly judged = new Map<Socket | ServerHttp2Stream, { source: string; service: string; rejudge: (table: Table) => MeshFailure | undefined; end: (failure: MeshFailure) => void }>();
-  /** HTTP/1.1 exchanges in flight at the inbound stage, judged again like the above: an answer under way does not outlive its caller's access. */
-  private readonly exchanges = new InFlightExchanges();
   private readonly tls: MeshTls;
   readonly stats: ProxyStats = { redirectedToMesh: 0, passedThrough: 0, redirectRefused: 0, plaintextAccepted: 0, plaintextRefused: 0 };
   private readonly outbound: Server[] = [];
@@ -336,11 +334,6 @@ export class Proxy {
       defaults: defaultsOf,
     };
     // A new deny applies to connections, streams and exchanges already open, not only to new ones.
-    // Exchanges first: a plaintext connection closed below would record its exchange as the caller's hang-up, not as the deny.
-    this.exchanges.forEach((source, service, res, head) => {
-      const denied = this.refusedAsPlaintext(source, service) ?? deniedNow(this.table.intentions, source, service, head);
-      if (denied) endInbound(res, denied);
-    });
     for (const { source, service, rejudge, end } of this.judged.values()) {
       const denied = this.refusedAsPlaintext(source, service) ?? rejudge(this.table);
       if (denied) {
@@ -442,9 +435,16 @@ export class Proxy {
   }
 
 
-  private judge(socket: Socket, source: string, service: string, rejudge: (table: Table) => MeshFailure | undefined): void {
+  private judge(socket: Socket, source: string, service: string, rejudge: (table: Table) => MeshFailure | undefined, end: (failure: MeshFailure) => void = () => socket.destroy()): void {
     if (!this.judged.has(socket)) socket.once('close', () => this.judged.delete(socket));
-    this.judged.set(socket, { source, service, rejudge, end: () => socket.destroy() });
+    this.judged.set(socket, { source, service, rejudge, end });
+  }
+
+  /** HTTP/1.1 exchanges in flight at the inbound stage (tests: none may be left behind). */
+  get exchangesInFlight(): number {
+    let n = 0;
+    for (const key of this.judged.keys()) n += exchangesOn(key as Socket).length;
+    return n;
   }
 
   /**
@@ -751,9 +751,24 @@ export class Proxy {
     }
     (socket as Tagged)[SOURCE_OF] = source;
     (socket as Tagged)[TARGET_OF] = target;
-    this.exchanges.track(socket, source, service);
-    // HTTP is judged per request; a plaintext connection is judged again on the service's mode.
-    if (source === UNAUTHENTICATED) this.judge(socket, source, service, () => undefined);
+    // HTTP is judged per request; the exchanges in flight are judged again, and a plaintext connection on
+    // the service's mode too: its exchanges then end with the refusal (not as the caller's hang-up) before it closes.
+    this.judge(
+      socket,
+      source,
+      service,
+      (table) => {
+        for (const { res, head } of exchangesOn(socket)) {
+          const denied = deniedNow(table.intentions, source, service, head);
+          if (denied) endInbound(res, denied);
+        }
+        return undefined;
+      },
+      (failure) => {
+        for (const { res } of exchangesOn(socket)) endInbound(res, failure);
+        socket.destroy();
+      },
+    );
     this.inboundHttp.emit('connection', socket);
     socket.resume();
   }

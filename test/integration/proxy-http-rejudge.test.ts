@@ -256,7 +256,7 @@ describe('intentions flipping under load', () => {
       const inFlight = byStage('inbound').filter((r) => r.failure?.cause === 'intention_denied' && r.status === 200);
       assert.ok(inFlight.length > 0, `some answers were cut mid-body by a deny (${flips} flips, ${JSON.stringify(outcomes)}, ${kinds})`);
       assert.equal(outcomes.cut, inFlight.length, 'every cut the callers saw is a deny the inbound stage recorded');
-      await waitFor(() => bed.proxy['exchanges'].size === 0, 2_000, 'no exchange left in flight');
+      await waitFor(() => bed.proxy.exchangesInFlight === 0, 2_000, 'no exchange left in flight');
       assert.deepEqual(uncaught, []);
     } finally {
       process.off('uncaughtException', onError);

@@ -1,14 +1,14 @@
-// The HTTP/1.1 exchanges in flight at the inbound stage, grouped by caller
-// and service, so that a config change judges them again like TCP hops and
-// HTTP/2 streams: an answer that streams for hours (server-sent events, a
-// long download, a long poll) must not outlive its caller's access.
+// The HTTP/1.1 exchanges in flight on an inbound connection, so that a config
+// change judges them again like TCP hops and HTTP/2 streams: an answer that
+// streams for hours (server-sent events, a long download, a long poll) must
+// not outlive its caller's access. The proxy judges the connection (its
+// caller and service are fixed) and, through it, these.
 //
-// Cheap on the request path: the groups hold connections (added once per
-// connection, taken out when it closes), and a request only writes its
-// response into a slot on its own connection and clears it when it ends, the
-// head the intentions judged kept on the response. A Map keyed by each
-// response cost the bench ~7 µs a request and ~120 MB of peak RSS under load
-// (measured: 72.8 µs/proxy and 291 MB with it, 65.2 and 172 MB without).
+// Cheap on the request path: a request writes its response into a slot on its
+// own connection and clears it when it ends, the head the intentions judged
+// kept on the response. A Map keyed by each response cost the bench ~7 µs a
+// request and ~120 MB of peak RSS under load (measured: 72.8 µs/proxy and
+// 291 MB with it, 65.2 and 172 MB without).
 
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -43,57 +43,15 @@ export function endExchange(socket: Socket, res: ServerResponse): void {
   }
 }
 
-export class InFlightExchanges {
-  /** Caller → service → its open inbound HTTP/1.1 connections. */
-  private readonly groups = new Map<string, Map<string, Set<Socket>>>();
-
-  /** An inbound HTTP/1.1 connection of this caller to this service, tracked until it closes. */
-  track(socket: Socket, source: string, service: string): void {
-    let services = this.groups.get(source);
-    if (!services) this.groups.set(source, (services = new Map()));
-    let sockets = services.get(service);
-    if (!sockets) services.set(service, (sockets = new Set()));
-    const group = sockets;
-    group.add(socket);
-    socket.once('close', () => {
-      group.delete(socket);
-      if (group.size > 0) return;
-      services.delete(service);
-      if (services.size === 0) this.groups.delete(source);
-    });
-  }
-
-  /**
-   * Calls `visit` for each exchange in flight. `visit` may end the exchange
-   * (and so take it out of its slot) while this runs: each connection's
-   * exchanges are read before any is visited.
-   */
-  forEach(visit: (source: string, service: string, res: ServerResponse, head: HttpRequestHead) => void): void {
-    for (const [source, services] of this.groups) {
-      for (const [service, sockets] of services) {
-        for (const socket of sockets) {
-          const current = (socket as Connection)[IN_FLIGHT];
-          if (current === undefined) continue;
-          for (const res of Array.isArray(current) ? [...current] : [current]) {
-            const head = (res as Exchange)[HEAD];
-            if (head) visit(source, service, res, head);
-          }
-        }
-      }
-    }
-  }
-
-  /** How many exchanges are in flight (tests, and leaks). */
-  get size(): number {
-    let n = 0;
-    for (const services of this.groups.values()) {
-      for (const sockets of services.values()) {
-        for (const socket of sockets) {
-          const current = (socket as Connection)[IN_FLIGHT];
-          n += current === undefined ? 0 : Array.isArray(current) ? current.length : 1;
-        }
-      }
-    }
-    return n;
-  }
+/**
+ * The connection's exchanges in flight, each with the head it was judged on: a
+ * copy, so the caller may end them (and so take them out) while it reads.
+ */
+export function exchangesOn(socket: Socket): Array<{ res: ServerResponse; head: HttpRequestHead }> {
+  const current = (socket as Connection)[IN_FLIGHT];
+  if (current === undefined) return [];
+  return (Array.isArray(current) ? current : [current]).flatMap((res) => {
+    const head = (res as Exchange)[HEAD];
+    return head ? [{ res, head }] : [];
+  });
 }
