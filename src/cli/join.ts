@@ -323,14 +323,8 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
     try {
       await startOrExit(agent);
     } catch (error) {
-      // Nothing half-installed: a fresh join that could not start its agent takes back what it wrote.
-      if (!previous) {
-        try {
-          rollback(config, record, true);
-        } catch {
-          // The original error is the one to report.
-        }
-      }
+      // Nothing half-installed: a fresh join that could not start its agent takes back what it made.
+      if (!previous) await undoFreshJoin(config, record, {});
       throw error;
     }
     process.stdout.write(`joined ${config.server} as node ${config.nodeName}; running the agent in the foreground (Ctrl-C stops it; services stay registered)\n`);
@@ -368,13 +362,7 @@ async function join(server: string, flags: JoinFlags): Promise<void> {
     }
     await waitForRegistration(config, { fresh: !previous, agentLog, unitName });
   } catch (error) {
-    if (!previous) {
-      if (unitName) await removeUnit(unitName).catch(() => undefined);
-      else await stopBuiltinSupervisor(config.dataDir).catch(() => undefined);
-      if (config.transparent) await removeRules().catch(() => undefined);
-      if (record.createdProxyUser) await removeProxyUser(record.createdProxyUser).catch(() => undefined);
-      rollback(config, record, true);
-    }
+    if (!previous) await undoFreshJoin(config, record, unitName ? { unitName } : { supervisor: true });
     throw error;
   }
 
@@ -444,6 +432,25 @@ function whereToLook(watch: RegistrationWatch): string {
   if (watch.unitName) return `see journalctl -u ${watch.unitName}${watch.fresh ? '; nothing was left installed' : ''}`;
   if (watch.fresh) return 'nothing was left installed; fix that and run meshctl join again';
   return `see ${watch.agentLog?.path ?? 'the agent log'}`;
+}
+
+/**
+ * Takes back a fresh join whose agent did not come up: what runs it (its unit
+ * or the built-in supervisor; a foreground agent ran in this process), its
+ * iptables rules (a transparent agent may have applied them before failing),
+ * the proxy user it made, then its files. Every step is tried: the error the
+ * join reports is the one that made it fail.
+ */
+async function undoFreshJoin(config: AgentConfig, record: InstallRecord, started: { unitName?: string; supervisor?: boolean }): Promise<void> {
+  if (started.unitName) await removeUnit(started.unitName).catch(() => undefined);
+  else if (started.supervisor) await stopBuiltinSupervisor(config.dataDir).catch(() => undefined);
+  if (config.transparent) await removeRules().catch(() => undefined);
+  if (record.createdProxyUser) await removeProxyUser(record.createdProxyUser).catch(() => undefined);
+  try {
+    rollback(config, record, true);
+  } catch {
+    // The original error is the one to report.
+  }
 }
 
 function rollback(config: AgentConfig, record: InstallRecord, fresh: boolean): void {
