@@ -7,22 +7,23 @@
 // asking the catalog per service name was a pass over every service per name.
 
 import { getNode, listAllChecks, listAllServices, nodeOfServiceKey, type Reader } from '../catalog/catalog.ts';
+import { allPassing, checksForInstance } from '../catalog/health.ts';
+import type { CheckRecord } from '../catalog/types.ts';
 import { isMeshInternalService } from '../../config/agent-service.ts';
 
-export interface InstanceCount {
+interface InstanceCount {
   healthy: number;
   total: number;
 }
 
 /** only: count that one service and no other (a `?service=` read). */
 export function instanceHealth(store: Reader, only?: string): Map<string, InstanceCount> {
-  // An instance is unhealthy when a check on its node (ServiceID '') or on it is not passing.
-  const failingNodes = new Set<string>();
-  const failingInstances = new Set<string>();
+  // The checks grouped by node once; an instance is judged by the catalog's own rule (health.ts).
+  const checksByNode = new Map<string, CheckRecord[]>();
   for (const { value: check } of listAllChecks(store)) {
-    if (check.Status === 'passing') continue;
-    if (check.ServiceID === '') failingNodes.add(check.Node);
-    else failingInstances.add(instanceKey(check.Node, check.ServiceID));
+    const checks = checksByNode.get(check.Node);
+    if (checks) checks.push(check);
+    else checksByNode.set(check.Node, [check]);
   }
 
   const out = new Map<string, InstanceCount>();
@@ -39,9 +40,7 @@ export function instanceHealth(store: Reader, only?: string): Map<string, Instan
     // A service left under a node that is gone is listed, as the catalog's service list does, with no instance.
     if (!exists) continue;
     count.total += 1;
-    if (!failingNodes.has(node) && !failingInstances.has(instanceKey(node, service.ID))) count.healthy += 1;
+    if (allPassing(checksForInstance(checksByNode.get(node) ?? [], service.ID))) count.healthy += 1;
   }
   return out;
 }
-
-const instanceKey = (node: string, serviceId: string) => `${node}\u0000${serviceId}`;
