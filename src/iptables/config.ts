@@ -28,6 +28,8 @@ export interface TransparentInput {
   dnsPort?: number | string;
   /** The agent's metrics port, never redirected (0, a port picked at start, cannot be named: the default is kept out). */
   metricsPort?: number;
+  /** The agent's admin port, never redirected (0 or absent: the default is kept out). */
+  adminPort?: number;
   redirectDns?: boolean;
   /** The meshed service ports on this host (--inbound-port). */
   inboundPorts?: readonly (number | string)[];
@@ -128,7 +130,7 @@ export function resolveTransparentConfig(input: TransparentInput): TransparentCo
   const dnsPort = port('dnsPort', input.dnsPort, DEFAULT_DNS_PORT);
   const inboundPorts = portList('inboundPorts', input.inboundPorts);
   const userExcluded = portList('excludeInboundPorts', input.excludeInboundPorts);
-  const excludeInboundPorts = [...new Set([SSH_PORT, AGENT_ADMIN_PORT, outboundPort, inboundPort, dnsPort, input.metricsPort || DEFAULT_METRICS_PORT, ...userExcluded])].sort((a, b) => a - b);
+  const excludeInboundPorts = [...new Set([SSH_PORT, input.adminPort || AGENT_ADMIN_PORT, outboundPort, inboundPort, dnsPort, input.metricsPort || DEFAULT_METRICS_PORT, ...userExcluded])].sort((a, b) => a - b);
   for (const p of inboundPorts) {
     if (excludeInboundPorts.includes(p)) problems.push(`${FLAGS.inboundPorts} ${p} is also an excluded inbound port (22 and the agent's own ports are never redirected; drop one of the two)`);
   }

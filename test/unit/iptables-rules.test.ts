@@ -107,6 +107,9 @@ test('defaults: the agent ports and 22 are always excluded inbound; the listener
   // An agent with another --metrics-port keeps that one out instead; a service on it is refused.
   assert.deepEqual(resolveTransparentConfig({ proxyUid: '998', metricsPort: 19090 }).excludeInboundPorts, [22, 15000, 15001, 15006, 15053, 19090]);
   assert.throws(() => resolveTransparentConfig({ proxyUid: '998', metricsPort: 19090, inboundPorts: [19090] }), /19090 is also an excluded inbound port/);
+  // Likewise --admin-addr's port: a service may then use 15000.
+  const admin = resolveTransparentConfig({ proxyUid: '998', adminPort: 16000, inboundPorts: [15000] });
+  assert.deepEqual([admin.excludeInboundPorts, admin.inboundPorts], [[22, 15001, 15006, 15053, 15090, 16000], [15000]]);
   assert.equal(config.redirectDns, false);
   assert.deepEqual(config.meshVipCidrs, ['240.0.0.0/4']);
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.inboundPorts));
