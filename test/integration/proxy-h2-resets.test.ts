@@ -17,20 +17,20 @@ const onUncaught = (error: Error) => void uncaught.push(`${(error as NodeJS.Errn
 before(async () => {
   process.on('uncaughtException', onUncaught);
   app = createServer();
-  // x-delay: answers after that many ms; x-slow-body: sends its headers and a first chunk at once, the rest 300 ms later.
+  // x-delay: answers after that many ms; x-slow-body: sends its headers and a first chunk at once, the rest 1.5 s later.
   app.on('stream', (s, h) => {
     s.on('error', () => {});
     if (h['x-slow-body']) {
       s.respond({ ':status': 200 });
       s.write('first');
-      return void setTimeout(() => s.closed || s.end('rest'), 300);
+      return void setTimeout(() => s.closed || s.end('rest'), 1500);
     }
     setTimeout(() => s.closed || (s.respond({ ':status': 200 }), s.end('ok')), Number(h['x-delay'] ?? 0));
   });
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
   const instances = [{ id: 'a', port: (app.address() as { port: number }).port }];
   bed = await startProxyBed('web', instances, { protocol: 'http2' });
-  await bed.set(instances, { protocol: 'http2' }, undefined, compileRoutes([{ Name: 'web', Config: { Version: 1, Routes: [{ Name: 'short', Match: { PathPrefix: '/short' }, Timeout: '100ms', Destination: { Split: [{ Weight: 100 }] } }] } }], []));
+  await bed.set(instances, { protocol: 'http2' }, undefined, compileRoutes([{ Name: 'web', Config: { Version: 1, Routes: [{ Name: 'short', Match: { PathPrefix: '/short' }, Timeout: '500ms', Destination: { Split: [{ Weight: 100 }] } }] } }], []));
 });
 after(async () => {
   process.off('uncaughtException', onUncaught);
@@ -78,7 +78,7 @@ test('1,200 streams cancelled by their callers around the moment the answer come
 test("a route's deadline that passes after the answer started cancels the stream (plain HTTP/2 has no trailer status), and the proxy lives on", async () => {
   const cut = await get('/short', { 'x-slow-body': '1' });
   assert.deepEqual([cut.status, cut.body, cut.rstCode], [200, 'first', constants.NGHTTP2_CANCEL]);
-  const before = await get('/short', { 'x-delay': '300' });
+  const before = await get('/short', { 'x-delay': '1500' });
   assert.equal(before.status, 504, 'before any answer: the mesh answers 504');
   assert.deepEqual(uncaught, []);
   assert.deepEqual(await get('/', {}), { status: 200, body: 'ok', rstCode: 0 });

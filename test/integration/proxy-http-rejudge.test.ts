@@ -131,16 +131,16 @@ function get(path: string, agent?: Agent): Promise<Answer> {
 }
 
 describe('an HTTP/1.1 answer in flight when the intentions change', () => {
-  test('a server-sent event stream now denied is cut within a second; the caller sees no last chunk; its record has the deny', async () => {
+  test('a server-sent event stream now denied is cut within two seconds; the caller sees no last chunk; its record has the deny', async () => {
     const client = rawGet('/events');
     await waitFor(() => client.data().includes('data: 2'), 5_000, 'two events through the mesh');
     assert.match(client.data(), /^HTTP\/1\.1 200 /);
     assert.match(client.data(), /\r\ntransfer-encoding: chunked\r\n/i);
     const t0 = performance.now();
     await setRules(rules(['/events']));
-    await waitFor(() => client.closed(), 1_000, 'the caller\'s connection closed');
+    await waitFor(() => client.closed(), 5_000, 'the caller\'s connection closed');
     const tookMs = performance.now() - t0;
-    assert.ok(tookMs < 1_000, `cut after ${tookMs} ms`);
+    assert.ok(tookMs < 2_000, `cut after ${tookMs} ms`);
     assert.doesNotMatch(client.data(), /\r\n0\r\n\r\n/, 'no terminating chunk: the caller can tell the stream was cut');
     await waitFor(() => appClosed.has('/events'), 2_000, 'the app sees its answer abandoned');
 
