@@ -230,8 +230,9 @@ export class Proxy {
       handleInbound(req, res, target, path, hop.set, (end) => {
         endExchange(socket, res);
         this.record(hop, { ...base, path, status: end.status, durationMs: performance.now() - t0, requestBytes: end.requestBytes, responseBytes: end.responseBytes, ...(end.failure ? { failure: end.failure } : {}), ...(end.downstreamReset ? { downstreamReset: true } : {}) });
-        // A deny that came while the exchange was in flight is an answer of this stage's own, logged like the fresh ones above.
-        if (end.failure?.cause === 'intention_denied') this.options.onMeshError?.(JSON.stringify({ method, path, status: end.status, requestId: hop.requestId, ...end.failure }));
+        // A failure this stage answered with (a deny that came while the exchange was in flight, the app
+        // unreachable or breaking off) is logged like the fresh deny above; a caller that hung up is not one.
+        if (end.failure && !end.downstreamReset) this.options.onMeshError?.(JSON.stringify({ method, path, status: end.status, requestId: hop.requestId, ...end.failure }));
       });
     });
     this.outboundHttp.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {

@@ -63,6 +63,11 @@ export function openSession(authority: string, createConnection?: () => Socket):
 /** gRPC's status for what the mesh answers itself: DEADLINE_EXCEEDED, PERMISSION_DENIED, INVALID_ARGUMENT; UNAVAILABLE otherwise. */
 const GRPC_STATUS: Partial<Record<MeshFailure['cause'], string>> = { upstream_timeout: '4', request_timeout: '4', intention_denied: '7', bad_request: '3' };
 
+/** A gRPC call's status for a mesh failure (UNAVAILABLE when the cause has none of its own), its message and the mesh's header: trailers-only or trailers. */
+function grpcFailure(failure: MeshFailure): OutgoingHttpHeaders {
+  return { 'grpc-status': GRPC_STATUS[failure.cause] ?? '14', 'grpc-message': encodeURIComponent(`meshctl: ${failure.cause}`), [HEADER]: headerValue(failure) };
+}
+
 export function respondFailure(stream: ServerHttp2Stream, failure: MeshFailure, grpc: boolean): void {
   if (stream.destroyed || stream.closed) return;
   (stream as Counted)[FAILURE] = failure;
@@ -70,9 +75,8 @@ export function respondFailure(stream: ServerHttp2Stream, failure: MeshFailure, 
     stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     return;
   }
-  const code = GRPC_STATUS[failure.cause] ?? '14';
   const headers: OutgoingHttpHeaders = grpc
-    ? { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': code, 'grpc-message': encodeURIComponent(`meshctl: ${failure.cause}`), [HEADER]: headerValue(failure) }
+    ? { ':status': 200, 'content-type': 'application/grpc', ...grpcFailure(failure) }
     : { ':status': statusFor(failure.cause), 'content-type': 'text/plain; charset=utf-8', [HEADER]: headerValue(failure) };
   stream.respond(headers, { endStream: true });
 }
@@ -92,7 +96,7 @@ export function endStream(stream: ServerHttp2Stream, failure: MeshFailure, grpc:
     return;
   }
   (stream as Counted)[FAILURE] = failure;
-  if (grpc && endRelayWith(stream, { 'grpc-status': GRPC_STATUS[failure.cause] ?? '14', 'grpc-message': encodeURIComponent(`meshctl: ${failure.cause}`), [HEADER]: headerValue(failure) })) return;
+  if (grpc && endRelayWith(stream, grpcFailure(failure))) return;
   stream.close(constants.NGHTTP2_CANCEL);
 }
 
