@@ -1,6 +1,7 @@
 // Printing: JSON for --json, aligned columns otherwise, colour on a TTY only.
 
 import chalk, { Chalk } from 'chalk';
+import { stripAnsi } from '../lib/ansi.ts';
 
 export const colour = process.stdout.isTTY ? chalk : new Chalk({ level: 0 });
 
@@ -18,8 +19,4 @@ export function printTable(header: readonly string[], rows: readonly (readonly s
       .trimEnd();
   process.stdout.write(`${colour.bold(line(header))}\n`);
   for (const row of rows) process.stdout.write(`${line(row)}\n`);
-}
-
-function stripAnsi(text: string): string {
-  return text.replace(/\x1b\[[0-9;]*m/g, '');
 }

@@ -8,7 +8,7 @@ import { parsePort } from '../lib/net/host-port.ts';
 /** A --*-addr flag's HOST:PORT ([v6]:PORT), checked as join checks it (join-addr-flags.ts): split for check's probes. */
 export { parseListenAddrFlag as parseHostPortFlag } from './join-addr-flags.ts';
 
-export interface PortRange {
+interface PortRange {
   /** 0 for the listeners that may take any free port (the agent reports the one it got), 1 otherwise. */
   readonly min: 0 | 1;
 }

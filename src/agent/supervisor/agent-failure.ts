@@ -6,6 +6,7 @@
 // once, before its rollback removes the log.
 
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { stripAnsi } from '../../lib/ansi.ts';
 
 export interface AgentFailure {
   /** The agent's own error line without the "error: " prefix; undefined when it printed none. */
@@ -16,7 +17,6 @@ export interface AgentFailure {
   exitCode: number | undefined;
 }
 
-const ANSI = /\x1b\[[0-9;]*m/g;
 const EXITED = /\[supervisor\] agent exited \(([^)]*)\)/;
 const ERROR_LINE = /^error:\s*(.+)$/;
 
@@ -25,7 +25,7 @@ export function agentFailure(text: string): AgentFailure | undefined {
   let error: string | undefined;
   let status: string | undefined;
   for (const raw of text.split('\n')) {
-    const line = raw.replace(ANSI, '').trimEnd();
+    const line = stripAnsi(raw).trimEnd();
     const exited = EXITED.exec(line);
     if (exited && status === undefined) status = exited[1] ?? '';
     // The agent's stderr may reach the log after the supervisor's note (exit comes before the pipe drains).
@@ -67,5 +67,5 @@ export function readLogSince(path: string, offset: number): string {
 
 /** The last lines of text, for a message when the log itself is about to be removed. */
 export function lastLines(text: string, count: number): string[] {
-  return text.replace(ANSI, '').split('\n').map((l) => l.trim()).filter(Boolean).slice(-count);
+  return stripAnsi(text).split('\n').map((l) => l.trim()).filter(Boolean).slice(-count);
 }

@@ -62,7 +62,7 @@ export interface AccessLogFile {
  * loops forever under /proc) and proves it takes new files. Returns the
  * directories it made; fails with the path, the OS's reason and the fix.
  */
-export function prepareAccessLogDir(path: string): string[] {
+function prepareAccessLogDir(path: string): string[] {
   const dir = dirname(path);
   try {
     const made = makeDirs(dir);

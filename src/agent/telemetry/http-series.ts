@@ -43,7 +43,7 @@ interface MetricValue {
   sharedLabels?: Record<string, string>;
   exemplar?: null | undefined;
 }
-export interface ExportedMetric {
+interface ExportedMetric {
   name: string;
   readonly help: string;
   readonly type: 'counter' | 'histogram';

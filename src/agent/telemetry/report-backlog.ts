@@ -15,7 +15,7 @@ import { addSeries, type SeriesTotals } from '../../lib/telemetry-series.ts';
 import { REPORT_LIMITS, REPORT_MAX_AGE_MS, type ReportedError } from '../../config/telemetry-report.ts';
 import type { SummaryDelta } from './summary.ts';
 
-export const SLICE_MS = 10_000;
+const SLICE_MS = 10_000;
 
 export interface BacklogSlice {
   /** When its newest delta was taken (ms, the agent's clock). */

@@ -55,8 +55,12 @@ export class TelemetryReporter {
   /** Counters for the agent's status and for tests. */
   readonly stats = { sent: 0, failed: 0 };
 
+  /** Where in each second this agent reports: from its node name, worked out once. */
+  private readonly phaseMs: number;
+
   constructor(options: ReporterOptions) {
     this.options = options;
+    this.phaseMs = options.phaseMs ?? reportPhaseMs(options.node);
   }
 
   start(): void {
@@ -106,8 +110,7 @@ export class TelemetryReporter {
 
   /** The first moment after `now` at this agent's phase of a second. */
   private phaseAfter(now: number): number {
-    const phase = this.options.phaseMs ?? reportPhaseMs(this.options.node);
-    const intoSecond = (((now - phase) % REPORT_INTERVAL_MS) + REPORT_INTERVAL_MS) % REPORT_INTERVAL_MS;
+    const intoSecond = (((now - this.phaseMs) % REPORT_INTERVAL_MS) + REPORT_INTERVAL_MS) % REPORT_INTERVAL_MS;
     return now + REPORT_INTERVAL_MS - intoSecond;
   }
 

@@ -15,7 +15,7 @@ export interface StatsQuery {
   service?: string;
 }
 
-export function statsPath(query: StatsQuery): string {
+function statsPath(query: StatsQuery): string {
   const params = new URLSearchParams({ window: query.window, ...(query.service ? { service: query.service } : {}) });
   return `/v1/mesh/stats?${params}`;
 }
