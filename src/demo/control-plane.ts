@@ -85,13 +85,8 @@ export async function createTokens(hosts: DemoHosts, plan: readonly HostPlan[], 
   const env = cliEnv(hosts, controlPlane.url, controlPlane.managementToken);
   const make = async (name: string, args: string[]): Promise<string> => {
     const output = await runMeshctl(hosts, meshctl, name, args, env);
-    let secret: unknown;
-    try {
-      secret = (JSON.parse(output) as { SecretID?: unknown }).SecretID;
-    } catch {
-      // handled below
-    }
-    if (typeof secret !== 'string' || !secret) throw new MeshError('MESH_E_DEMO', `meshctl ${args.join(' ')} printed no SecretID: ${output.slice(0, 200)}`, { hint: 'run meshctl demo again' });
+    const secret = tokenSecretOf(output);
+    if (!secret) throw new MeshError('MESH_E_DEMO', `meshctl ${args.join(' ')} printed no SecretID: ${output.slice(0, 200)}`, { hint: 'run meshctl demo again' });
     return secret;
   };
   // At once (each is a CLI start, about half a second), printed in order once all are made.
@@ -108,5 +103,21 @@ export async function configureMesh(hosts: DemoHosts, controlPlane: DemoControlP
   for (const args of meshCommands()) {
     await runMeshctl(hosts, meshctl, `cli-${++n}`, args, env);
     say(`  meshctl ${args.join(' ')}`);
+  }
+}
+
+/**
+ * The SecretID in what `meshctl token create --json` wrote. The log holds
+ * stderr too (a Node warning, say), so the answer is the object printJson
+ * wrote: from a line that is "{" to the next line that is "}".
+ */
+export function tokenSecretOf(output: string): string | undefined {
+  const json = /^\{$[\s\S]*?^\}$/m.exec(output)?.[0];
+  if (json === undefined) return undefined;
+  try {
+    const secret = (JSON.parse(json) as { SecretID?: unknown }).SecretID;
+    return typeof secret === 'string' && secret !== '' ? secret : undefined;
+  } catch {
+    return undefined;
   }
 }

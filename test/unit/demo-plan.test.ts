@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { agentTokenArgs, appArgs, describeHost, joinArgs, readTokenArgs, meshCommands, planHosts, portNeeds, wellKnownPort, HOST_COUNT, type PortSource } from '../../src/demo/plan.ts';
 import { gatewayAddress, hostAddress, overlaps, parseCidr, pickSubnet } from '../../src/demo/subnet.ts';
 import { seededRandom } from '../../src/lib/seeded-random.ts';
+import { tokenSecretOf } from '../../src/demo/control-plane.ts';
 
 const IPS = ['10.213.7.1', '10.213.7.2', '10.213.7.3'];
 
@@ -128,4 +129,13 @@ test("the demo's /24 avoids every address and route of the machine; none is foun
   assert.equal(pickSubnet([parseCidr('0.0.0.0/0')!], seededRandom(1)), undefined);
   assert.equal(hostAddress('10.213.7.0/24', 0), '10.213.7.1');
   assert.equal(gatewayAddress('10.213.7.0/24'), '10.213.7.254');
+});
+
+test("the demo reads a token's SecretID from the CLI's log, whatever else the log holds", () => {
+  const answer = '{\n  "AccessorID": "a1",\n  "SecretID": "s1"\n}\n';
+  assert.equal(tokenSecretOf(answer), 's1');
+  assert.equal(tokenSecretOf(`(node:12) ExperimentalWarning: something {odd}\n${answer}(node:12) more } text\n`), 's1', 'stderr lines around it');
+  assert.equal(tokenSecretOf('{\n  "AccessorID": "a1"\n}\n'), undefined, 'no SecretID');
+  assert.equal(tokenSecretOf('error: ACL not found\n'), undefined);
+  assert.equal(tokenSecretOf('{\n  "SecretID": \n}\n'), undefined, 'not JSON');
 });
