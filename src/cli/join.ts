@@ -403,10 +403,11 @@ async function waitForRegistration(config: AgentConfig, watch: RegistrationWatch
       last = status.lastError;
       if (/refused|Permission denied|ACL not found/.test(last)) break;
     }
-    const failure = agentFailure(logText());
+    const text = logText();
+    const failure = agentFailure(text);
     if (failure) {
       exitSeenAt ??= Date.now();
-      if (failure.error !== undefined || Date.now() - exitSeenAt > ERROR_LINE_GRACE_MS) throw startFailure(failure, logText(), watch);
+      if (failure.error !== undefined || Date.now() - exitSeenAt > ERROR_LINE_GRACE_MS) throw startFailure(failure, text, watch);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
