@@ -7,6 +7,7 @@ import { parseGoDuration } from '../../lib/duration.ts';
 import { badRequest } from '../../lib/errors.ts';
 import type { Random } from '../../lib/clock.ts';
 import type { Store, WatchSpec } from '../store/store.ts';
+import type { Permission } from '../acl/policy.ts';
 import type { Reply, RequestContext } from './context.ts';
 
 export const DEFAULT_WAIT_MS = 5 * 60_000;
@@ -37,8 +38,15 @@ export function parseBlockingParams(query: URLSearchParams): BlockingParams {
 /** The wait with Consul's jitter: up to wait/16 more. */
 export const jitteredWait = (waitMs: number, random: Random): number => waitMs + Math.floor(random() * (waitMs / 16));
 
-/** Consul's mark on a list that ACLs trimmed: a client can tell "none" from "none you may see". */
-export const filteredByAcls = (hidden: boolean): Record<string, string> => (hidden ? { 'X-Consul-Results-Filtered-By-ACLs': 'true' } : {});
+/**
+ * The items of a list the token may read, and Consul's mark when ACLs trimmed
+ * it (X-Consul-Results-Filtered-By-ACLs): a client can tell "none" from "none
+ * you may see". Give it only what the query would have listed.
+ */
+export function readableBy<T>(ctx: Pick<RequestContext, 'can'>, items: readonly T[], permissionOf: (item: T) => Permission): { visible: T[]; headers: Record<string, string> } {
+  const visible = items.filter((item) => ctx.can(permissionOf(item)));
+  return { visible, headers: visible.length < items.length ? { 'X-Consul-Results-Filtered-By-ACLs': 'true' } : {} };
+}
 
 export function indexHeaders(index: number): Record<string, string | number> {
   return {

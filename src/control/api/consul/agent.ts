@@ -7,7 +7,7 @@ import { getCheck, getService, checksOn, listNodes, removeCheck, removeService, 
 import { topics } from '../../catalog/keys.ts';
 import { NODE_HEALTH_CHECK_ID, type CheckRecord, type HealthStatus } from '../../catalog/types.ts';
 import type { Txn } from '../../store/store.ts';
-import { blockingRead, filteredByAcls } from '../blocking.ts';
+import { blockingRead, readableBy } from '../blocking.ts';
 import type { Handler, RequestContext } from '../context.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
@@ -55,14 +55,10 @@ export function addAgentRoutes(router: Router<Handler>, deps: ApiDeps): void {
 
   router.add('GET', '/v1/agent/services', (ctx) =>
     blockingRead(ctx, store, self, deps.random, () => {
+      const { visible, headers } = readableBy(ctx, servicesOn(store, nodeName), (entry) => ({ resource: 'service', access: 'read', name: entry.value.Service }));
       const out: Record<string, unknown> = {};
-      let hidden = false;
-      for (const entry of servicesOn(store, nodeName)) {
-        if (ctx.can({ resource: 'service', access: 'read', name: entry.value.Service })) {
-          out[entry.value.ID] = agentServiceOut(entry, deps.datacenter);
-        } else hidden = true;
-      }
-      return { json: out, headers: filteredByAcls(hidden) };
+      for (const entry of visible) out[entry.value.ID] = agentServiceOut(entry, deps.datacenter);
+      return { json: out, headers };
     }),
   );
 

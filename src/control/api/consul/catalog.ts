@@ -18,7 +18,7 @@ import {
 } from '../../catalog/catalog.ts';
 import { topics } from '../../catalog/keys.ts';
 import type { CheckRecord } from '../../catalog/types.ts';
-import { blockingRead, filteredByAcls } from '../blocking.ts';
+import { blockingRead, readableBy } from '../blocking.ts';
 import type { Handler } from '../context.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
@@ -108,8 +108,8 @@ export function addCatalogRoutes(router: Router<Handler>, deps: ApiDeps): void {
       refuseFilter(ctx.query);
       const meta = nodeMetaFilter(ctx.query);
       const matching = listNodes(store).filter((n) => meta(n.value));
-      const nodes = matching.filter((n) => ctx.can({ resource: 'node', access: 'read', name: n.value.Node }));
-      return { json: nodes.map(nodeOut), headers: filteredByAcls(nodes.length < matching.length) };
+      const { visible, headers } = readableBy(ctx, matching, (n) => ({ resource: 'node', access: 'read', name: n.value.Node }));
+      return { json: visible.map(nodeOut), headers };
     }),
   );
 
@@ -129,26 +129,21 @@ export function addCatalogRoutes(router: Router<Handler>, deps: ApiDeps): void {
     blockingRead(ctx, store, { exact: [topics.services] }, deps.random, () => {
       refuseFilter(ctx.query);
       const meta = nodeMetaFilter(ctx.query);
+      const matching = listAllServices(store).filter((entry) => {
+        if (!ctx.query.has('node-meta')) return true;
+        const node = getNode(store, nodeOfServiceKey(entry.key));
+        return node !== undefined && meta(node.value);
+      });
+      const { visible, headers } = readableBy(ctx, matching, (entry) => ({ resource: 'service', access: 'read', name: entry.value.Service }));
       const tags = new Map<string, Set<string>>();
-      let hidden = false;
-      for (const entry of listAllServices(store)) {
-        const name = entry.value.Service;
-        if (ctx.query.has('node-meta')) {
-          const node = getNode(store, nodeOfServiceKey(entry.key));
-          if (!node || !meta(node.value)) continue;
-        }
-        // Only what the query would have listed counts as hidden.
-        if (!ctx.can({ resource: 'service', access: 'read', name })) {
-          hidden = true;
-          continue;
-        }
-        const set = tags.get(name) ?? new Set<string>();
+      for (const entry of visible) {
+        const set = tags.get(entry.value.Service) ?? new Set<string>();
         for (const tag of entry.value.Tags) set.add(tag);
-        tags.set(name, set);
+        tags.set(entry.value.Service, set);
       }
       const out: Record<string, string[]> = {};
       for (const name of [...tags.keys()].sort()) out[name] = [...(tags.get(name) as Set<string>)].sort();
-      return { json: out, headers: filteredByAcls(hidden) };
+      return { json: out, headers };
     }),
   );
 

@@ -8,7 +8,7 @@ import { allPassing, checksForInstance } from '../../catalog/health.ts';
 import { topics } from '../../catalog/keys.ts';
 import { HEALTH_STATUSES, type CheckRecord } from '../../catalog/types.ts';
 import type { StoredEntry } from '../../store/store.ts';
-import { blockingRead, filteredByAcls } from '../blocking.ts';
+import { blockingRead, readableBy } from '../blocking.ts';
 import type { Handler } from '../context.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
@@ -78,16 +78,13 @@ export function addHealthRoutes(router: Router<Handler>, deps: ApiDeps): void {
     return blockingRead(ctx, store, { exact: [topics.checks] }, deps.random, () => {
       refuseFilter(ctx.query);
       const meta = nodeMetaFilter(ctx.query);
-      let hidden = false;
-      const result = listAllChecks(store).filter((c) => {
+      const matching = listAllChecks(store).filter((c) => {
         if (state !== 'any' && c.value.Status !== state) return false;
         const node = getNode(store, c.value.Node);
-        if (node === undefined || !meta(node.value)) return false;
-        if (ctx.can({ resource: 'node', access: 'read', name: c.value.Node })) return true;
-        hidden = true;
-        return false;
+        return node !== undefined && meta(node.value);
       });
-      return { json: result.map(out), headers: filteredByAcls(hidden) };
+      const { visible, headers } = readableBy(ctx, matching, (c) => ({ resource: 'node', access: 'read', name: c.value.Node }));
+      return { json: visible.map(out), headers };
     });
   });
 }

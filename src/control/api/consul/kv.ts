@@ -5,7 +5,7 @@
 
 import { badRequest } from '../../../lib/errors.ts';
 import type { StoredEntry } from '../../store/store.ts';
-import { blockingRead, filteredByAcls } from '../blocking.ts';
+import { blockingRead, readableBy } from '../blocking.ts';
 import type { Handler } from '../context.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { Router } from '../router.ts';
@@ -60,13 +60,13 @@ export function addKvRoutes(router: Router<Handler>, deps: ApiDeps): void {
         return { json: [...keys].sort() };
       }
       const entries = recurse ? store.list<KvRecord>(KV + key) : [store.get<KvRecord>(KV + key)].filter((e) => e !== undefined);
-      const visible = entries.filter((e) => ctx.can({ resource: 'key', access: 'read', name: e.value.Key }));
-      if (visible.length === 0) return { status: 404 };
+      const { visible, headers } = readableBy(ctx, entries, (e) => ({ resource: 'key', access: 'read', name: e.value.Key }));
+      if (visible.length === 0) return { status: 404, headers };
       if (flag(ctx.query, 'raw') && !recurse) {
         const value = visible[0]!.value.Value;
         return { raw: value === null ? Buffer.alloc(0) : Buffer.from(value, 'base64'), contentType: 'text/plain; charset=utf-8' };
       }
-      return { json: visible.map(kvOut), headers: filteredByAcls(visible.length < entries.length) };
+      return { json: visible.map(kvOut), headers };
     });
   });
 
